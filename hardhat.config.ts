@@ -1,0 +1,26 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "hardhat/config";
+import hardhatToolboxViem from "@nomicfoundation/hardhat-toolbox-viem";
+
+const require = createRequire(import.meta.url);
+
+/** Pinned compiler: the npm `solc` package (solc-js), so builds never download a compiler. */
+export const SOLC_VERSION = "0.8.28";
+
+export default defineConfig({
+  plugins: [hardhatToolboxViem],
+  paths: {
+    sources: "contracts/src",
+    tests: { solidity: "contracts/test", nodejs: "contracts/test" },
+    artifacts: "contracts/artifacts",
+    cache: "contracts/cache",
+  },
+  solidity: {
+    version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+  },
+  networks: {
+    localhost: { type: "http", chainType: "l1", url: process.env.DSMP_RPC_URL ?? "http://127.0.0.1:8545" },
+  },
+});
