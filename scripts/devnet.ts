@@ -1,0 +1,118 @@
+/**
+ * Local devnet: a Hardhat chain on 127.0.0.1, every DSMP contract deployed and wired, development accounts
+ * funded with OPEN, and `devnet.json` describing it. Ctrl-C stops everything.
+ *
+ * Xnodes, demo services and the web UI join the devnet with the worker daemon (issue #3) and the web UI
+ * (issue #6); until then `nodes` and `services` in devnet.json are empty lists.
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { createPublicClient, createWalletClient, formatEther, http, parseEther, type Address } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
+import { abis } from "../contracts/index.ts";
+import { deploy } from "./lib/deploy.ts";
+import { startHardhatNode } from "./lib/hardhat-node.ts";
+
+/** Hardhat's public development mnemonic: these keys are known to everyone and only fit a local chain. */
+const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+const usage = `usage: npm run devnet -- [options]
+
+  --port N       JSON-RPC port of the chain (default 8545)
+  --accounts N   development accounts funded with OPEN (default 10)
+  --fund OPEN    OPEN per account (default 100000)
+  --out FILE     where the devnet description is written (default devnet.json)
+  --json         print devnet.json instead of a table
+  -h, --help     this text`;
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "8545" },
+    accounts: { type: "string", default: "10" },
+    fund: { type: "string", default: "100000" },
+    out: { type: "string", default: "devnet.json" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const port = Number(values.port);
+const accountCount = Number(values.accounts);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error(`devnet: --port must be a TCP port\n\n${usage}`);
+  process.exit(2);
+}
+if (!Number.isInteger(accountCount) || accountCount < 1 || accountCount > 20) {
+  console.error(`devnet: --accounts must be in [1, 20] (Hardhat has 20 development accounts)\n\n${usage}`);
+  process.exit(2);
+}
+const progress = (line: string) => console.error(`devnet: ${line}`);
+
+progress(`starting a Hardhat chain on 127.0.0.1:${port}`);
+const node = await startHardhatNode({ port }).catch((err: Error) => {
+  console.error(`devnet: ${err.message.split("\n")[0]} — is port ${port} taken? try --port`);
+  process.exit(1);
+});
+let stopping = false;
+async function stop(code: number) {
+  if (stopping) process.exit(code); // second signal: force
+  stopping = true;
+  progress("stopping");
+  await node.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+try {
+  const accounts = Array.from({ length: accountCount }, (_, i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
+  const deployer = accounts[0]!;
+  const deployment = await deploy({
+    rpcUrl: node.rpcUrl,
+    privateKey: `0x${Buffer.from(deployer.getHdKey().privateKey!).toString("hex")}`,
+    log: progress,
+  });
+  const token = deployment.contracts.OpenToken!.address;
+  const chain = { ...hardhat, rpcUrls: { default: { http: [node.rpcUrl] } } };
+  const publicClient = createPublicClient({ chain, transport: http(node.rpcUrl) });
+  const wallet = createWalletClient({ chain, account: deployer, transport: http(node.rpcUrl) });
+  const amount = parseEther(values.fund);
+  for (const a of accounts.slice(1)) {
+    const hash = await wallet.writeContract({ address: token, abi: abis.OpenToken, functionName: "transfer", args: [a.address, amount] });
+    await publicClient.waitForTransactionReceipt({ hash });
+  }
+  progress(`funded ${accounts.length - 1} accounts with ${values.fund} OPEN each`);
+
+  const description = {
+    rpcUrl: node.rpcUrl,
+    chainId: deployment.chainId,
+    contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([k, v]) => [k, v.address])),
+    accounts: await Promise.all(
+      accounts.map(async (a) => ({
+        address: a.address as Address,
+        open: formatEther(
+          await publicClient.readContract({ address: token, abi: abis.OpenToken, functionName: "balanceOf", args: [a.address] }),
+        ),
+      })),
+    ),
+    mnemonic: DEV_MNEMONIC,
+    nodes: [] as unknown[],
+    services: [] as unknown[],
+  };
+  writeFileSync(values.out, JSON.stringify(description, null, 2) + "\n");
+  if (values.json) console.log(JSON.stringify(description, null, 2));
+  else {
+    console.log(`\nDSMP devnet — chain ${description.chainId} at ${description.rpcUrl}\n`);
+    for (const [name, address] of Object.entries(description.contracts)) console.log(`  ${name.padEnd(16)} ${address}`);
+    console.log(`\n  ${accounts.length} development accounts (mnemonic: "${DEV_MNEMONIC}"), e.g. ${accounts[1]?.address ?? deployer.address}`);
+    console.log(`  wrote ${values.out}; Xnodes and the web UI are not part of the devnet yet (issues #3, #6)`);
+    console.log(`\nCtrl-C stops the devnet.`);
+  }
+} catch (err) {
+  console.error(`devnet: ${(err as Error).message}`);
+  await stop(1);
+}

@@ -1,0 +1,148 @@
+/**
+ * Deploys the DSMP contracts to any EVM chain and wires their roles, idempotently:
+ * a contract recorded in `deployments/<chainId>.json` whose code is on-chain and whose creation bytecode is
+ * unchanged is reused; anything missing or changed is (re)deployed, and role grants are only sent when absent.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  keccak256,
+  parseEther,
+  toHex,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { abis, type ContractName, type Deployment, type DeployedContract } from "../../contracts/index.ts";
+import bytecodeJson from "../../contracts/generated/bytecode.json" with { type: "json" };
+
+const bytecodes = bytecodeJson as Record<string, { bytecode: Hex; bytecodeHash: Hex; abiHash: Hex }>;
+
+export interface DeployParameters {
+  rpcUrl: string;
+  /** Deployer key: becomes the admin of every contract. */
+  privateKey: Hex;
+  /** Receives protocol fees and the treasury share of slashes; on local chains also the OPEN supply. */
+  treasury?: Address;
+  /** Existing OPEN token (real networks). When absent an OpenToken is deployed. */
+  token?: Address;
+  /** OPEN supply minted to the treasury when the token is deployed here. */
+  tokenSupply?: bigint;
+  /** Stake an operator bonds per registered Xnode. */
+  minNodeStake?: bigint;
+  /** Protocol fee on subscriptions and leases, in basis points. */
+  protocolFeeBps?: number;
+  /** Folder for `<chainId>.json`; default `deployments/` at the repository root. */
+  outDir?: string;
+  /** Progress lines (one per action); default silent. */
+  log?: (line: string) => void;
+}
+
+export const DEPLOY_DEFAULTS = {
+  tokenSupply: parseEther("1000000000"),
+  minNodeStake: parseEther("100"),
+  protocolFeeBps: 250,
+} as const;
+
+export const DEFAULT_DEPLOYMENTS_DIR = new URL("../../deployments", import.meta.url).pathname;
+
+const role = (name: string) => keccak256(toHex(name));
+
+export async function deploy(params: DeployParameters): Promise<Deployment> {
+  const log = params.log ?? (() => {});
+  const account = privateKeyToAccount(params.privateKey);
+  const probe = createPublicClient({ transport: http(params.rpcUrl) });
+  const chainId = await probe.getChainId();
+  const chain = defineChain({
+    id: chainId,
+    name: `chain-${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [params.rpcUrl] } },
+  });
+  const publicClient = createPublicClient({ chain, transport: http(params.rpcUrl) });
+  const wallet = createWalletClient({ chain, account, transport: http(params.rpcUrl) });
+  const treasury = params.treasury ?? account.address;
+  const outDir = params.outDir ?? DEFAULT_DEPLOYMENTS_DIR;
+  const file = join(outDir, `${chainId}.json`);
+  const previous: Deployment | undefined = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
+  const contracts: Record<string, DeployedContract> = {};
+
+  async function ensure(name: ContractName, args: unknown[]): Promise<Address> {
+    const code = bytecodes[name];
+    if (!code) throw new Error(`no bytecode for ${name}: run \`npm run build\``);
+    const prev = previous?.contracts[name];
+    const argsJson = JSON.parse(JSON.stringify(args, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+    if (prev && prev.bytecodeHash === code.bytecodeHash && JSON.stringify(prev.args) === JSON.stringify(argsJson)) {
+      const onChain = await publicClient.getCode({ address: prev.address });
+      if (onChain && onChain !== "0x") {
+        log(`${name}: reusing ${prev.address}`);
+        contracts[name] = prev;
+        return prev.address;
+      }
+    }
+    const hash = await wallet.deployContract({ abi: abis[name] as Abi, bytecode: code.bytecode, args });
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success" || !receipt.contractAddress) throw new Error(`${name}: deployment reverted (${hash})`);
+    log(`${name}: deployed at ${receipt.contractAddress} (block ${receipt.blockNumber})`);
+    contracts[name] = {
+      address: receipt.contractAddress,
+      blockNumber: Number(receipt.blockNumber),
+      txHash: hash,
+      abiHash: code.abiHash,
+      bytecodeHash: code.bytecodeHash,
+      args: argsJson,
+    };
+    return receipt.contractAddress;
+  }
+
+  async function grant(name: ContractName, roleName: string, to: Address) {
+    const address = contracts[name]!.address;
+    const abi = abis[name] as Abi;
+    const r = role(roleName);
+    const has = (await publicClient.readContract({ address, abi, functionName: "hasRole", args: [r, to] })) as boolean;
+    if (has) return;
+    const hash = await wallet.writeContract({ address, abi, functionName: "grantRole", args: [r, to] });
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`${name}.grantRole(${roleName}) reverted (${hash})`);
+    log(`${name}: granted ${roleName} to ${to}`);
+  }
+
+  const admin = account.address;
+  const feeBps = params.protocolFeeBps ?? DEPLOY_DEFAULTS.protocolFeeBps;
+  const token =
+    params.token ?? (await ensure("OpenToken", [treasury, params.tokenSupply ?? DEPLOY_DEFAULTS.tokenSupply]));
+  const staking = await ensure("Staking", [token, admin, treasury]);
+  const registry = await ensure("XnodeRegistry", [staking, admin, params.minNodeStake ?? DEPLOY_DEFAULTS.minNodeStake]);
+  const services = await ensure("ServiceRegistry", [admin]);
+  await ensure("Subscriptions", [token, services, admin, treasury, feeBps]);
+  await ensure("LeaseEscrow", [token, registry, admin, treasury, feeBps]);
+
+  await grant("Staking", "LOCKER_ROLE", registry);
+
+  const deployment: Deployment = {
+    chainId,
+    deployer: account.address,
+    treasury,
+    updatedAt: new Date().toISOString(),
+    contracts,
+  };
+  if (params.token) {
+    deployment.contracts.OpenToken = {
+      address: params.token,
+      blockNumber: 0,
+      txHash: "0x",
+      abiHash: bytecodes.OpenToken!.abiHash,
+      bytecodeHash: "0x",
+      args: [],
+    };
+  }
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(deployment, null, 2) + "\n");
+  log(`wrote ${file}`);
+  return deployment;
+}
