@@ -13,7 +13,10 @@ export interface GasStats {
 
 export class GasRecorder {
   readonly stats = new Map<string, GasStats>();
-  constructor(private readonly client: Pick<PublicClient, "waitForTransactionReceipt">) {}
+  private readonly client: Pick<PublicClient, "waitForTransactionReceipt">;
+  constructor(client: Pick<PublicClient, "waitForTransactionReceipt">) {
+    this.client = client;
+  }
 
   /** Waits for `tx`, checks it succeeded, and records its gas under `${contract}.${fn}`. */
   async record(contract: string, fn: string, tx: Promise<Hash> | Hash): Promise<bigint> {
