@@ -15,7 +15,7 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
 import type { NetworkConnection } from "hardhat/types/network";
-import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, slice } from "viem";
+import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, parseSignature, slice } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 /** 1 OPEN in wei. */
@@ -138,6 +138,8 @@ export function nodeIdentity(nodeKey: Hex = generatePrivateKey()): NodeIdentity 
 /** Parameters of a proof of possession; `chainId` and `registry` form the EIP-712 domain. */
 export type NodeRegistrationMessage = {
   nodeKey: Hex;
+  /** Node address put in the message; defaults to the address of `nodeKey` (override only to test forgeries). */
+  node?: Address;
   operator: Address;
   nonce: bigint;
   deadline: bigint;
@@ -157,7 +159,12 @@ export function signNodeRegistration(message: NodeRegistrationMessage): Promise<
     },
     types: NODE_REGISTRATION_TYPES,
     primaryType: "NodeRegistration",
-    message: { operator: message.operator, node: account.address, nonce: message.nonce, deadline: message.deadline },
+    message: {
+      operator: message.operator,
+      node: message.node ?? account.address,
+      nonce: message.nonce,
+      deadline: message.deadline,
+    },
   });
 }
 
@@ -216,4 +223,39 @@ export async function registerNode(fx: StakingFixture, parameters: RegisterNodeP
 /** Timestamp of the latest block. */
 export async function latestTimestamp(fx: StakingFixture): Promise<bigint> {
   return (await fx.publicClient.getBlock()).timestamp;
+}
+
+/** Parameters of `signPermit`. */
+export type SignPermitParameters = {
+  token: StakingFixture["token"];
+  owner: FixtureWallet;
+  spender: Address;
+  value: bigint;
+  deadline: bigint;
+  chainId: number;
+  /** Defaults to the token's current nonce of `owner`. */
+  nonce?: bigint;
+};
+
+/** Sign an ERC-2612 permit for OpenToken and split it into the `(v, r, s)` that permit-taking functions expect. */
+export async function signPermit(parameters: SignPermitParameters): Promise<{ v: number; r: Hex; s: Hex }> {
+  const { token, owner, spender, value, deadline, chainId } = parameters;
+  const nonce = parameters.nonce ?? (await token.read.nonces([owner.account.address]));
+  const signature = await owner.signTypedData({
+    account: owner.account,
+    domain: { name: await token.read.name(), version: "1", chainId, verifyingContract: token.address },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: { owner: owner.account.address, spender, value, nonce, deadline },
+  });
+  const { r, s, yParity } = parseSignature(signature);
+  return { v: 27 + yParity, r, s };
 }
