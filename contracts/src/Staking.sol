@@ -50,8 +50,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// @notice `beneficiaryShareBps` at deployment (half of each slash to whoever proved the fault).
     uint16 public constant DEFAULT_BENEFICIARY_SHARE_BPS = 5_000;
 
-    /// @inheritdoc IStaking
-    IERC20 public immutable token;
+    IERC20 private immutable TOKEN;
     /// @inheritdoc IStaking
     address public treasury;
     /// @inheritdoc IStaking
@@ -66,6 +65,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     mapping(address operator => StakeInfo info) private _stakes;
 
+    /// @notice Deploy with the default parameters (7-day unbonding, 10 % slash cap, 50 % beneficiary share).
     /// @param token_ The staked token (OPEN).
     /// @param admin Receives DEFAULT_ADMIN_ROLE (sets parameters and grants LOCKER_ROLE / SLASHER_ROLE).
     /// @param treasury_ Receives the protocol's share of slashes.
@@ -73,7 +73,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         if (address(token_) == address(0) || admin == address(0) || treasury_ == address(0)) {
             revert StakingZeroAddress();
         }
-        token = token_;
+        TOKEN = token_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setTreasury(treasury_);
         _setUnbondingDelay(DEFAULT_UNBONDING_DELAY);
@@ -98,7 +98,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// transferFrom revert instead.
     function stakeWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
         // solhint-disable-next-line no-empty-blocks
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        try IERC20Permit(address(TOKEN)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _stake(msg.sender, msg.sender, amount);
     }
 
@@ -129,7 +129,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         info.unbonding = 0;
         info.unbondingReleaseAt = 0;
         emit Withdrawn(msg.sender, amount);
-        token.safeTransfer(msg.sender, amount);
+        TOKEN.safeTransfer(msg.sender, amount);
     }
 
     // ---------------------------------------------------------------- lockers
@@ -184,8 +184,8 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint256 treasuryAmount = slashed - beneficiaryAmount;
         emit Slashed(operator, slashed, reasonCode, evidenceHash, beneficiary, beneficiaryAmount, treasuryAmount);
 
-        if (beneficiaryAmount != 0) token.safeTransfer(beneficiary, beneficiaryAmount);
-        if (treasuryAmount != 0) token.safeTransfer(treasury, treasuryAmount);
+        if (beneficiaryAmount != 0) TOKEN.safeTransfer(beneficiary, beneficiaryAmount);
+        if (treasuryAmount != 0) TOKEN.safeTransfer(treasury, treasuryAmount);
     }
 
     // ---------------------------------------------------------------- admin
@@ -220,6 +220,11 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         return _free(_stakes[operator]);
     }
 
+    /// @inheritdoc IStaking
+    function token() external view returns (IERC20) {
+        return TOKEN;
+    }
+
     // ---------------------------------------------------------------- internal
 
     function _stake(address operator, address payer, uint256 amount) private {
@@ -229,7 +234,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         uint256 bonded = _stakes[operator].bonded + amount;
         _stakes[operator].bonded = bonded;
         emit Staked(operator, payer, amount, bonded);
-        token.safeTransferFrom(payer, address(this), amount);
+        TOKEN.safeTransferFrom(payer, address(this), amount);
     }
 
     /// @dev Amount a slash of `requested` actually takes from a stake of `total` for `reasonCode`.

@@ -30,8 +30,7 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
     /// Data = 33 bytes (0x12 0x21) }, followed by the compressed key.
     bytes6 private constant PEER_ID_PREFIX = 0x002508021221;
 
-    /// @notice Staking contract holding the operators' stake.
-    IStaking public immutable staking;
+    IStaking private immutable STAKING;
     /// @inheritdoc IXnodeRegistry
     uint256 public minNodeStake;
 
@@ -41,12 +40,13 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
     mapping(address operator => EnumerableSet.AddressSet nodes) private _nodesOf;
     EnumerableSet.AddressSet private _registered;
 
-    /// @param staking_ Staking contract; grant this registry LOCKER_ROLE there.
+    /// @notice Deploy the registry; grant it LOCKER_ROLE on `staking_` before the first registration.
+    /// @param staking_ Staking contract holding the bonds.
     /// @param admin Receives DEFAULT_ADMIN_ROLE (sets minNodeStake, grants JAILER_ROLE).
     /// @param minNodeStake_ Bond locked per registered node, in token wei.
     constructor(IStaking staking_, address admin, uint256 minNodeStake_) EIP712("DSMP XnodeRegistry", "1") {
         if (address(staking_) == address(0) || admin == address(0)) revert XnodeRegistryZeroAddress();
-        staking = staking_;
+        STAKING = staking_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         minNodeStake = minNodeStake_;
         emit MinNodeStakeSet(minNodeStake_);
@@ -68,7 +68,7 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
         _verifyPossession(msg.sender, node, deadline, signature);
         uint256 bond = minNodeStake;
         {
-            uint256 free = staking.freeStakeOf(msg.sender);
+            uint256 free = STAKING.freeStakeOf(msg.sender);
             if (free < bond) revert XnodeRegistryInsufficientStake(msg.sender, free, bond);
         }
 
@@ -88,7 +88,7 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
         _nodesOf[msg.sender].add(node);
         emit NodeRegistered(node, msg.sender, peerId, resources, slots, bond, metadataURI);
 
-        if (bond != 0) staking.lock(msg.sender, bond, _bondRef(node));
+        if (bond != 0) STAKING.lock(msg.sender, bond, _bondRef(node));
     }
 
     /// @inheritdoc IXnodeRegistry
@@ -124,7 +124,7 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
         _nodesOf[operator].remove(node);
         emit NodeRetired(node, operator, bond);
 
-        if (bond != 0) staking.unlock(operator, bond, _bondRef(node));
+        if (bond != 0) STAKING.unlock(operator, bond, _bondRef(node));
     }
 
     // ---------------------------------------------------------------- jailers
@@ -147,7 +147,7 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
             if (msg.sender != operator) revert XnodeRegistryNotOperator(node, msg.sender);
             uint64 until = _jailedUntil[node];
             if (block.timestamp < until) revert XnodeRegistryStillJailed(node, until);
-            IStaking.StakeInfo memory info = staking.stakeOf(operator);
+            IStaking.StakeInfo memory info = STAKING.stakeOf(operator);
             if (info.bonded < info.locked) revert XnodeRegistryUndercollateralized(operator, info.bonded, info.locked);
         }
 
@@ -204,6 +204,11 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
     /// @inheritdoc IXnodeRegistry
     function nodesOf(address operator) external view returns (address[] memory) {
         return _nodesOf[operator].values();
+    }
+
+    /// @inheritdoc IXnodeRegistry
+    function staking() external view returns (IStaking) {
+        return STAKING;
     }
 
     /// @inheritdoc IXnodeRegistry

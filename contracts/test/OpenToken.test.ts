@@ -1,7 +1,7 @@
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import { describe, expect, it } from "vitest";
-import { signPermit, TOKEN_SUPPLY } from "./staking.fixture.js";
+import { namedWallets, signPermit, TOKEN_SUPPLY } from "./staking.fixture.js";
 
 const { viem, networkHelpers } = await network.create();
 const { time, loadFixture } = networkHelpers;
@@ -10,7 +10,8 @@ const FAUCET_MAX = 1_000n * 10n ** 18n;
 const HOUR = 3_600n;
 
 async function tokenFixture(connection: NetworkConnection) {
-  const [treasury, alice, bob] = await connection.viem.getWalletClients();
+  const { deployer: treasury, operators } = await namedWallets(connection);
+  const [alice, bob] = operators;
   const { contract: token, deploymentTransaction } = await connection.viem.sendDeploymentTransaction("OpenToken", [
     treasury.account.address,
     TOKEN_SUPPLY,
@@ -34,10 +35,12 @@ describe("OpenToken", () => {
       const { token, alice, chainId } = await loadFixture(tokenFixture);
       expect(chainId).toBe(31337);
       expect(await token.read.FAUCET_AMOUNT_MAX()).toBe(FAUCET_MAX);
-      await viem.assertions.emitWithArgs(token.write.faucet([FAUCET_MAX], { account: alice.account }), token, "FaucetDrip", [
-        alice.account.address,
-        FAUCET_MAX,
-      ]);
+      await viem.assertions.emitWithArgs(
+        token.write.faucet([FAUCET_MAX], { account: alice.account }),
+        token,
+        "FaucetDrip",
+        [alice.account.address, FAUCET_MAX],
+      );
       expect(await token.read.balanceOf([alice.account.address])).toBe(FAUCET_MAX);
       expect(await token.read.totalSupply()).toBe(TOKEN_SUPPLY + FAUCET_MAX);
       expect(await token.read.lastFaucetAt([alice.account.address])).toBe(BigInt(await time.latest()));
@@ -89,9 +92,18 @@ describe("OpenToken", () => {
       const { token, treasury, alice, chainId } = await loadFixture(tokenFixture);
       const owner = treasury.account.address;
       const deadline = BigInt(await time.latest()) + HOUR;
-      const sig = await signPermit({ token, owner: treasury, spender: alice.account.address, value: 77n, deadline, chainId });
+      const sig = await signPermit({
+        token,
+        owner: treasury,
+        spender: alice.account.address,
+        value: 77n,
+        deadline,
+        chainId,
+      });
       await viem.assertions.emitWithArgs(
-        token.write.permit([owner, alice.account.address, 77n, deadline, sig.v, sig.r, sig.s], { account: alice.account }),
+        token.write.permit([owner, alice.account.address, 77n, deadline, sig.v, sig.r, sig.s], {
+          account: alice.account,
+        }),
         token,
         "Approval",
         [owner, alice.account.address, 77n],
@@ -111,7 +123,14 @@ describe("OpenToken", () => {
       const { token, treasury, alice, bob, chainId } = await loadFixture(tokenFixture);
       const owner = treasury.account.address;
       const now = BigInt(await time.latest());
-      const expired = await signPermit({ token, owner: treasury, spender: bob.account.address, value: 1n, deadline: now, chainId });
+      const expired = await signPermit({
+        token,
+        owner: treasury,
+        spender: bob.account.address,
+        value: 1n,
+        deadline: now,
+        chainId,
+      });
       await viem.assertions.revertWithCustomErrorWithArgs(
         token.write.permit([owner, bob.account.address, 1n, now, expired.v, expired.r, expired.s]),
         token,
@@ -120,7 +139,15 @@ describe("OpenToken", () => {
       );
       const deadline = now + HOUR;
       // alice signs a permit for her own tokens; presented as the treasury's it recovers to some other address
-      const forged = await signPermit({ token, owner: alice, spender: bob.account.address, value: 1n, deadline, chainId, nonce: 0n });
+      const forged = await signPermit({
+        token,
+        owner: alice,
+        spender: bob.account.address,
+        value: 1n,
+        deadline,
+        chainId,
+        nonce: 0n,
+      });
       await viem.assertions.revertWithCustomErrorWithArgs(
         token.write.permit([owner, bob.account.address, 1n, deadline, forged.v, forged.r, forged.s]),
         token,

@@ -1,25 +1,24 @@
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
-import { encodeErrorResult, encodeFunctionData, type Hex, keccak256, toHex, zeroAddress } from "viem";
+import { keccak256, toHex, zeroAddress } from "viem";
 import { describe, expect, it } from "vitest";
-import { deployStakingFixture, ONE_OPEN, OPERATOR_FUNDING, signPermit } from "./staking.fixture.js";
+import {
+  deployStakingFixture,
+  namedWallets,
+  OPERATOR_FUNDING,
+  OPERATOR_STAKE,
+  signPermit,
+  SlashReason,
+  stakedOperatorFixture,
+} from "./staking.fixture.js";
 
-const { viem, networkHelpers } = await network.create();
+const connection = await network.create();
+const { viem, networkHelpers } = connection;
 const { time, loadFixture } = networkHelpers;
 
 const DAY = 86_400n;
 const EVIDENCE = keccak256(toHex("two signed results for round 7"));
-const REASON = { EQUIVOCATION: 1, WRONG_RESULT: 2, NO_SHOW: 3, RESOURCE_PROOF_FAILED: 4, OTHER: 5 } as const;
 const param = (name: string) => toHex(name, { size: 32 });
-const STAKED = 10_000n * ONE_OPEN;
-
-/** Base fixture plus operator A staking STAKED. */
-async function operatorStakedFixture(connection: NetworkConnection) {
-  const fx = await deployStakingFixture(connection);
-  const [operator] = fx.accounts.operators;
-  await fx.staking.write.stake([STAKED], { account: operator.account });
-  return { ...fx, operator };
-}
 
 async function nextTimestamp(): Promise<bigint> {
   const next = BigInt(await time.latest()) + 10n;
@@ -30,7 +29,7 @@ async function nextTimestamp(): Promise<bigint> {
 describe("Staking", () => {
   describe("deployment", () => {
     it("starts with the documented defaults and emits each parameter", async () => {
-      const [admin, treasury] = await viem.getWalletClients();
+      const { deployer: admin, treasury } = await namedWallets(connection);
       const token = await viem.deployContract("MockERC20", ["T", "T", 18]);
       const { contract, deploymentTransaction } = await viem.sendDeploymentTransaction("Staking", [
         token.address,
@@ -56,7 +55,11 @@ describe("Staking", () => {
         [fx.token.address, zeroAddress, a],
         [fx.token.address, a, zeroAddress],
       ] as const) {
-        await viem.assertions.revertWithCustomError(viem.deployContract("Staking", [...args]), fx.staking, "StakingZeroAddress");
+        await viem.assertions.revertWithCustomError(
+          viem.deployContract("Staking", [...args]),
+          fx.staking,
+          "StakingZeroAddress",
+        );
       }
     });
   });
@@ -66,9 +69,24 @@ describe("Staking", () => {
       const fx = await loadFixture(deployStakingFixture);
       const [op] = fx.accounts.operators;
       const me = op.account.address;
-      await viem.assertions.emitWithArgs(fx.staking.write.stake([100n], { account: op.account }), fx.staking, "Staked", [me, me, 100n, 100n]);
-      await viem.assertions.emitWithArgs(fx.staking.write.stake([50n], { account: op.account }), fx.staking, "Staked", [me, me, 50n, 150n]);
-      expect(await fx.staking.read.stakeOf([me])).toEqual({ bonded: 150n, locked: 0n, unbonding: 0n, unbondingReleaseAt: 0n });
+      await viem.assertions.emitWithArgs(
+        fx.staking.write.stake([100n], { account: op.account }),
+        fx.staking,
+        "Staked",
+        [me, me, 100n, 100n],
+      );
+      await viem.assertions.emitWithArgs(fx.staking.write.stake([50n], { account: op.account }), fx.staking, "Staked", [
+        me,
+        me,
+        50n,
+        150n,
+      ]);
+      expect(await fx.staking.read.stakeOf([me])).toEqual({
+        bonded: 150n,
+        locked: 0n,
+        unbonding: 0n,
+        unbondingReleaseAt: 0n,
+      });
       expect(await fx.staking.read.freeStakeOf([me])).toBe(150n);
       expect(await fx.token.read.balanceOf([fx.staking.address])).toBe(150n);
       expect(await fx.token.read.balanceOf([me])).toBe(OPERATOR_FUNDING - 150n);
@@ -92,7 +110,11 @@ describe("Staking", () => {
       const fx = await loadFixture(deployStakingFixture);
       const [op] = fx.accounts.operators;
       const { outsider } = fx.accounts;
-      await viem.assertions.revertWithCustomError(fx.staking.write.stake([0n], { account: op.account }), fx.staking, "StakingZeroAmount");
+      await viem.assertions.revertWithCustomError(
+        fx.staking.write.stake([0n], { account: op.account }),
+        fx.staking,
+        "StakingZeroAmount",
+      );
       await viem.assertions.revertWithCustomError(
         fx.staking.write.stakeFor([zeroAddress, 1n], { account: op.account }),
         fx.staking,
@@ -113,7 +135,14 @@ describe("Staking", () => {
       const [op] = fx.accounts.operators;
       await fx.token.write.approve([fx.staking.address, 0n], { account: op.account });
       const deadline = BigInt(await time.latest()) + 3_600n;
-      const sig = await signPermit({ token: fx.token, owner: op, spender: fx.staking.address, value: 500n, deadline, chainId: fx.chainId });
+      const sig = await signPermit({
+        token: fx.token,
+        owner: op,
+        spender: fx.staking.address,
+        value: 500n,
+        deadline,
+        chainId: fx.chainId,
+      });
       return { ...fx, op, deadline, sig };
     }
 
@@ -133,7 +162,9 @@ describe("Staking", () => {
     it("still stakes when someone front-ran the permit", async () => {
       const { staking, token, op, deadline, sig, accounts } = await loadFixture(permitFixture);
       const me = op.account.address;
-      await token.write.permit([me, staking.address, 500n, deadline, sig.v, sig.r, sig.s], { account: accounts.outsider.account });
+      await token.write.permit([me, staking.address, 500n, deadline, sig.v, sig.r, sig.s], {
+        account: accounts.outsider.account,
+      });
       await staking.write.stakeWithPermit([500n, deadline, sig.v, sig.r, sig.s], { account: op.account });
       expect((await staking.read.stakeOf([me])).bonded).toBe(500n);
     });
@@ -151,7 +182,7 @@ describe("Staking", () => {
 
   describe("requestUnbond and withdraw", () => {
     it("moves free stake to unbonding with a release time of now + delay", async () => {
-      const { staking, operator } = await loadFixture(operatorStakedFixture);
+      const { staking, operator } = await loadFixture(stakedOperatorFixture);
       const me = operator.account.address;
       const now = await nextTimestamp();
       await viem.assertions.emitWithArgs(
@@ -161,7 +192,7 @@ describe("Staking", () => {
         [me, 400n, 400n, now + 7n * DAY],
       );
       expect(await staking.read.stakeOf([me])).toEqual({
-        bonded: STAKED - 400n,
+        bonded: OPERATOR_STAKE - 400n,
         locked: 0n,
         unbonding: 400n,
         unbondingReleaseAt: now + 7n * DAY,
@@ -169,7 +200,7 @@ describe("Staking", () => {
     });
 
     it("restarts the delay for the whole unbonding amount on a new request", async () => {
-      const { staking, operator } = await loadFixture(operatorStakedFixture);
+      const { staking, operator } = await loadFixture(stakedOperatorFixture);
       await staking.write.requestUnbond([400n], { account: operator.account });
       await time.increase(3n * DAY);
       const now = await nextTimestamp();
@@ -182,10 +213,16 @@ describe("Staking", () => {
     });
 
     it("rejects a zero amount and more than the free stake", async () => {
-      const { staking, operator, accounts } = await loadFixture(operatorStakedFixture);
+      const { staking, operator, accounts } = await loadFixture(stakedOperatorFixture);
       const me = operator.account.address;
-      await staking.write.lock([me, STAKED - 10n, toHex(1, { size: 32 })], { account: accounts.locker.account });
-      await viem.assertions.revertWithCustomError(staking.write.requestUnbond([0n], { account: operator.account }), staking, "StakingZeroAmount");
+      await staking.write.lock([me, OPERATOR_STAKE - 10n, toHex(1, { size: 32 })], {
+        account: accounts.locker.account,
+      });
+      await viem.assertions.revertWithCustomError(
+        staking.write.requestUnbond([0n], { account: operator.account }),
+        staking,
+        "StakingZeroAmount",
+      );
       await viem.assertions.revertWithCustomErrorWithArgs(
         staking.write.requestUnbond([11n], { account: operator.account }),
         staking,
@@ -195,10 +232,10 @@ describe("Staking", () => {
     });
 
     it("withdraws only once the delay has passed, then nothing is left", async () => {
-      const { staking, token, operator } = await loadFixture(operatorStakedFixture);
+      const { staking, token, operator } = await loadFixture(stakedOperatorFixture);
       const me = operator.account.address;
       const requestedAt = await nextTimestamp();
-      await staking.write.requestUnbond([STAKED], { account: operator.account });
+      await staking.write.requestUnbond([OPERATOR_STAKE], { account: operator.account });
       const releaseAt = requestedAt + 7n * DAY;
 
       await time.setNextBlockTimestamp(releaseAt - 1n);
@@ -210,9 +247,17 @@ describe("Staking", () => {
       );
 
       await time.setNextBlockTimestamp(releaseAt);
-      await viem.assertions.emitWithArgs(staking.write.withdraw({ account: operator.account }), staking, "Withdrawn", [me, STAKED]);
+      await viem.assertions.emitWithArgs(staking.write.withdraw({ account: operator.account }), staking, "Withdrawn", [
+        me,
+        OPERATOR_STAKE,
+      ]);
       expect(await token.read.balanceOf([me])).toBe(OPERATOR_FUNDING);
-      expect(await staking.read.stakeOf([me])).toEqual({ bonded: 0n, locked: 0n, unbonding: 0n, unbondingReleaseAt: 0n });
+      expect(await staking.read.stakeOf([me])).toEqual({
+        bonded: 0n,
+        locked: 0n,
+        unbonding: 0n,
+        unbondingReleaseAt: 0n,
+      });
 
       await viem.assertions.revertWithCustomErrorWithArgs(
         staking.write.withdraw({ account: operator.account }),
@@ -223,7 +268,7 @@ describe("Staking", () => {
     });
 
     it("has nothing to withdraw without an unbond request", async () => {
-      const { staking, operator } = await loadFixture(operatorStakedFixture);
+      const { staking, operator } = await loadFixture(stakedOperatorFixture);
       await viem.assertions.revertWithCustomErrorWithArgs(
         staking.write.withdraw({ account: operator.account }),
         staking,
@@ -237,7 +282,7 @@ describe("Staking", () => {
     const REF = toHex("lease-1", { size: 32 });
 
     it("locks free stake per locker and unlocks it", async () => {
-      const { staking, operator, accounts } = await loadFixture(operatorStakedFixture);
+      const { staking, operator, accounts } = await loadFixture(stakedOperatorFixture);
       const me = operator.account.address;
       const locker = accounts.locker;
       await viem.assertions.emitWithArgs(
@@ -247,7 +292,7 @@ describe("Staking", () => {
         [locker.account.address, me, 600n, REF],
       );
       expect(await staking.read.lockedBy([locker.account.address, me])).toBe(600n);
-      expect(await staking.read.freeStakeOf([me])).toBe(STAKED - 600n);
+      expect(await staking.read.freeStakeOf([me])).toBe(OPERATOR_STAKE - 600n);
       expect((await staking.read.stakeOf([me])).locked).toBe(600n);
 
       await viem.assertions.emitWithArgs(
@@ -257,36 +302,47 @@ describe("Staking", () => {
         [locker.account.address, me, 250n, REF],
       );
       expect(await staking.read.lockedBy([locker.account.address, me])).toBe(350n);
-      expect(await staking.read.freeStakeOf([me])).toBe(STAKED - 350n);
+      expect(await staking.read.freeStakeOf([me])).toBe(OPERATOR_STAKE - 350n);
     });
 
     it("is restricted to LOCKER_ROLE", async () => {
-      const { staking, operator, accounts, roles } = await loadFixture(operatorStakedFixture);
+      const { staking, operator, accounts, roles } = await loadFixture(stakedOperatorFixture);
       const who = accounts.outsider.account;
       for (const call of [
         staking.write.lock([operator.account.address, 1n, REF], { account: who }),
         staking.write.unlock([operator.account.address, 1n, REF], { account: who }),
       ]) {
-        await viem.assertions.revertWithCustomErrorWithArgs(call, staking, "AccessControlUnauthorizedAccount", [who.address, roles.locker]);
+        await viem.assertions.revertWithCustomErrorWithArgs(call, staking, "AccessControlUnauthorizedAccount", [
+          who.address,
+          roles.locker,
+        ]);
       }
     });
 
     it("rejects zero amounts and locking more than the free stake", async () => {
-      const { staking, operator, accounts } = await loadFixture(operatorStakedFixture);
+      const { staking, operator, accounts } = await loadFixture(stakedOperatorFixture);
       const me = operator.account.address;
       const locker = accounts.locker.account;
-      await viem.assertions.revertWithCustomError(staking.write.lock([me, 0n, REF], { account: locker }), staking, "StakingZeroAmount");
-      await viem.assertions.revertWithCustomError(staking.write.unlock([me, 0n, REF], { account: locker }), staking, "StakingZeroAmount");
+      await viem.assertions.revertWithCustomError(
+        staking.write.lock([me, 0n, REF], { account: locker }),
+        staking,
+        "StakingZeroAmount",
+      );
+      await viem.assertions.revertWithCustomError(
+        staking.write.unlock([me, 0n, REF], { account: locker }),
+        staking,
+        "StakingZeroAmount",
+      );
       await viem.assertions.revertWithCustomErrorWithArgs(
-        staking.write.lock([me, STAKED + 1n, REF], { account: locker }),
+        staking.write.lock([me, OPERATOR_STAKE + 1n, REF], { account: locker }),
         staking,
         "StakingInsufficientFreeStake",
-        [me, STAKED, STAKED + 1n],
+        [me, OPERATOR_STAKE, OPERATOR_STAKE + 1n],
       );
     });
 
     it("lets a locker unlock only what it locked itself", async () => {
-      const { staking, registry, operator, accounts } = await loadFixture(operatorStakedFixture);
+      const { staking, registry, operator, accounts } = await loadFixture(stakedOperatorFixture);
       const me = operator.account.address;
       const locker = accounts.locker;
       await staking.write.lock([me, 100n, REF], { account: locker.account });
@@ -303,152 +359,23 @@ describe("Staking", () => {
     });
   });
 
-  describe("slash", () => {
-    const slashAs = (fx: Awaited<ReturnType<typeof operatorStakedFixture>>) => ({ account: fx.accounts.slasher.account });
-
-    it("is restricted to SLASHER_ROLE", async () => {
-      const { staking, operator, accounts, roles } = await loadFixture(operatorStakedFixture);
-      await viem.assertions.revertWithCustomErrorWithArgs(
-        staking.write.slash([operator.account.address, 1n, REASON.NO_SHOW, EVIDENCE, zeroAddress], { account: accounts.outsider.account }),
-        staking,
-        "AccessControlUnauthorizedAccount",
-        [accounts.outsider.account.address, roles.slasher],
-      );
-    });
-
-    it("rejects unknown reason codes and a zero amount", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const me = fx.operator.account.address;
-      for (const code of [0, 6, 255]) {
-        await viem.assertions.revertWithCustomErrorWithArgs(
-          fx.staking.write.slash([me, 1n, code, EVIDENCE, zeroAddress], slashAs(fx)),
-          fx.staking,
-          "StakingInvalidReason",
-          [code],
-        );
-      }
-      await viem.assertions.revertWithCustomError(
-        fx.staking.write.slash([me, 0n, REASON.OTHER, EVIDENCE, zeroAddress], slashAs(fx)),
-        fx.staking,
-        "StakingZeroAmount",
-      );
-    });
-
-    it("caps every non-equivocation slash at maxSlashBps of bonded + unbonding and splits it", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const { staking, token, operator, accounts } = fx;
-      const me = operator.account.address;
-      const beneficiary = accounts.outsider.account.address;
-      await staking.write.requestUnbond([2_000n * ONE_OPEN], { account: operator.account });
-      let total = STAKED;
-      for (const code of [REASON.WRONG_RESULT, REASON.NO_SHOW, REASON.RESOURCE_PROOF_FAILED, REASON.OTHER]) {
-        const cap = (total * 1_000n) / 10_000n;
-        const args = [me, total, code, EVIDENCE, beneficiary] as const;
-        expect((await staking.simulate.slash(args, slashAs(fx))).result).toBe(cap);
-        const before = await token.read.balanceOf([accounts.treasury.account.address]);
-        await viem.assertions.emitWithArgs(staking.write.slash(args, slashAs(fx)), staking, "Slashed", [
-          me, cap, code, EVIDENCE, beneficiary, cap / 2n, cap - cap / 2n,
-        ]);
-        expect(await token.read.balanceOf([accounts.treasury.account.address])).toBe(before + cap - cap / 2n);
-        total -= cap;
-      }
-      const info = await staking.read.stakeOf([me]);
-      expect(info.bonded + info.unbonding).toBe(total);
-      expect(await token.read.balanceOf([staking.address])).toBe(total);
-    });
-
-    it("does not cap equivocation and empties bonded then unbonding", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const me = fx.operator.account.address;
-      await fx.staking.write.requestUnbond([3_000n], { account: fx.operator.account });
-      await viem.assertions.emitWithArgs(
-        fx.staking.write.slash([me, STAKED * 2n, REASON.EQUIVOCATION, EVIDENCE, zeroAddress], slashAs(fx)),
-        fx.staking,
-        "Slashed",
-        [me, STAKED, REASON.EQUIVOCATION, EVIDENCE, zeroAddress, 0n, STAKED],
-      );
-      expect(await fx.staking.read.stakeOf([me])).toEqual({ bonded: 0n, locked: 0n, unbonding: 0n, unbondingReleaseAt: 0n });
-      expect(await fx.token.read.balanceOf([fx.accounts.treasury.account.address])).toBe(STAKED);
-    });
-
-    it("keeps unbonding stake slashable: takes bonded first, then unbonding, release time unchanged", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const me = fx.operator.account.address;
-      await fx.staking.write.requestUnbond([STAKED - 300n], { account: fx.operator.account });
-      const { unbondingReleaseAt } = await fx.staking.read.stakeOf([me]);
-      await fx.staking.write.slash([me, 1_000n, REASON.EQUIVOCATION, EVIDENCE, zeroAddress], slashAs(fx));
-      expect(await fx.staking.read.stakeOf([me])).toEqual({
-        bonded: 0n,
-        locked: 0n,
-        unbonding: STAKED - 1_000n,
-        unbondingReleaseAt,
-      });
-      await time.increaseTo(unbondingReleaseAt);
-      await viem.assertions.emitWithArgs(fx.staking.write.withdraw({ account: fx.operator.account }), fx.staking, "Withdrawn", [
-        me,
-        STAKED - 1_000n,
-      ]);
-    });
-
-    it("sends rounding dust of the beneficiary share to the treasury", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const me = fx.operator.account.address;
-      const beneficiary = fx.accounts.outsider.account.address;
-      await fx.staking.write.setSlashParameters([1_000, 3_333]);
-      await viem.assertions.emitWithArgs(
-        fx.staking.write.slash([me, 1_001n, REASON.EQUIVOCATION, EVIDENCE, beneficiary], slashAs(fx)),
-        fx.staking,
-        "Slashed",
-        [me, 1_001n, REASON.EQUIVOCATION, EVIDENCE, beneficiary, 333n, 668n],
-      );
-      expect(await fx.token.read.balanceOf([beneficiary])).toBe(333n);
-      expect(await fx.token.read.balanceOf([fx.accounts.treasury.account.address])).toBe(668n);
-    });
-
-    it("leaves locked untouched, so free stake drops to zero while lockers can still unlock", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const me = fx.operator.account.address;
-      const locker = fx.accounts.locker.account;
-      const REF = toHex("task-9", { size: 32 });
-      await fx.staking.write.lock([me, STAKED - 100n, REF], { account: locker });
-      await fx.staking.write.slash([me, 1_000n, REASON.EQUIVOCATION, EVIDENCE, zeroAddress], slashAs(fx));
-      const info = await fx.staking.read.stakeOf([me]);
-      expect(info).toMatchObject({ bonded: STAKED - 1_000n, locked: STAKED - 100n });
-      expect(await fx.staking.read.freeStakeOf([me])).toBe(0n);
-      await viem.assertions.revertWithCustomErrorWithArgs(
-        fx.staking.write.lock([me, 1n, REF], { account: locker }),
-        fx.staking,
-        "StakingInsufficientFreeStake",
-        [me, 0n, 1n],
-      );
-      await fx.staking.write.unlock([me, STAKED - 100n, REF], { account: locker });
-      expect(await fx.staking.read.freeStakeOf([me])).toBe(STAKED - 1_000n);
-    });
-
-    it("returns 0 and changes nothing for an operator without stake", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
-      const nobody = fx.accounts.outsider.account.address;
-      const args = [nobody, 5n, REASON.OTHER, EVIDENCE, zeroAddress] as const;
-      expect((await fx.staking.simulate.slash(args, slashAs(fx))).result).toBe(0n);
-      const hash = await fx.staking.write.slash(args, slashAs(fx));
-      const receipt = await fx.publicClient.getTransactionReceipt({ hash });
-      expect(receipt.logs).toHaveLength(0);
-    });
-  });
-
   describe("parameters", () => {
     it("sets the unbonding delay within [1 day, 90 days]; pending unbonds keep their release time", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
+      const fx = await loadFixture(stakedOperatorFixture);
       await fx.staking.write.requestUnbond([1n], { account: fx.operator.account });
       const pending = (await fx.staking.read.stakeOf([fx.operator.account.address])).unbondingReleaseAt;
       for (const ok of [DAY, 90n * DAY, 14n * DAY]) {
-        await viem.assertions.emitWithArgs(fx.staking.write.setUnbondingDelay([ok]), fx.staking, "UnbondingDelaySet", [ok]);
+        await viem.assertions.emitWithArgs(fx.staking.write.setUnbondingDelay([ok]), fx.staking, "UnbondingDelaySet", [
+          ok,
+        ]);
       }
       for (const bad of [DAY - 1n, 90n * DAY + 1n, 0n]) {
-        await viem.assertions.revertWithCustomErrorWithArgs(fx.staking.write.setUnbondingDelay([bad]), fx.staking, "StakingInvalidParameter", [
-          param("unbondingDelay"),
-          bad,
-        ]);
+        await viem.assertions.revertWithCustomErrorWithArgs(
+          fx.staking.write.setUnbondingDelay([bad]),
+          fx.staking,
+          "StakingInvalidParameter",
+          [param("unbondingDelay"), bad],
+        );
       }
       expect((await fx.staking.read.stakeOf([fx.operator.account.address])).unbondingReleaseAt).toBe(pending);
       const now = await nextTimestamp();
@@ -458,26 +385,49 @@ describe("Staking", () => {
 
     it("sets slash parameters within bounds", async () => {
       const { staking } = await loadFixture(deployStakingFixture);
-      await viem.assertions.emitWithArgs(staking.write.setSlashParameters([5_000, 10_000]), staking, "SlashParametersSet", [5_000, 10_000]);
-      await viem.assertions.emitWithArgs(staking.write.setSlashParameters([0, 0]), staking, "SlashParametersSet", [0, 0]);
-      await viem.assertions.revertWithCustomErrorWithArgs(staking.write.setSlashParameters([5_001, 0]), staking, "StakingInvalidParameter", [
-        param("maxSlashBps"),
-        5_001n,
-      ]);
-      await viem.assertions.revertWithCustomErrorWithArgs(staking.write.setSlashParameters([0, 10_001]), staking, "StakingInvalidParameter", [
-        param("beneficiaryShareBps"),
-        10_001n,
-      ]);
+      await viem.assertions.emitWithArgs(
+        staking.write.setSlashParameters([5_000, 10_000]),
+        staking,
+        "SlashParametersSet",
+        [5_000, 10_000],
+      );
+      await viem.assertions.emitWithArgs(
+        staking.write.setSlashParameters([0, 0]),
+        staking,
+        "SlashParametersSet",
+        [0, 0],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        staking.write.setSlashParameters([5_001, 0]),
+        staking,
+        "StakingInvalidParameter",
+        [param("maxSlashBps"), 5_001n],
+      );
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        staking.write.setSlashParameters([0, 10_001]),
+        staking,
+        "StakingInvalidParameter",
+        [param("beneficiaryShareBps"), 10_001n],
+      );
     });
 
     it("sets a non-zero treasury that receives later slashes", async () => {
-      const fx = await loadFixture(operatorStakedFixture);
+      const fx = await loadFixture(stakedOperatorFixture);
       const newTreasury = fx.accounts.jailer.account.address;
-      await viem.assertions.emitWithArgs(fx.staking.write.setTreasury([newTreasury]), fx.staking, "TreasurySet", [newTreasury]);
-      await viem.assertions.revertWithCustomError(fx.staking.write.setTreasury([zeroAddress]), fx.staking, "StakingZeroAddress");
-      await fx.staking.write.slash([fx.operator.account.address, 10n, REASON.EQUIVOCATION, EVIDENCE, zeroAddress], {
-        account: fx.accounts.slasher.account,
-      });
+      await viem.assertions.emitWithArgs(fx.staking.write.setTreasury([newTreasury]), fx.staking, "TreasurySet", [
+        newTreasury,
+      ]);
+      await viem.assertions.revertWithCustomError(
+        fx.staking.write.setTreasury([zeroAddress]),
+        fx.staking,
+        "StakingZeroAddress",
+      );
+      await fx.staking.write.slash(
+        [fx.operator.account.address, 10n, SlashReason.EQUIVOCATION, EVIDENCE, zeroAddress],
+        {
+          account: fx.accounts.slasher.account,
+        },
+      );
       expect(await fx.token.read.balanceOf([newTreasury])).toBe(10n);
     });
 
@@ -489,67 +439,11 @@ describe("Staking", () => {
         staking.write.setSlashParameters([1, 1], { account: who }),
         staking.write.setTreasury([who.address], { account: who }),
       ]) {
-        await viem.assertions.revertWithCustomErrorWithArgs(call, staking, "AccessControlUnauthorizedAccount", [who.address, roles.admin]);
+        await viem.assertions.revertWithCustomErrorWithArgs(call, staking, "AccessControlUnauthorizedAccount", [
+          who.address,
+          roles.admin,
+        ]);
       }
-    });
-  });
-
-  describe("reentrancy", () => {
-    /** Staking over a token that calls back into Staking during its transfers. */
-    async function reentrantFixture(connection: NetworkConnection) {
-      const cv = connection.viem;
-      const [admin, treasury, operator] = await cv.getWalletClients();
-      const token = await cv.deployContract("ReentrantERC20");
-      const staking = await cv.deployContract("Staking", [token.address, admin.account.address, treasury.account.address]);
-      await token.write.mint([operator.account.address, 1_000n]);
-      await token.write.approve([staking.address, 1_000n], { account: operator.account });
-      await staking.write.stake([600n], { account: operator.account });
-      return { token, staking, operator };
-    }
-    const reentrantCall = encodeErrorResult({
-      abi: [{ type: "error", name: "ReentrancyGuardReentrantCall", inputs: [] }],
-      errorName: "ReentrancyGuardReentrantCall",
-    });
-    const expectBlocked = async (token: { read: { lastCallOk: () => Promise<boolean>; lastReturn: () => Promise<Hex>; attempts: () => Promise<bigint> } }) => {
-      expect(await token.read.attempts()).toBe(1n);
-      expect(await token.read.lastCallOk()).toBe(false);
-      expect(await token.read.lastReturn()).toBe(reentrantCall);
-    };
-
-    it("blocks a reentrant withdraw during stake", async () => {
-      const { token, staking, operator } = await loadFixture(reentrantFixture);
-      await token.write.arm([staking.address, encodeFunctionData({ abi: staking.abi, functionName: "withdraw" })]);
-      await staking.write.stake([100n], { account: operator.account });
-      await expectBlocked(token);
-      expect((await staking.read.stakeOf([operator.account.address])).bonded).toBe(700n);
-    });
-
-    it("blocks a reentrant stake during withdraw", async () => {
-      const { token, staking, operator } = await loadFixture(reentrantFixture);
-      await staking.write.requestUnbond([600n], { account: operator.account });
-      await time.increase(7n * DAY);
-      await token.write.arm([staking.address, encodeFunctionData({ abi: staking.abi, functionName: "stake", args: [1n] })]);
-      await staking.write.withdraw({ account: operator.account });
-      await expectBlocked(token);
-      expect(await token.read.balanceOf([operator.account.address])).toBe(1_000n);
-    });
-
-    it("blocks a reentrant slash during a slash payout", async () => {
-      const { token, staking, operator } = await loadFixture(reentrantFixture);
-      const slasherRole = await staking.read.SLASHER_ROLE();
-      const [admin] = await viem.getWalletClients();
-      await staking.write.grantRole([slasherRole, admin.account.address]);
-      await staking.write.grantRole([slasherRole, token.address]); // so only the reentrancy guard can stop it
-      const slash = (amount: bigint) =>
-        encodeFunctionData({
-          abi: staking.abi,
-          functionName: "slash",
-          args: [operator.account.address, amount, REASON.EQUIVOCATION, EVIDENCE, zeroAddress],
-        });
-      await token.write.arm([staking.address, slash(500n)]);
-      await staking.write.slash([operator.account.address, 50n, REASON.EQUIVOCATION, EVIDENCE, zeroAddress]);
-      await expectBlocked(token);
-      expect((await staking.read.stakeOf([operator.account.address])).bonded).toBe(550n);
     });
   });
 });

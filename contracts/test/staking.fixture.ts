@@ -15,7 +15,7 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
 import type { NetworkConnection } from "hardhat/types/network";
-import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, parseSignature, slice } from "viem";
+import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, pad, parseSignature, slice } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 /** 1 OPEN in wei. */
@@ -42,6 +42,18 @@ export const NODE_REGISTRATION_TYPES = {
     { name: "deadline", type: "uint256" },
   ],
 } as const;
+/** What `stakedOperatorFixture` stakes for operator A. */
+export const OPERATOR_STAKE = 10_000n * ONE_OPEN;
+/** Slash reason codes of Staking. */
+export const SlashReason = {
+  EQUIVOCATION: 1,
+  WRONG_RESULT: 2,
+  NO_SHOW: 3,
+  RESOURCE_PROOF_FAILED: 4,
+  OTHER: 5,
+} as const;
+/** IXnodeRegistry.NodeStatus as viem decodes it. */
+export const NodeStatus = { None: 0, Active: 1, Jailed: 2, Retired: 3 } as const;
 /** Identity multihash header + protobuf header of a secp256k1 libp2p public key. */
 export const PEER_ID_PREFIX: Hex = "0x002508021221";
 
@@ -58,9 +70,8 @@ export async function deployStakingFixture(connection: NetworkConnection) {
   const { viem } = connection;
   const publicClient = await viem.getPublicClient();
   const chainId = await publicClient.getChainId();
-  const [deployer, treasury, slasher, jailer, locker, operatorA, operatorB, operatorC, outsider] =
-    await viem.getWalletClients();
-  const operators = [operatorA, operatorB, operatorC];
+  const accounts = await namedWallets(connection);
+  const { deployer, treasury, slasher, jailer, locker, operators } = accounts;
 
   const token = await viem.deployContract("OpenToken", [deployer.account.address, TOKEN_SUPPLY]);
   const staking = await viem.deployContract("Staking", [
@@ -98,14 +109,59 @@ export async function deployStakingFixture(connection: NetworkConnection) {
     staking,
     registry,
     roles,
-    accounts: { deployer, treasury, slasher, jailer, locker, operators, outsider },
+    accounts,
   };
+}
+
+/**
+ * The first nine wallet clients of `connection`, by the role the staking fixture gives them:
+ * 0 deployer (token supply, admin), 1 treasury, 2 slasher, 3 jailer, 4 locker, 5–7 operators, 8 outsider.
+ */
+export async function namedWallets(connection: NetworkConnection) {
+  const wallets = await connection.viem.getWalletClients();
+  const at = (index: number) => {
+    const wallet = wallets[index];
+    if (wallet === undefined) throw new Error(`the network has no wallet client #${index}`);
+    return wallet;
+  };
+  return {
+    deployer: at(0),
+    treasury: at(1),
+    slasher: at(2),
+    jailer: at(3),
+    locker: at(4),
+    operators: [at(5), at(6), at(7)] as const,
+    outsider: at(8),
+  };
+}
+
+/** `deployStakingFixture` plus `operator` (operators[0]) having staked OPERATOR_STAKE. */
+export async function stakedOperatorFixture(connection: NetworkConnection) {
+  const fx = await deployStakingFixture(connection);
+  const [operator] = fx.accounts.operators;
+  await fx.staking.write.stake([OPERATOR_STAKE], { account: operator.account });
+  return { ...fx, operator };
+}
+
+/** `deployStakingFixture` plus one node registered by `operator` (operators[0]) with `registerNode` defaults. */
+export async function registeredNodeFixture(connection: NetworkConnection) {
+  const fx = await deployStakingFixture(connection);
+  const [operator] = fx.accounts.operators;
+  const reg = await registerNode(fx, { operator });
+  return { ...fx, operator, reg };
+}
+
+/** Staking lock reference of a node's bond, as events decode it: the node address left-padded to 32 bytes. */
+export function nodeBondRef(node: Address): Hex {
+  return pad(node.toLowerCase() as Hex);
 }
 
 /** What `deployStakingFixture` returns. */
 export type StakingFixture = Awaited<ReturnType<typeof deployStakingFixture>>;
 /** A wallet client of the fixture (an operator, the slasher, …). */
 export type FixtureWallet = StakingFixture["accounts"]["deployer"];
+/** The fixture's wallets by role. */
+export type NamedWallets = Awaited<ReturnType<typeof namedWallets>>;
 /** Resources as the registry ABI takes them. */
 export type NodeResources = { cpuMillicores: number; memoryMiB: number; storageGiB: number; gpus: number };
 
