@@ -44,6 +44,14 @@ describe("Staking", () => {
       expect(await contract.read.maxSlashBps()).toBe(1_000);
       expect(await contract.read.beneficiaryShareBps()).toBe(5_000);
       expect((await contract.read.token()).toLowerCase()).toBe(token.address.toLowerCase());
+      expect((await contract.read.treasury()).toLowerCase()).toBe(treasury.account.address.toLowerCase());
+      expect([
+        await contract.read.REASON_EQUIVOCATION(),
+        await contract.read.REASON_WRONG_RESULT(),
+        await contract.read.REASON_NO_SHOW(),
+        await contract.read.REASON_RESOURCE_PROOF_FAILED(),
+        await contract.read.REASON_OTHER(),
+      ]).toEqual([1, 2, 3, 4, 5]);
       expect(await contract.read.hasRole([await contract.read.DEFAULT_ADMIN_ROLE(), admin.account.address])).toBe(true);
     });
 

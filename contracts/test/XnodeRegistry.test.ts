@@ -118,6 +118,41 @@ describe("XnodeRegistry", () => {
           [BigInt(size(key))],
         );
       }
+      const fx = await loadFixture(deployStakingFixture);
+      const [operator] = fx.accounts.operators;
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        sendRegister(fx, operator, { publicKey: concat(["0x04", id.publicKey]) }, "0x", 0n),
+        fx.registry,
+        "XnodeRegistryInvalidPublicKey",
+        [65n],
+      );
+    });
+  });
+
+  describe("deployment", () => {
+    it("emits the initial bond and rejects a zero staking contract or admin", async () => {
+      const fx = await loadFixture(deployStakingFixture);
+      const admin = fx.accounts.deployer.account.address;
+      const { contract, deploymentTransaction } = await viem.sendDeploymentTransaction("XnodeRegistry", [
+        fx.staking.address,
+        admin,
+        7n,
+      ]);
+      await viem.assertions.emitWithArgs(Promise.resolve(deploymentTransaction.hash), contract, "MinNodeStakeSet", [
+        7n,
+      ]);
+      expect(await contract.read.minNodeStake()).toBe(7n);
+      expect(await contract.read.hasRole([fx.roles.admin, admin])).toBe(true);
+      for (const args of [
+        [zeroAddress, admin, 1n],
+        [fx.staking.address, zeroAddress, 1n],
+      ] as const) {
+        await viem.assertions.revertWithCustomError(
+          viem.deployContract("XnodeRegistry", [...args]),
+          fx.registry,
+          "XnodeRegistryZeroAddress",
+        );
+      }
     });
   });
 
