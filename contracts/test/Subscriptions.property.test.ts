@@ -56,7 +56,7 @@ describe("Subscriptions money conservation (fast-check)", () => {
         fc.asyncProperty(scenario, async ({ price: initialPrice, periodSeconds, feeBps: initialFee, actions }) => {
           const fx = await loadFixture(deployServices6Fixture);
           const { subscriptions, token, registry, publicClient } = fx;
-          const consumers = fx.accounts.consumers.map((w) => w!);
+          const consumers = fx.accounts.consumers;
           const addresses = consumers.map((w) => getAddress(w.account.address));
           const owner = fx.accounts.owner;
           let now = BigInt(await time.latest());

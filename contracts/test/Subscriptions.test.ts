@@ -32,8 +32,8 @@ async function publishedFixture(connection: NetworkConnection) {
   const id = await publishService(fx, {
     pricing: { perPeriod: PRICE, periodSeconds: PERIOD, oneTime: ONCE, oneTimeDuration: ONCE_FOR },
   });
-  const [a, b, c] = fx.accounts.consumers.map((w) => w!);
-  return { ...fx, id, a: a!, b: b!, c: c!, owner: fx.accounts.owner };
+  const [a, b, c] = fx.accounts.consumers;
+  return { ...fx, id, a, b, c, owner: fx.accounts.owner };
 }
 
 const load = () => loadFixture(publishedFixture);
@@ -238,7 +238,7 @@ describe("Subscriptions", () => {
     it("admits a private service's allow-listed consumers only (grant or Merkle proof)", async () => {
       const fx = await load();
       const id = await publishService(fx, { name: "private", visibility: Visibility.Private, pricing: { perPeriod: PRICE, periodSeconds: PERIOD } });
-      const [A, B, C] = [fx.a, fx.b, fx.c].map((w) => getAddress(w.account.address));
+      const [A, B, C] = [getAddress(fx.a.account.address), getAddress(fx.b.account.address), getAddress(fx.c.account.address)];
       await viem.assertions.revertWithCustomErrorWithArgs(
         fx.subscriptions.write.subscribe([id, 1, PRICE, []], { account: fx.a.account }),
         fx.subscriptions,
@@ -248,16 +248,16 @@ describe("Subscriptions", () => {
       await fx.registry.write.grant([id, A], { account: fx.owner.account });
       await viem.assertions.emit(fx.subscriptions.write.subscribe([id, 1, PRICE, []], { account: fx.a.account }), fx.subscriptions, "Subscribed");
 
-      const tree = buildAllowlist([B!, getAddress(fx.accounts.treasury.account.address)]);
+      const tree = buildAllowlist([B, getAddress(fx.accounts.treasury.account.address)]);
       await fx.registry.write.setAllowlistRoot([id, tree.root], { account: fx.owner.account });
       await viem.assertions.emit(
-        fx.subscriptions.write.subscribe([id, 1, PRICE, tree.proofOf(B!)], { account: fx.b.account }),
+        fx.subscriptions.write.subscribe([id, 1, PRICE, tree.proofOf(B)], { account: fx.b.account }),
         fx.subscriptions,
         "Subscribed",
       );
       // C presents B's proof.
       await viem.assertions.revertWithCustomErrorWithArgs(
-        fx.subscriptions.write.subscribe([id, 1, PRICE, tree.proofOf(B!)], { account: fx.c.account }),
+        fx.subscriptions.write.subscribe([id, 1, PRICE, tree.proofOf(B)], { account: fx.c.account }),
         fx.subscriptions,
         "SubscriptionsNotAllowed",
         [id, C],
@@ -528,13 +528,13 @@ describe("Subscriptions", () => {
       const price = 9_990_001n; // 9.990001 USDC per period
       const id = await publishService(fx6, { pricing: { perPeriod: price, periodSeconds: PERIOD } });
       const [a] = fx6.accounts.consumers;
-      const A = getAddress(a!.account.address);
-      const hash = await fx6.subscriptions.write.subscribe([id, 5, price, []], { account: a!.account });
+      const A = getAddress(a.account.address);
+      const hash = await fx6.subscriptions.write.subscribe([id, 5, price, []], { account: a.account });
       const t0 = await txTimestamp(fx6, hash);
       await time.setNextBlockTimestamp(t0 + 33n * DAY + 7n);
       await fx6.subscriptions.write.settle([id, A]);
       await time.setNextBlockTimestamp(t0 + 61n * DAY);
-      await fx6.subscriptions.write.cancel([id], { account: a!.account });
+      await fx6.subscriptions.write.cancel([id], { account: a.account });
       const s1 = accruedModel(5n * price, t0, t0 + 5n * PERIOD, t0 + 33n * DAY + 7n);
       const s2 = accruedModel(5n * price - s1, t0 + 33n * DAY + 7n, t0 + 5n * PERIOD, t0 + 61n * DAY);
       const [owner, treasury] = await Promise.all(

@@ -80,9 +80,14 @@ async function deployServices(connection: NetworkConnection, decimals: 6 | 18) {
   const { viem } = connection;
   const publicClient = await viem.getPublicClient();
   const chainId = await publicClient.getChainId();
-  const [deployer, treasury, owner, otherOwner, consumerA, consumerB, consumerC, outsider] =
-    await viem.getWalletClients();
-  const consumers = [consumerA, consumerB, consumerC];
+  const wallets = await viem.getWalletClients();
+  const wallet = (i: number) => {
+    const w = wallets[i];
+    if (!w) throw new Error(`the fixture needs at least ${i + 1} accounts`);
+    return w;
+  };
+  const [deployer, treasury, owner, otherOwner, outsider] = [wallet(0), wallet(1), wallet(2), wallet(3), wallet(7)];
+  const consumers = [wallet(4), wallet(5), wallet(6)] as const;
 
   const open = decimals === 18 ? await viem.deployContract("OpenToken", [deployer.account.address, OPEN_SUPPLY]) : undefined;
   const mock = decimals === 6 ? await viem.deployContract("MockERC20", ["USD Coin", "USDC", 6]) : undefined;
