@@ -321,6 +321,17 @@ describe("Subscriptions", () => {
       expect((await fx.publicClient.getTransactionReceipt({ hash })).logs).toEqual([]);
     });
 
+    it("reverts with the registry's error for an unknown service", async () => {
+      const fx = await load();
+      const A = fx.a.account.address;
+      for (const call of [fx.subscriptions.write.settle([99n, A]), fx.subscriptions.write.settleMany([99n, [A]])]) {
+        await viem.assertions.revertWithCustomErrorWithArgs(call, fx.registry, "ServiceRegistryUnknownService", [99n]);
+      }
+      expect(await fx.subscriptions.read.isActive([99n, A])).toBe(false);
+      expect(await fx.subscriptions.read.expiresAt([99n, A])).toBe(0n);
+      expect(await fx.subscriptions.read.refundPreview([99n, A])).toBe(0n);
+    });
+
     it("settleMany pays every consumer's release in one transfer per recipient", async () => {
       const fx = await load();
       const t0 = await nextTime();
