@@ -118,7 +118,7 @@ export async function deploy(params: DeployParameters): Promise<Deployment> {
     params.token ?? (await ensure("OpenToken", [treasury, params.tokenSupply ?? DEPLOY_DEFAULTS.tokenSupply]));
   const staking = await ensure("Staking", [token, admin, treasury]);
   const registry = await ensure("XnodeRegistry", [staking, admin, params.minNodeStake ?? DEPLOY_DEFAULTS.minNodeStake]);
-  const services = await ensure("ServiceRegistry", [admin]);
+  const services = await ensure("ServiceRegistry", []);
   await ensure("Subscriptions", [token, services, admin, treasury, feeBps]);
   await ensure("LeaseEscrow", [token, registry, admin, treasury, feeBps]);
 

@@ -1,0 +1,313 @@
+/**
+ * What an Xnode needs to know about the chain, folded from the DSMP contracts' events (a `Reducer` for the
+ * chain view indexer): registered Xnodes and their PeerIds, operators' stake, services with their pricing and
+ * allow-lists, and subscriptions' expiry. Pure: queries take `now` as a value.
+ */
+import type { Address, Hex } from "viem";
+import type { IndexedEvent, Reducer } from "./event-journal.ts";
+
+export type NodeStatus = "active" | "jailed" | "retired";
+
+export interface NodeResources {
+  cpuMillicores: number;
+  memoryMiB: number;
+  storageGiB: number;
+  gpus: number;
+}
+
+export interface NodeView {
+  node: Address;
+  operator: Address;
+  status: NodeStatus;
+  /** libp2p PeerId bytes (identity multihash of the secp256k1 key). */
+  peerId: Hex;
+  resources: NodeResources;
+  slots: number;
+  bond: bigint;
+  metadataURI: string;
+  jailedUntil: bigint;
+}
+
+export interface StakeView {
+  bonded: bigint;
+  locked: bigint;
+  unbonding: bigint;
+  unbondingReleaseAt: bigint;
+  slashed: bigint;
+}
+
+export interface ServicePricing {
+  perCall: bigint;
+  perPeriod: bigint;
+  periodSeconds: bigint;
+  oneTime: bigint;
+  oneTimeDuration: bigint;
+}
+
+export interface ServiceView {
+  id: bigint;
+  owner: Address;
+  name: string;
+  kind: "http" | "task";
+  visibility: "public" | "private";
+  status: "active" | "retired";
+  pricing: ServicePricing;
+  manifestHash: Hex;
+  minReplicas: number;
+  maxReplicas: number;
+  minProviderStake: bigint;
+  metadataURI: string;
+  allowlistRoot: Hex;
+  granted: Set<Address>;
+  subscriberCount: bigint;
+}
+
+export interface SubscriptionView {
+  paidUntil: bigint;
+  oneTimeUntil: bigint;
+}
+
+export interface DsmpState {
+  nodes: Map<Address, NodeView>;
+  nodeByPeerId: Map<Hex, Address>;
+  stakes: Map<Address, StakeView>;
+  services: Map<bigint, ServiceView>;
+  subscriptions: Map<string, SubscriptionView>;
+  minNodeStake: bigint;
+}
+
+const subKey = (serviceId: bigint, consumer: Address) => `${serviceId}:${consumer.toLowerCase()}`;
+const lower = (a: Address) => a.toLowerCase() as Address;
+
+function stakeOf(s: DsmpState, operator: Address): StakeView {
+  const key = lower(operator);
+  let v = s.stakes.get(key);
+  if (!v) {
+    v = { bonded: 0n, locked: 0n, unbonding: 0n, unbondingReleaseAt: 0n, slashed: 0n };
+    s.stakes.set(key, v);
+  }
+  return v;
+}
+
+interface RawParams {
+  name: string;
+  kind: number;
+  visibility: number;
+  pricing: { perCall: bigint; perPeriod: bigint; periodSeconds: bigint; oneTime: bigint; oneTimeDuration: bigint };
+  manifestHash: Hex;
+  minReplicas: number;
+  maxReplicas: number;
+  minProviderStake: bigint;
+  metadataURI: string;
+}
+
+function applyParams(v: ServiceView, p: RawParams): void {
+  v.name = p.name;
+  v.kind = p.kind === 0 ? "http" : "task";
+  v.visibility = p.visibility === 0 ? "public" : "private";
+  v.pricing = {
+    perCall: BigInt(p.pricing.perCall),
+    perPeriod: BigInt(p.pricing.perPeriod),
+    periodSeconds: BigInt(p.pricing.periodSeconds),
+    oneTime: BigInt(p.pricing.oneTime),
+    oneTimeDuration: BigInt(p.pricing.oneTimeDuration),
+  };
+  v.manifestHash = p.manifestHash;
+  v.minReplicas = Number(p.minReplicas);
+  v.maxReplicas = Number(p.maxReplicas);
+  v.minProviderStake = BigInt(p.minProviderStake);
+  v.metadataURI = p.metadataURI;
+}
+
+type Handler = (s: DsmpState, a: Record<string, any>) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const handlers: Record<string, Record<string, Handler>> = {
+  Staking: {
+    Staked: (s, a) => void (stakeOf(s, a.operator).bonded = a.bonded),
+    UnbondRequested: (s, a) => {
+      const v = stakeOf(s, a.operator);
+      v.bonded -= a.amount;
+      v.unbonding = a.unbonding;
+      v.unbondingReleaseAt = BigInt(a.releaseAt);
+    },
+    Withdrawn: (s, a) => {
+      const v = stakeOf(s, a.operator);
+      v.unbonding = 0n;
+      v.unbondingReleaseAt = 0n;
+    },
+    StakeLocked: (s, a) => void (stakeOf(s, a.operator).locked += a.amount),
+    StakeUnlocked: (s, a) => void (stakeOf(s, a.operator).locked -= a.amount),
+    // Staking takes a slash from bonded stake first, then from unbonding stake.
+    Slashed: (s, a) => {
+      const v = stakeOf(s, a.operator);
+      const fromBonded = a.amount < v.bonded ? a.amount : v.bonded;
+      v.bonded -= fromBonded;
+      v.unbonding -= a.amount - fromBonded;
+      if (v.unbonding === 0n) v.unbondingReleaseAt = 0n;
+      v.slashed += a.amount;
+    },
+  },
+  XnodeRegistry: {
+    NodeRegistered: (s, a) => {
+      const node = lower(a.node);
+      const old = s.nodes.get(node);
+      if (old) s.nodeByPeerId.delete(old.peerId);
+      s.nodes.set(node, {
+        node,
+        operator: lower(a.operator),
+        status: "active",
+        peerId: a.peerId,
+        resources: {
+          cpuMillicores: Number(a.resources.cpuMillicores),
+          memoryMiB: Number(a.resources.memoryMiB),
+          storageGiB: Number(a.resources.storageGiB),
+          gpus: Number(a.resources.gpus),
+        },
+        slots: Number(a.slots),
+        bond: a.bond,
+        metadataURI: a.metadataURI,
+        jailedUntil: 0n,
+      });
+      s.nodeByPeerId.set(a.peerId, node);
+    },
+    NodeResourcesUpdated: (s, a) => {
+      const n = s.nodes.get(lower(a.node));
+      if (!n) return;
+      n.resources = {
+        cpuMillicores: Number(a.resources.cpuMillicores),
+        memoryMiB: Number(a.resources.memoryMiB),
+        storageGiB: Number(a.resources.storageGiB),
+        gpus: Number(a.resources.gpus),
+      };
+      n.slots = Number(a.slots);
+    },
+    NodeMetadataUpdated: (s, a) => {
+      const n = s.nodes.get(lower(a.node));
+      if (n) n.metadataURI = a.metadataURI;
+    },
+    NodeJailed: (s, a) => {
+      const n = s.nodes.get(lower(a.node));
+      if (n) Object.assign(n, { status: "jailed", jailedUntil: BigInt(a.until) });
+    },
+    NodeUnjailed: (s, a) => {
+      const n = s.nodes.get(lower(a.node));
+      if (n) Object.assign(n, { status: "active", jailedUntil: 0n });
+    },
+    NodeRetired: (s, a) => {
+      const n = s.nodes.get(lower(a.node));
+      if (n) Object.assign(n, { status: "retired", bond: 0n, jailedUntil: 0n });
+    },
+    MinNodeStakeSet: (s, a) => void (s.minNodeStake = a.minNodeStake),
+  },
+  ServiceRegistry: {
+    ServicePublished: (s, a) => {
+      const v = {
+        id: a.serviceId,
+        owner: lower(a.owner),
+        status: "active",
+        allowlistRoot: `0x${"00".repeat(32)}`,
+        granted: new Set<Address>(),
+        subscriberCount: 0n,
+      } as ServiceView;
+      applyParams(v, a.params);
+      s.services.set(a.serviceId, v);
+    },
+    ServiceUpdated: (s, a) => {
+      const v = s.services.get(a.serviceId);
+      if (v) applyParams(v, a.params);
+    },
+    ServiceRetired: (s, a) => {
+      const v = s.services.get(a.serviceId);
+      if (v) v.status = "retired";
+    },
+    ServiceOwnershipTransferred: (s, a) => {
+      const v = s.services.get(a.serviceId);
+      if (v) v.owner = lower(a.newOwner);
+    },
+    AllowlistGranted: (s, a) => void s.services.get(a.serviceId)?.granted.add(lower(a.consumer)),
+    AllowlistRevoked: (s, a) => void s.services.get(a.serviceId)?.granted.delete(lower(a.consumer)),
+    AllowlistRootSet: (s, a) => {
+      const v = s.services.get(a.serviceId);
+      if (v) v.allowlistRoot = a.root;
+    },
+  },
+  Subscriptions: {
+    Subscribed: (s, a) => {
+      const key = subKey(a.serviceId, a.consumer);
+      const v = s.subscriptions.get(key) ?? { paidUntil: 0n, oneTimeUntil: 0n };
+      v.paidUntil = BigInt(a.paidUntil);
+      s.subscriptions.set(key, v);
+    },
+    SubscribedOnce: (s, a) => {
+      const key = subKey(a.serviceId, a.consumer);
+      const v = s.subscriptions.get(key) ?? { paidUntil: 0n, oneTimeUntil: 0n };
+      v.oneTimeUntil = BigInt(a.oneTimeUntil);
+      s.subscriptions.set(key, v);
+    },
+    Cancelled: (s, a) => {
+      const v = s.subscriptions.get(subKey(a.serviceId, a.consumer));
+      if (v) v.paidUntil = BigInt(a.endedAt);
+    },
+    SubscriberAdded: (s, a) => {
+      const v = s.services.get(a.serviceId);
+      if (v) v.subscriberCount = a.subscriberCount;
+    },
+    SubscriberRemoved: (s, a) => {
+      const v = s.services.get(a.serviceId);
+      if (v) v.subscriberCount = a.subscriberCount;
+    },
+  },
+};
+
+/** The reducer to hand to ChainIndexer; contract names must match the indexer's configuration. */
+export const dsmpStateReducer: Reducer<DsmpState> = {
+  initial: () => ({
+    nodes: new Map(),
+    nodeByPeerId: new Map(),
+    stakes: new Map(),
+    services: new Map(),
+    subscriptions: new Map(),
+    minNodeStake: 0n,
+  }),
+  apply(state: DsmpState, event: IndexedEvent) {
+    handlers[event.contract]?.[event.eventName]?.(state, event.args);
+  },
+};
+
+/** Contracts whose events the state folds. */
+export const DSMP_STATE_CONTRACTS = Object.keys(handlers);
+
+// ── Queries ──────────────────────────────────────────────────────────────────────────────────────
+
+/** The registered, non-retired node behind a PeerId (bytes as hex), if any. */
+export function nodeOfPeer(s: DsmpState, peerId: Hex): NodeView | undefined {
+  const node = s.nodeByPeerId.get(peerId);
+  const view = node ? s.nodes.get(node) : undefined;
+  return view && view.status !== "retired" ? view : undefined;
+}
+
+/** Active (not jailed, not retired) and its operator's bonded stake covers what is locked: may serve traffic. */
+export function isServingNode(s: DsmpState, node: Address, minStake = 0n): boolean {
+  const n = s.nodes.get(lower(node));
+  if (!n || n.status !== "active") return false;
+  const stake = s.stakes.get(n.operator);
+  return !!stake && stake.bonded >= stake.locked && stake.bonded >= minStake;
+}
+
+/** When the consumer's access ends (unix seconds; 0 = never subscribed). */
+export function subscriptionExpiry(s: DsmpState, serviceId: bigint, consumer: Address): bigint {
+  const v = s.subscriptions.get(subKey(serviceId, consumer));
+  if (!v) return 0n;
+  return v.paidUntil > v.oneTimeUntil ? v.paidUntil : v.oneTimeUntil;
+}
+
+export function isSubscribed(s: DsmpState, serviceId: bigint, consumer: Address, now: bigint): boolean {
+  return now < subscriptionExpiry(s, serviceId, consumer);
+}
+
+/** Explicit allow-list grant (Merkle-root membership needs a proof and is checked separately). */
+export function isGranted(s: DsmpState, serviceId: bigint, consumer: Address): boolean {
+  const v = s.services.get(serviceId);
+  if (!v) return false;
+  return v.visibility === "public" || v.granted.has(lower(consumer));
+}
