@@ -31,7 +31,7 @@ const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
 const artifacts: Artifact[] = [];
 for (const file of artifactFiles(artifactsDir)) {
   const rel = relative(artifactsDir, file);
-  if (rel.startsWith("mocks/") || rel.startsWith("interfaces/") || rel.startsWith("test/")) continue;
+  if (rel.startsWith("mocks/") || rel.startsWith("interfaces/") || rel.startsWith("test/") || rel.startsWith("libraries/")) continue;
   const a = JSON.parse(readFileSync(file, "utf8")) as Artifact;
   if (!a.bytecode || a.bytecode === "0x") continue; // libraries/abstracts without deployable code
   artifacts.push(a);

@@ -14,6 +14,7 @@
  * await fx.subscriptions.write.subscribe([id, 3, 10n ** 18n, []], { account: fx.accounts.consumers[0].account });
  * ```
  */
+import { signPermit as signERC2612 } from "./permit.ts";
 import type { NetworkConnection } from "hardhat/types/network";
 import {
   type Address,
@@ -23,7 +24,6 @@ import {
   keccak256,
   maxUint256,
   parseEventLogs,
-  parseSignature,
   zeroHash,
 } from "viem";
 
@@ -195,34 +195,11 @@ export function buildAllowlist(accounts: readonly Address[]) {
 
 // ─── ERC-2612 permit ─────────────────────────────────────────────────────────────────────────────────
 
-/** Sign an OpenToken permit from `owner` to `spender` and return the `Permit` struct Subscriptions takes. */
-export async function signPermit(
-  fx: ServicesFixture,
-  owner: FixtureWallet,
-  spender: Address,
-  value: bigint,
-  deadline: bigint,
-) {
-  const open = fx.open;
-  if (!open) throw new Error("permit needs the OpenToken fixture");
-  const nonce = await open.read.nonces([owner.account.address]);
-  const signature = await owner.signTypedData({
-    account: owner.account,
-    domain: { name: await open.read.name(), version: "1", chainId: fx.chainId, verifyingContract: open.address },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "Permit",
-    message: { owner: owner.account.address, spender, value, nonce, deadline },
-  });
-  const { r, s, yParity } = parseSignature(signature);
-  return { value, deadline, v: 27 + yParity!, r, s };
+/** A `Permit` struct (value, deadline, v, r, s) for Subscriptions' `*WithPermit` calls, signed by `owner`. */
+export async function signPermit(fx: ServicesFixture, owner: FixtureWallet, spender: Address, value: bigint, deadline: bigint) {
+  if (!fx.open) throw new Error("permit needs the OpenToken fixture");
+  const sig = await signERC2612({ token: fx.open, owner, spender, value, deadline, chainId: fx.chainId });
+  return { value, deadline, ...sig };
 }
 
 // ─── Reference model of the stream math (mirrors StreamMath.sol) ─────────────────────────────────────

@@ -15,7 +15,7 @@
  */
 import { secp256k1 } from "@noble/curves/secp256k1";
 import type { NetworkConnection } from "hardhat/types/network";
-import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, pad, parseSignature, slice } from "viem";
+import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, pad, slice } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 /** 1 OPEN in wei. */
@@ -281,37 +281,4 @@ export async function latestTimestamp(fx: StakingFixture): Promise<bigint> {
   return (await fx.publicClient.getBlock()).timestamp;
 }
 
-/** Parameters of `signPermit`. */
-export type SignPermitParameters = {
-  token: StakingFixture["token"];
-  owner: FixtureWallet;
-  spender: Address;
-  value: bigint;
-  deadline: bigint;
-  chainId: number;
-  /** Defaults to the token's current nonce of `owner`. */
-  nonce?: bigint;
-};
-
-/** Sign an ERC-2612 permit for OpenToken and split it into the `(v, r, s)` that permit-taking functions expect. */
-export async function signPermit(parameters: SignPermitParameters): Promise<{ v: number; r: Hex; s: Hex }> {
-  const { token, owner, spender, value, deadline, chainId } = parameters;
-  const nonce = parameters.nonce ?? (await token.read.nonces([owner.account.address]));
-  const signature = await owner.signTypedData({
-    account: owner.account,
-    domain: { name: await token.read.name(), version: "1", chainId, verifyingContract: token.address },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "Permit",
-    message: { owner: owner.account.address, spender, value, nonce, deadline },
-  });
-  const { r, s, yParity } = parseSignature(signature);
-  return { v: 27 + yParity, r, s };
-}
+export { signPermit, type SignPermitParameters } from "./permit.ts";

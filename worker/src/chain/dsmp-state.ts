@@ -140,11 +140,12 @@ const handlers: Record<string, Record<string, Handler>> = {
     // Staking takes a slash from bonded stake first, then from unbonding stake.
     Slashed: (s, a) => {
       const v = stakeOf(s, a.operator);
-      const fromBonded = a.amount < v.bonded ? a.amount : v.bonded;
+      const amount = a.amount as bigint;
+      const fromBonded = amount < v.bonded ? amount : v.bonded;
       v.bonded -= fromBonded;
-      v.unbonding -= a.amount - fromBonded;
+      v.unbonding -= amount - fromBonded;
       if (v.unbonding === 0n) v.unbondingReleaseAt = 0n;
-      v.slashed += a.amount;
+      v.slashed += amount;
     },
   },
   XnodeRegistry: {

@@ -111,7 +111,8 @@ export class ChainIndexer<S> extends EventEmitter<ChainIndexerEvents> {
     const tick = () => {
       if (this.stopped) return;
       this.running = this.sync()
-        .catch((err) => this.init.onError?.(err))
+        .then(() => undefined)
+        .catch((err: unknown) => this.init.onError?.(err))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.init.pollIntervalMs ?? INDEXER_DEFAULTS.pollIntervalMs);
         });
