@@ -7,9 +7,7 @@
 import { parseArgs } from "node:util";
 import { isAddress, isHex, parseEther, type Address, type Hex } from "viem";
 import { deploy } from "./lib/deploy.ts";
-
-/** Hardhat's first well-known development account: only ever used against chain 31337. */
-const HARDHAT_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+import { DEV_CHAIN_ID, devPrivateKey } from "./lib/dev-accounts.ts";
 
 const usage = `usage: node scripts/deploy.ts --rpc-url URL [options]
 
@@ -53,8 +51,8 @@ let key = values["private-key"] ?? process.env.DSMP_DEPLOYER_KEY;
 if (!key) {
   const { createPublicClient, http } = await import("viem");
   const chainId = await createPublicClient({ transport: http(rpcUrl) }).getChainId();
-  if (chainId !== 31337) fail(`chain ${chainId} is not a local Hardhat chain: pass --private-key or DSMP_DEPLOYER_KEY`);
-  key = HARDHAT_DEV_KEY;
+  if (chainId !== DEV_CHAIN_ID) fail(`chain ${chainId} is not a local Hardhat chain: pass --private-key or DSMP_DEPLOYER_KEY`);
+  key = devPrivateKey(0);
 }
 if (!isHex(key) || key.length !== 66) fail("--private-key must be 32 bytes of hex (0x + 64 chars)");
 for (const flag of ["treasury", "token"] as const) {

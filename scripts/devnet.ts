@@ -8,14 +8,11 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, formatEther, http, parseEther, type Address } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { abis } from "../contracts/index.ts";
 import { deploy } from "./lib/deploy.ts";
+import { DEV_MNEMONIC, devAccount, devPrivateKey } from "./lib/dev-accounts.ts";
 import { startHardhatNode } from "./lib/hardhat-node.ts";
-
-/** Hardhat's public development mnemonic: these keys are known to everyone and only fit a local chain. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
 const usage = `usage: npm run devnet -- [options]
 
@@ -69,13 +66,9 @@ process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
 try {
-  const accounts = Array.from({ length: accountCount }, (_, i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
+  const accounts = Array.from({ length: accountCount }, (_, i) => devAccount(i));
   const deployer = accounts[0]!;
-  const deployment = await deploy({
-    rpcUrl: node.rpcUrl,
-    privateKey: `0x${Buffer.from(deployer.getHdKey().privateKey!).toString("hex")}`,
-    log: progress,
-  });
+  const deployment = await deploy({ rpcUrl: node.rpcUrl, privateKey: devPrivateKey(0), log: progress });
   const token = deployment.contracts.OpenToken!.address;
   const chain = { ...hardhat, rpcUrls: { default: { http: [node.rpcUrl] } } };
   const publicClient = createPublicClient({ chain, transport: http(node.rpcUrl) });
