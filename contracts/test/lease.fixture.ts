@@ -35,7 +35,7 @@ export const TERMS6 = { ...TERMS, price: 7n } as const;
 /** OPEN each lessee holds (approved to the escrow). */
 export const LESSEE_FUNDING = 100_000n * ONE_OPEN;
 /** 6-decimal tokens each lessee holds (approved to the 6-decimal escrow). */
-export const LESSEE_FUNDING6 = 1_000_000n * 10n ** 6n;
+export const LESSEE_FUNDING6 = 10_000_000n * 10n ** 6n;
 /** ILeaseEscrow.LeaseStatus as viem decodes it. */
 export const LeaseStatus = { None: 0, Active: 1, Closing: 2, Ended: 3, Terminated: 4 } as const;
 
