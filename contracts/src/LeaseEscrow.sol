@@ -69,7 +69,7 @@ contract LeaseEscrow is ILeaseEscrow, AccessControl, ReentrancyGuard {
         REGISTRY = registry_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setTreasury(treasury_);
-        _setProtocolFeeBps(protocolFeeBps_);
+        _setProtocolFee(protocolFeeBps_);
     }
 
     // ---------------------------------------------------------------- operator
@@ -218,8 +218,8 @@ contract LeaseEscrow is ILeaseEscrow, AccessControl, ReentrancyGuard {
     // ---------------------------------------------------------------- admin
 
     /// @inheritdoc ILeaseEscrow
-    function setProtocolFeeBps(uint16 feeBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setProtocolFeeBps(feeBps);
+    function setProtocolFee(uint16 feeBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setProtocolFee(feeBps);
     }
 
     /// @inheritdoc ILeaseEscrow
@@ -467,7 +467,7 @@ contract LeaseEscrow is ILeaseEscrow, AccessControl, ReentrancyGuard {
         if (lease.lessee != msg.sender) revert LeaseEscrowNotLessee(leaseId, msg.sender);
     }
 
-    function _setProtocolFeeBps(uint16 feeBps) private {
+    function _setProtocolFee(uint16 feeBps) private {
         if (feeBps > MAX_PROTOCOL_FEE_BPS) revert LeaseEscrowInvalidFee(feeBps, MAX_PROTOCOL_FEE_BPS);
         protocolFeeBps = feeBps;
         emit ProtocolFeeSet(feeBps);

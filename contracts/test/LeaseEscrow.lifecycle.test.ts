@@ -430,7 +430,7 @@ describe("LeaseEscrow with a 6-decimal token", () => {
       1n,
       T + 1n,
     ]);
-    await escrow6.write.setProtocolFeeBps([0]);
+    await escrow6.write.setProtocolFee([0]);
     await time.setNextBlockTimestamp(T + 5n);
     await escrow6.write.openLease([2n, 2n, 1n], as);
     await time.setNextBlockTimestamp(T + 20n);

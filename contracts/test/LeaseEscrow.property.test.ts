@@ -86,7 +86,7 @@ describe("LeaseEscrow money conservation (fast-check)", () => {
           };
           let feeBps = BigInt(s.feeBps);
           await tick();
-          await escrow.write.setProtocolFeeBps([s.feeBps]);
+          await escrow.write.setProtocolFee([s.feeBps]);
           const terms = { price, minDuration, maxDuration, noticePeriod, maxLeases: s.maxLeases };
           await tick();
           await escrow.write.postOffer(offerArgs(fx.node, terms), { account: fx.operator.account });
@@ -121,7 +121,12 @@ describe("LeaseEscrow money conservation (fast-check)", () => {
               l.status = LeaseStatus.Ended;
             }
           };
-          const pick = (seed: number) => (leases.length === 0 ? undefined : { id: BigInt((seed % leases.length) + 1), l: leases[seed % leases.length]! });
+          /** Lease `seed mod count` with its on-chain id (ids are 1-based, in opening order). */
+          const pick = (seed: number) => {
+            if (leases.length === 0) return undefined;
+            const index = seed % leases.length;
+            return { id: BigInt(index + 1), l: leases[index]! };
+          };
 
           const checkBooks = async () => {
             const held = await usdc.read.balanceOf([escrow.address]);
@@ -141,7 +146,7 @@ describe("LeaseEscrow money conservation (fast-check)", () => {
                 continue;
               case "setFee":
                 await tick();
-                await escrow.write.setProtocolFeeBps([a.feeBps]);
+                await escrow.write.setProtocolFee([a.feeBps]);
                 feeBps = BigInt(a.feeBps);
                 continue;
               case "open": {

@@ -38,7 +38,8 @@ contract LeaseEscrowFuzzTest is TestBase {
         registry = new XnodeRegistry(IStaking(address(staking)), address(this), BOND);
         staking.grantRole(staking.LOCKER_ROLE(), address(registry));
         registry.grantRole(registry.JAILER_ROLE(), address(this));
-        escrow = new LeaseEscrow(IERC20(address(token)), IXnodeRegistry(address(registry)), address(this), TREASURY, 250);
+        escrow =
+            new LeaseEscrow(IERC20(address(token)), IXnodeRegistry(address(registry)), address(this), TREASURY, 250);
         escrow.grantRole(escrow.RESOURCE_REPORTER_ROLE(), address(this));
 
         node = vm.addr(NODE_KEY);
@@ -66,7 +67,7 @@ contract LeaseEscrowFuzzTest is TestBase {
         minDuration = uint64(bound(minDuration, 1, 30 days));
         maxDuration = uint64(bound(maxDuration, minDuration, 365 days));
         notice = uint64(bound(notice, 0, minDuration));
-        escrow.setProtocolFeeBps(uint16(bound(fee, 0, 1_000)));
+        escrow.setProtocolFee(uint16(bound(fee, 0, 1_000)));
         vm.prank(OPERATOR);
         uint256 offerId = escrow.postOffer(node, _resources(), price_, minDuration, maxDuration, notice, 4);
         deposit_ = bound(deposit, price_ * minDuration, price_ * maxDuration);
@@ -104,6 +105,8 @@ contract LeaseEscrowFuzzTest is TestBase {
         assertEq(token.balanceOf(TREASURY), feeAmount, "fee rounded up");
         assertEq(token.balanceOf(OPERATOR), gross - feeAmount, "operator share");
         assertEq(token.balanceOf(address(escrow)), escrow.escrowedOf(leaseId), "balance == escrowed");
+        assertEq(escrow.settle(leaseId), 0, "nothing more in the same second");
+        assertEq(escrow.getLease(leaseId).paid, gross, "second settle changes nothing");
 
         vm.warp(lease.end + elapsed);
         escrow.settle(leaseId);
@@ -247,7 +250,8 @@ contract LeaseTestRegistry {
         record.operator = operatorOf[node];
         record.status = isActive[node] ? IXnodeRegistry.NodeStatus.Active : IXnodeRegistry.NodeStatus.Jailed;
         record.slots = 1;
-        record.resources = IXnodeRegistry.Resources({cpuMillicores: 8_000, memoryMiB: 16_384, storageGiB: 500, gpus: 1});
+        record.resources =
+            IXnodeRegistry.Resources({cpuMillicores: 8_000, memoryMiB: 16_384, storageGiB: 500, gpus: 1});
     }
 }
 
@@ -270,16 +274,22 @@ contract LeaseEscrowHandler {
     constructor() {
         token = new MockERC20("USD Coin", "USDC", 6);
         registry = new LeaseTestRegistry();
-        escrow = new LeaseEscrow(IERC20(address(token)), IXnodeRegistry(address(registry)), address(this), TREASURY, 250);
+        escrow =
+            new LeaseEscrow(IERC20(address(token)), IXnodeRegistry(address(registry)), address(this), TREASURY, 250);
         escrow.grantRole(escrow.RESOURCE_REPORTER_ROLE(), address(this));
         for (uint256 i; i < 3; ++i) {
             registry.set(nodes[i], operators[i], true);
         }
     }
 
-    function postOffer(uint256 nodeSeed, uint256 price, uint64 minDuration, uint64 maxDuration, uint64 notice, uint32 max)
-        external
-    {
+    function postOffer(
+        uint256 nodeSeed,
+        uint256 price,
+        uint64 minDuration,
+        uint64 maxDuration,
+        uint64 notice,
+        uint32 max
+    ) external {
         uint256 i = nodeSeed % 3;
         if (!registry.isActive(nodes[i])) return;
         minDuration = uint64(_bound(minDuration, 1, 7 days));
@@ -328,10 +338,9 @@ contract LeaseEscrowHandler {
 
     function settle(uint256 leaseSeed) external {
         (bool ok, uint256 leaseId, ILeaseEscrow.Lease memory lease) = _pick(leaseSeed);
-        if (!ok || (lease.status != ILeaseEscrow.LeaseStatus.Active && lease.status != ILeaseEscrow.LeaseStatus.Closing))
-        {
-            return;
-        }
+        bool running =
+            lease.status == ILeaseEscrow.LeaseStatus.Active || lease.status == ILeaseEscrow.LeaseStatus.Closing;
+        if (!ok || !running) return;
         escrow.settle(leaseId);
         calls++;
     }
@@ -366,7 +375,7 @@ contract LeaseEscrowHandler {
     }
 
     function setFee(uint16 feeBps) external {
-        escrow.setProtocolFeeBps(uint16(_bound(feeBps, 0, escrow.MAX_PROTOCOL_FEE_BPS())));
+        escrow.setProtocolFee(uint16(_bound(feeBps, 0, escrow.MAX_PROTOCOL_FEE_BPS())));
     }
 
     function warp(uint256 seconds_) external {

@@ -86,9 +86,9 @@ describe("LeaseEscrow configuration", () => {
     const { escrow } = fx;
     const who = fx.accounts.outsider.account;
     const adminRole = await escrow.read.DEFAULT_ADMIN_ROLE();
-    await viem.assertions.emitWithArgs(escrow.write.setProtocolFeeBps([1_000]), escrow, "ProtocolFeeSet", [1_000]);
+    await viem.assertions.emitWithArgs(escrow.write.setProtocolFee([1_000]), escrow, "ProtocolFeeSet", [1_000]);
     await viem.assertions.revertWithCustomErrorWithArgs(
-      escrow.write.setProtocolFeeBps([1_001]),
+      escrow.write.setProtocolFee([1_001]),
       escrow,
       "LeaseEscrowInvalidFee",
       [1_001, 1_000],
@@ -99,7 +99,7 @@ describe("LeaseEscrow configuration", () => {
     expect(await escrow.read.treasury()).toBe(getAddress(who.address));
     await viem.assertions.revertWithCustomError(escrow.write.setTreasury([zeroAddress]), escrow, "LeaseEscrowZeroAddress");
     for (const call of [
-      escrow.write.setProtocolFeeBps([0], { account: who }),
+      escrow.write.setProtocolFee([0], { account: who }),
       escrow.write.setTreasury([who.address], { account: who }),
     ]) {
       await viem.assertions.revertWithCustomErrorWithArgs(call, escrow, "AccessControlUnauthorizedAccount", [
@@ -112,7 +112,7 @@ describe("LeaseEscrow configuration", () => {
   it("fixes the fee of a lease when it opens", async () => {
     const fx = await loadFixture(leaseFixture);
     const first = await open(fx);
-    await fx.escrow.write.setProtocolFeeBps([0]);
+    await fx.escrow.write.setProtocolFee([0]);
     const second = await open(fx);
     expect((await fx.escrow.read.getLease([first])).feeBps).toBe(Number(FEE_BPS));
     expect((await fx.escrow.read.getLease([second])).feeBps).toBe(0);
@@ -400,6 +400,12 @@ describe("LeaseEscrow openLease", () => {
       "LeaseEscrowNodeFull",
       [getAddress(fx.node), cap],
     );
+    // The failure hook's loop is bounded by the cap: terminating all 32 leases fits well in a block.
+    const hash = await fx.escrow.write.reportResourceFailure([fx.node, BigInt(await time.latest()), keccak256(toHex("x"))], {
+      account: fx.reporter.account,
+    });
+    const { gasUsed } = await fx.publicClient.waitForTransactionReceipt({ hash });
+    expect(gasUsed).toBeLessThan(4_000_000n);
   });
 
   it("refuses jailed and retired nodes, and offers made stale by a new operator", async () => {

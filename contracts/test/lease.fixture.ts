@@ -16,7 +16,7 @@
  */
 import type { NetworkConnection } from "hardhat/types/network";
 import { type Hash, maxUint256, parseEventLogs } from "viem";
-import { ONE_OPEN, deployStakingFixture, registerNode } from "./staking.fixture.js";
+import { type NodeResources, ONE_OPEN, deployStakingFixture, registerNode } from "./staking.fixture.js";
 
 /** Protocol fee the fixture's escrows charge (the documented default). */
 export const FEE_BPS = 250n;
@@ -49,7 +49,7 @@ export type OfferTerms = {
 };
 
 /** Arguments of `postOffer` for `node` with `terms` (defaults: TERMS, OFFER_RESOURCES). */
-export function offerArgs(node: `0x${string}`, terms: OfferTerms = TERMS, resources = OFFER_RESOURCES) {
+export function offerArgs(node: `0x${string}`, terms: OfferTerms = TERMS, resources: NodeResources = OFFER_RESOURCES) {
   return [node, resources, terms.price, terms.minDuration, terms.maxDuration, terms.noticePeriod, terms.maxLeases] as const;
 }
 

@@ -256,7 +256,9 @@ interface ILeaseEscrow {
     /// @param amount Gross amount (pricePerSecond × seconds newly paid).
     /// @param fee Protocol fee sent to the treasury out of `amount`.
     /// @param paidThrough New paidThrough.
-    event LeaseSettled(uint256 indexed leaseId, address indexed operator, uint256 amount, uint256 fee, uint64 paidThrough);
+    event LeaseSettled(
+        uint256 indexed leaseId, address indexed operator, uint256 amount, uint256 fee, uint64 paidThrough
+    );
     /// @notice The lessee closed early; the lease runs until `end` and the rest of the deposit was refunded.
     /// @param leaseId The lease.
     /// @param end New end (notice window / minimum term).
@@ -289,7 +291,9 @@ interface ILeaseEscrow {
     /// @param failedAt Time of the failure.
     /// @param evidence Reporter's evidence reference.
     /// @param leasesTerminated How many leases were terminated.
-    event ResourceFailureReported(address indexed node, uint64 failedAt, bytes32 indexed evidence, uint256 leasesTerminated);
+    event ResourceFailureReported(
+        address indexed node, uint64 failedAt, bytes32 indexed evidence, uint256 leasesTerminated
+    );
     /// @notice The protocol fee for leases opened from now on changed.
     /// @param feeBps New fee in basis points.
     event ProtocolFeeSet(uint16 feeBps);
@@ -393,7 +397,7 @@ interface ILeaseEscrow {
 
     /// @notice DEFAULT_ADMIN_ROLE: protocol fee for leases opened from now on (≤ MAX_PROTOCOL_FEE_BPS).
     /// @param feeBps Fee in basis points.
-    function setProtocolFeeBps(uint16 feeBps) external;
+    function setProtocolFee(uint16 feeBps) external;
 
     /// @notice DEFAULT_ADMIN_ROLE: recipient of protocol fees (applies to every later settlement).
     /// @param treasury New treasury (non-zero).
