@@ -21,6 +21,5 @@ export interface Deployment {
   deployer: Address;
   /** Receives the OPEN supply (local deployments) and protocol fees / slashed stake. */
   treasury: Address;
-  updatedAt: string;
   contracts: Record<string, DeployedContract>;
 }

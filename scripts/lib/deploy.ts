@@ -128,7 +128,6 @@ export async function deploy(params: DeployParameters): Promise<Deployment> {
     chainId,
     deployer: account.address,
     treasury,
-    updatedAt: new Date().toISOString(),
     contracts,
   };
   if (params.token) {
