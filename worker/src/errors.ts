@@ -1,0 +1,199 @@
+/**
+ * Errors of the worker library. One base class, {@link DsmpError}, carries a typed `code`, a one-line
+ * `shortMessage` for users, optional `details` and the `cause`; each condition is its own class with a
+ * literal `name`, so callers branch with `instanceof` or on `code` and never parse messages.
+ */
+
+/** Every condition the worker library reports, one code per error class. */
+export type DsmpErrorCode =
+  | "CONFIG_INVALID"
+  | "IDENTITY_INVALID_KEY"
+  | "KEYSTORE_NOT_FOUND"
+  | "KEYSTORE_EXISTS"
+  | "KEYSTORE_PERMISSIONS"
+  | "KEYSTORE_PASSPHRASE_REQUIRED"
+  | "KEYSTORE_WRONG_PASSPHRASE"
+  | "KEYSTORE_CORRUPT"
+  | "RECORD_INVALID";
+
+export interface DsmpErrorOptions {
+  /** More lines for whoever debugs it: which value, which file, what was expected. */
+  details?: string | undefined;
+  cause?: unknown;
+}
+
+/** Base of every error the worker library throws on purpose. */
+export abstract class DsmpError extends Error {
+  abstract override readonly name: string;
+  abstract readonly code: DsmpErrorCode;
+  /** One line, no trailing period, safe to show to a CLI user. */
+  readonly shortMessage: string;
+  readonly details: string | undefined;
+
+  constructor(shortMessage: string, options: DsmpErrorOptions = {}) {
+    super(
+      options.details === undefined ? shortMessage : `${shortMessage}\n\n${options.details}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.shortMessage = shortMessage;
+    this.details = options.details;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Configuration
+
+/** One failed check of the merged configuration. */
+export interface ConfigIssue {
+  /** Dotted path in the configuration, e.g. `api.port`; empty for the root. */
+  path: string;
+  message: string;
+  /** Where the offending value came from: `defaults`, `preset`, the file path, `env DSMP_API_PORT`, `flags`. */
+  origin?: string | undefined;
+}
+
+/** The configuration (defaults < preset < file < env < flags) failed validation, or the file is unreadable. */
+export class ConfigError extends DsmpError {
+  override readonly name = "ConfigError" as const;
+  readonly code = "CONFIG_INVALID" as const;
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[], options: { cause?: unknown } = {}) {
+    const count = issues.length === 1 ? "1 issue" : `${issues.length} issues`;
+    super(`invalid configuration (${count})`, {
+      details: issues.map(formatConfigIssue).join("\n"),
+      cause: options.cause,
+    });
+    this.issues = issues;
+  }
+}
+
+function formatConfigIssue(issue: ConfigIssue): string {
+  const where = issue.path === "" ? "(root)" : issue.path;
+  const origin = issue.origin === undefined ? "" : ` (from ${issue.origin})`;
+  return `  - ${where}: ${issue.message}${origin}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Identity and keystore
+
+/** 32 bytes that are not a valid secp256k1 private key (zero, or not below the group order). */
+export class IdentityInvalidKeyError extends DsmpError {
+  override readonly name = "IdentityInvalidKeyError" as const;
+  readonly code = "IDENTITY_INVALID_KEY" as const;
+}
+
+/** Codes of the keystore errors. */
+export type KeystoreErrorCode = Extract<DsmpErrorCode, `KEYSTORE_${string}`>;
+
+/** Base of the keystore errors; each carries the keystore `path`. */
+export abstract class KeystoreError extends DsmpError {
+  abstract override readonly code: KeystoreErrorCode;
+  readonly path: string;
+
+  constructor(path: string, shortMessage: string, options: DsmpErrorOptions = {}) {
+    super(shortMessage, options);
+    this.path = path;
+  }
+}
+
+export class KeystoreNotFoundError extends KeystoreError {
+  override readonly name = "KeystoreNotFoundError" as const;
+  readonly code = "KEYSTORE_NOT_FOUND" as const;
+  constructor(path: string, options: DsmpErrorOptions = {}) {
+    super(path, `no keystore at ${path}`, options);
+  }
+}
+
+/** Creating a keystore where one already exists: the existing node identity is never overwritten. */
+export class KeystoreExistsError extends KeystoreError {
+  override readonly name = "KeystoreExistsError" as const;
+  readonly code = "KEYSTORE_EXISTS" as const;
+  constructor(path: string, options: DsmpErrorOptions = {}) {
+    super(path, `a keystore already exists at ${path}; refusing to overwrite a node identity`, options);
+  }
+}
+
+/** The keystore file is readable by group or others; the message says how to fix it. */
+export class KeystorePermissionsError extends KeystoreError {
+  override readonly name = "KeystorePermissionsError" as const;
+  readonly code = "KEYSTORE_PERMISSIONS" as const;
+  /** The file's permission bits, e.g. `0o644`. */
+  readonly mode: number;
+  constructor(path: string, mode: number) {
+    super(
+      path,
+      `keystore ${path} is accessible by group or others (mode ${formatMode(mode)}); run: chmod 600 ${path}`,
+      { details: "The node key controls the node's stake and signs its results; only its owner may read it." },
+    );
+    this.mode = mode;
+  }
+}
+
+/** The keystore is encrypted and no passphrase was supplied. */
+export class KeystorePassphraseRequiredError extends KeystoreError {
+  override readonly name = "KeystorePassphraseRequiredError" as const;
+  readonly code = "KEYSTORE_PASSPHRASE_REQUIRED" as const;
+  constructor(path: string) {
+    super(path, `keystore ${path} is encrypted and no passphrase was given`);
+  }
+}
+
+export class KeystoreWrongPassphraseError extends KeystoreError {
+  override readonly name = "KeystoreWrongPassphraseError" as const;
+  readonly code = "KEYSTORE_WRONG_PASSPHRASE" as const;
+  constructor(path: string) {
+    super(path, `wrong passphrase for keystore ${path}`);
+  }
+}
+
+/** The keystore file does not parse, fails its integrity check or holds a key that is not its stated identity. */
+export class KeystoreCorruptError extends KeystoreError {
+  override readonly name = "KeystoreCorruptError" as const;
+  readonly code = "KEYSTORE_CORRUPT" as const;
+  constructor(path: string, reason: string, options: { cause?: unknown } = {}) {
+    super(path, `keystore ${path} is corrupt: ${reason}`, options);
+  }
+}
+
+function formatMode(mode: number): string {
+  return `0o${(mode & 0o777).toString(8).padStart(3, "0")}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Signed records
+
+/**
+ * Why a signed record was refused, in the order validation checks them (docs/protocol.md §3.5).
+ * - `too-large`: over the size cap, refused before parsing.
+ * - `malformed`: not UTF-8, not JSON, a field missing/extra/out of range, or not the canonical encoding.
+ * - `wrong-chain`: chain id or registry differ from the deployment the validator expects.
+ * - `wrong-key`: stored under a DHT key that is not the record's own key.
+ * - `expired`: `expiresAt` is not after `now`.
+ * - `expiry-too-far`: `expiresAt` is further ahead than the maximum lifetime.
+ * - `bad-signature`: no public key recovers from the signature (or a malleable high-s signature).
+ * - `wrong-signer`: the signature recovers to an address other than `node`.
+ * - `wrong-peer-id`: `peerId` is not the PeerId of the signing key.
+ */
+export type RecordInvalidReason =
+  | "too-large"
+  | "malformed"
+  | "wrong-chain"
+  | "wrong-key"
+  | "expired"
+  | "expiry-too-far"
+  | "bad-signature"
+  | "wrong-signer"
+  | "wrong-peer-id";
+
+/** A signed record (a service record from the DHT, for now) failed decoding or validation. */
+export class RecordInvalidError extends DsmpError {
+  override readonly name = "RecordInvalidError" as const;
+  readonly code = "RECORD_INVALID" as const;
+  readonly reason: RecordInvalidReason;
+
+  constructor(reason: RecordInvalidReason, details: string, options: { cause?: unknown } = {}) {
+    super(`invalid service record: ${reason}`, { details, cause: options.cause });
+    this.reason = reason;
+  }
+}
