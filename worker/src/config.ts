@@ -170,12 +170,10 @@ const bootstrapAddr = multiaddrString.refine((value) => value.includes("/p2p/"),
 });
 
 function urlWithProtocol(protocols: readonly string[]) {
-  return z
-    .string()
-    .url()
-    .refine((value) => protocols.includes(new URL(value).protocol), {
-      message: `URL scheme must be one of ${protocols.map((p) => p.slice(0, -1)).join(", ")}`,
-    });
+  const names = protocols.map((p) => p.slice(0, -1)).join(", ");
+  return z.string().refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), {
+    message: `expected a URL with scheme ${names}`,
+  });
 }
 
 const NodeOptionsSchema = z
