@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { multiaddr } from "@multiformats/multiaddr";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
-import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogLevel } from "./log.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Defaults
@@ -80,7 +80,7 @@ export interface NodeOptions {
   keystorePath: string;
   /** Environment variable holding the keystore passphrase. @default {@link DEFAULT_PASSPHRASE_ENV} */
   passphraseEnv: string;
-  /** @default `info` (see DEFAULT_LOG_LEVEL in log.ts) */
+  /** @default DEFAULT_LOG_LEVEL (`info`, log.ts) */
   logLevel: LogLevel;
 }
 
@@ -235,7 +235,7 @@ export function defaultConfigLayer(env: Readonly<Record<string, string | undefin
     node: {
       dataDir: home === undefined || home === "" ? DEFAULT_DATA_DIR_NAME : join(home, DEFAULT_DATA_DIR_NAME),
       passphraseEnv: DEFAULT_PASSPHRASE_ENV,
-      logLevel: "info",
+      logLevel: DEFAULT_LOG_LEVEL,
     },
     p2p: {
       listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_TCP_PORT}`, `/ip4/0.0.0.0/tcp/${DEFAULT_P2P_WS_PORT}/ws`],

@@ -15,10 +15,10 @@ import {
   recoverPublicKey,
   type TypedDataDomain,
 } from "viem";
+import { z } from "zod";
 import { RecordInvalidError } from "../errors.ts";
 import { addressFromPublicKey, peerIdStringFromPublicKey, SECP256K1_ORDER } from "../identity/node-identity.ts";
 import { serviceRecordKey } from "./dht-keys.ts";
-import { z } from "zod";
 
 /** Largest encoded record accepted (bytes), checked before parsing. */
 export const SERVICE_RECORD_MAX_BYTES = 4096;
