@@ -14,7 +14,9 @@ export type DsmpErrorCode =
   | "KEYSTORE_PASSPHRASE_REQUIRED"
   | "KEYSTORE_WRONG_PASSPHRASE"
   | "KEYSTORE_CORRUPT"
-  | "RECORD_INVALID";
+  | "RECORD_INVALID"
+  | "API_NOT_FOUND"
+  | "API_BAD_REQUEST";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -196,4 +198,19 @@ export class RecordInvalidError extends DsmpError {
     super(`invalid service record: ${reason}`, { details, cause: options.cause });
     this.reason = reason;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Control API
+
+/** No route for the method and path asked of the node's control API. */
+export class ApiNotFoundError extends DsmpError {
+  override readonly name = "ApiNotFoundError" as const;
+  readonly code = "API_NOT_FOUND" as const;
+}
+
+/** A control API request whose parameters or body do not validate. */
+export class ApiBadRequestError extends DsmpError {
+  override readonly name = "ApiBadRequestError" as const;
+  readonly code = "API_BAD_REQUEST" as const;
 }

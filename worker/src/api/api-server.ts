@@ -1,0 +1,154 @@
+/**
+ * The node's HTTP control surface: `/healthz` (liveness + readiness checks), `/metrics` (Prometheus text),
+ * and JSON routes under `/v1/` that the CLI and the web UI use. Route handlers are plain async functions;
+ * a DsmpError becomes a JSON error body with its `code`, anything else a 500 without internals.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { ApiBadRequestError, ApiNotFoundError, DsmpError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+/** Most bytes a JSON request body may have. */
+export const API_MAX_BODY_BYTES = 1 << 20;
+
+export interface HealthCheck {
+  /** Short name, e.g. `chain`, `p2p`. */
+  name: string;
+  /** Resolves to `ok: false` (with a reason) when the subsystem cannot do its work. */
+  check(): Promise<{ ok: boolean; detail?: string }>;
+}
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  /** Path parameters named in the route pattern (`/v1/services/:id`). */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export type ApiHandler = (req: ApiRequest) => Promise<unknown>;
+
+export interface ApiRoute {
+  method: "GET" | "POST" | "DELETE";
+  /** Segments starting with `:` are parameters. */
+  pattern: string;
+  handler: ApiHandler;
+}
+
+export interface ApiServerInit {
+  host: string;
+  port: number;
+  registry: Registry;
+  checks?: HealthCheck[];
+  routes?: ApiRoute[];
+  logger: Logger;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  API_NOT_FOUND: 404,
+  API_BAD_REQUEST: 400,
+  CONFIG_INVALID: 400,
+  RECORD_INVALID: 400,
+};
+
+function matchRoute(routes: ApiRoute[], method: string, path: string) {
+  const parts = path.split("/").filter(Boolean);
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const pattern = route.pattern.split("/").filter(Boolean);
+    if (pattern.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    if (pattern.every((p, i) => (p.startsWith(":") ? ((params[p.slice(1)] = decodeURIComponent(parts[i]!)), true) : p === parts[i]))) {
+      return { route, params };
+    }
+  }
+  return undefined;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > API_MAX_BODY_BYTES) throw new ApiBadRequestError(`request body over ${API_MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch (err) {
+    throw new ApiBadRequestError("request body is not JSON", { cause: err });
+  }
+}
+
+/** JSON with bigints as decimal strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+function send(res: ServerResponse, status: number, body: unknown, contentType = "application/json") {
+  const text = contentType === "application/json" ? toJson(body) : String(body);
+  res.writeHead(status, { "content-type": contentType, "cache-control": "no-store" });
+  res.end(text);
+}
+
+export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
+  const routes = init.routes ?? [];
+  const log = init.logger.child({ module: "api" });
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    try {
+      if (req.method === "GET" && url.pathname === "/healthz") {
+        const results = await Promise.all(
+          (init.checks ?? []).map(async (c) => {
+            try {
+              return { name: c.name, ...(await c.check()) };
+            } catch (err) {
+              return { name: c.name, ok: false, detail: (err as Error).message };
+            }
+          }),
+        );
+        const ok = results.every((r) => r.ok);
+        return send(res, ok ? 200 : 503, { status: ok ? "ok" : "degraded", checks: results });
+      }
+      if (req.method === "GET" && url.pathname === "/metrics") {
+        return send(res, 200, await init.registry.metrics(), init.registry.contentType);
+      }
+      const match = matchRoute(routes, req.method ?? "GET", url.pathname);
+      if (!match) throw new ApiNotFoundError(`no route ${req.method} ${url.pathname}`);
+      const body = req.method === "POST" ? await readJson(req) : undefined;
+      const result = await match.route.handler({ method: req.method!, path: url.pathname, params: match.params, query: url.searchParams, body });
+      return send(res, 200, result);
+    } catch (err) {
+      if (err instanceof DsmpError) {
+        return send(res, STATUS_BY_CODE[err.code] ?? 422, { error: err.code, message: err.shortMessage, details: err.details });
+      }
+      log.error({ err, path: url.pathname }, "api handler failed");
+      return send(res, 500, { error: "INTERNAL", message: "internal error (see the node's log)" });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(init.port, init.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
