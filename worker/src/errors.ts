@@ -16,7 +16,16 @@ export type DsmpErrorCode =
   | "KEYSTORE_CORRUPT"
   | "RECORD_INVALID"
   | "API_NOT_FOUND"
-  | "API_BAD_REQUEST";
+  | "API_BAD_REQUEST"
+  | "CHAIN_REVERT"
+  | "CHAIN_UNREACHABLE"
+  | "CHAIN_MISMATCH"
+  | "CHAIN_TX_FAILED"
+  | "CHAIN_ACCOUNT_REQUIRED"
+  | "DEPLOYMENT_NOT_FOUND"
+  | "DEPLOYMENT_INVALID"
+  | "CLI_USAGE"
+  | "INTERRUPTED";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -213,4 +222,125 @@ export class ApiNotFoundError extends DsmpError {
 export class ApiBadRequestError extends DsmpError {
   override readonly name = "ApiBadRequestError" as const;
   readonly code = "API_BAD_REQUEST" as const;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chain
+
+/**
+ * A contract call reverted. `errorName` and `args` are the custom error as decoded with every DSMP ABI
+ * (`StakingUnbondingNotReleased`, `ERC20InsufficientBalance`, …; `Error` / `Panic` for Solidity's built-ins,
+ * `unknown` when the revert carried no data we can decode); `shortMessage` says it in words, with token units.
+ */
+export class ChainRevertError extends DsmpError {
+  override readonly name = "ChainRevertError" as const;
+  readonly code = "CHAIN_REVERT" as const;
+  readonly errorName: string;
+  readonly args: readonly unknown[];
+
+  constructor(errorName: string, args: readonly unknown[], shortMessage: string, options: DsmpErrorOptions = {}) {
+    super(shortMessage, options);
+    this.errorName = errorName;
+    this.args = args;
+  }
+}
+
+/** The JSON-RPC endpoint does not answer (refused, unresolvable, timed out). */
+export class ChainUnreachableError extends DsmpError {
+  override readonly name = "ChainUnreachableError" as const;
+  readonly code = "CHAIN_UNREACHABLE" as const;
+  readonly rpcUrl: string;
+
+  constructor(rpcUrl: string, options: DsmpErrorOptions = {}) {
+    super(`cannot reach ${rpcUrl}: is the chain running? start one with \`npm run devnet\``, options);
+    this.rpcUrl = rpcUrl;
+  }
+}
+
+/** The deployment (contract addresses) belongs to another chain than the one the RPC endpoint serves. */
+export class ChainMismatchError extends DsmpError {
+  override readonly name = "ChainMismatchError" as const;
+  readonly code = "CHAIN_MISMATCH" as const;
+  /** Chain id written in the deployment. */
+  readonly deploymentChainId: number;
+  /** Chain id the RPC endpoint reports. */
+  readonly rpcChainId: number;
+
+  constructor(parameters: { deploymentChainId: number; rpcChainId: number; rpcUrl: string; source?: string | undefined }) {
+    const what = parameters.source === undefined ? "the deployment" : `deployment file ${parameters.source}`;
+    super(`${what} is for chain ${parameters.deploymentChainId}, but ${parameters.rpcUrl} serves chain ${parameters.rpcChainId}`, {
+      details: "Pass the deployment file of this chain with --deployment, or point --rpc-url at the chain it was deployed to.",
+    });
+    this.deploymentChainId = parameters.deploymentChainId;
+    this.rpcChainId = parameters.rpcChainId;
+  }
+}
+
+/** A transaction was mined but reverted (the simulation before sending had passed). */
+export class ChainTransactionFailedError extends DsmpError {
+  override readonly name = "ChainTransactionFailedError" as const;
+  readonly code = "CHAIN_TX_FAILED" as const;
+  readonly hash: `0x${string}`;
+
+  constructor(hash: `0x${string}`, what: string, options: DsmpErrorOptions = {}) {
+    super(`${what}: transaction ${hash} reverted`, options);
+    this.hash = hash;
+  }
+}
+
+/** A write was asked of a client that has no account to sign with. */
+export class ChainAccountRequiredError extends DsmpError {
+  override readonly name = "ChainAccountRequiredError" as const;
+  readonly code = "CHAIN_ACCOUNT_REQUIRED" as const;
+}
+
+/** No deployment file where one was expected. */
+export class DeploymentNotFoundError extends DsmpError {
+  override readonly name = "DeploymentNotFoundError" as const;
+  readonly code = "DEPLOYMENT_NOT_FOUND" as const;
+  readonly path: string;
+
+  constructor(path: string, options: DsmpErrorOptions = {}) {
+    super(`no deployment file at ${path}: deploy the contracts with \`npm run deploy\` or pass --deployment`, options);
+    this.path = path;
+  }
+}
+
+/** A deployment file that does not parse, or lacks a contract the caller needs. */
+export class DeploymentInvalidError extends DsmpError {
+  override readonly name = "DeploymentInvalidError" as const;
+  readonly code = "DEPLOYMENT_INVALID" as const;
+  readonly path: string;
+
+  constructor(path: string, reason: string, options: DsmpErrorOptions = {}) {
+    super(`deployment file ${path} is invalid: ${reason}`, options);
+    this.path = path;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Command line
+
+/** Bad command line: unknown command or flag, missing or malformed value. The CLI prints usage and exits 2. */
+export class CliUsageError extends DsmpError {
+  override readonly name = "CliUsageError" as const;
+  readonly code = "CLI_USAGE" as const;
+  readonly exitCode = 2;
+  /** Usage text of the command concerned, printed after the message. */
+  readonly usage: string | undefined;
+
+  constructor(shortMessage: string, options: DsmpErrorOptions & { usage?: string | undefined } = {}) {
+    super(shortMessage, options);
+    this.usage = options.usage;
+  }
+}
+
+/**
+ * Work stopped by its AbortSignal (the CLI aborts on the first SIGINT). A command line exits 130, as a shell
+ * does for Ctrl-C. The message says what may still happen, e.g. a transaction sent but not yet mined.
+ */
+export class InterruptedError extends DsmpError {
+  override readonly name = "InterruptedError" as const;
+  readonly code = "INTERRUPTED" as const;
+  readonly exitCode = 130;
 }
