@@ -80,6 +80,8 @@ export interface CreateDsmpChainClientParameters {
   timeoutMs?: number | undefined;
   /** @default {@link DEFAULT_POLLING_INTERVAL_MS} */
   pollingIntervalMs?: number | undefined;
+  /** Aborts every RPC request of the client (an action then throws InterruptedError). */
+  signal?: AbortSignal | undefined;
 }
 
 export type CreateDsmpChainClientReturnType = DsmpChainClient;
@@ -99,7 +101,7 @@ export type CreateDsmpChainClientErrorType = ChainMismatchError | ChainUnreachab
 export async function createDsmpChainClient(parameters: CreateDsmpChainClientParameters): Promise<CreateDsmpChainClientReturnType> {
   const { rpcUrl, deployment } = parameters;
   const timeout = parameters.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
-  const rpcChainId = await fetchChainId(rpcUrl, { timeoutMs: timeout });
+  const rpcChainId = await fetchChainId(rpcUrl, { timeoutMs: timeout, signal: parameters.signal });
   if (rpcChainId !== deployment.chainId) {
     throw new ChainMismatchError({ deploymentChainId: deployment.chainId, rpcChainId, rpcUrl, source: parameters.deploymentSource });
   }
@@ -109,7 +111,7 @@ export async function createDsmpChainClient(parameters: CreateDsmpChainClientPar
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   });
-  const transport = http(rpcUrl, { timeout, retryCount: DEFAULT_RPC_RETRY_COUNT });
+  const transport = http(rpcUrl, { timeout, retryCount: DEFAULT_RPC_RETRY_COUNT, fetchOptions: { signal: parameters.signal } });
   const pollingInterval = parameters.pollingIntervalMs ?? DEFAULT_POLLING_INTERVAL_MS;
   const publicClient = createPublicClient({ chain, transport, pollingInterval });
   const wallet =
@@ -153,8 +155,13 @@ export async function createDsmpChainClient(parameters: CreateDsmpChainClientPar
  * @throws {ChainUnreachableError} when it does not answer.
  * @example await fetchChainId("http://127.0.0.1:8545") // 31337
  */
-export async function fetchChainId(rpcUrl: string, options: { timeoutMs?: number | undefined } = {}): Promise<number> {
-  const probe = createPublicClient({ transport: http(rpcUrl, { retryCount: 0, timeout: options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS }) });
+export async function fetchChainId(
+  rpcUrl: string,
+  options: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<number> {
+  const probe = createPublicClient({
+    transport: http(rpcUrl, { retryCount: 0, timeout: options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, fetchOptions: { signal: options.signal } }),
+  });
   try {
     return await probe.getChainId();
   } catch (error) {

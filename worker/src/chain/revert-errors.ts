@@ -21,7 +21,7 @@ import {
   type ContractErrorArgs,
   type Hex,
 } from "viem";
-import { ChainRevertError, ChainUnreachableError, DsmpError } from "../errors.ts";
+import { ChainRevertError, ChainUnreachableError, DsmpError, InterruptedError } from "../errors.ts";
 import { enumName, LEASE_STATUSES, NODE_STATUSES } from "./contract-enums.ts";
 import {
   formatDuration,
@@ -105,7 +105,11 @@ type Formatter<N extends DsmpContractErrorName> = (args: ErrorArgs<N>, f: Format
 type FormatterTable = { [N in DsmpContractErrorName]?: Formatter<N> };
 
 const at = (seconds: bigint | number) => formatUtcTime(seconds);
-const bytes32Text = (value: Hex) => hexToString(value).replace(/\0+$/, "");
+/** A right-padded bytes32 string, or the hex when it is not printable text. */
+function bytes32Text(value: Hex): string {
+  const text = hexToString(value).replace(/\0+$/, "");
+  return /^[\x20-\x7e]+$/.test(text) ? text : value;
+}
 
 /** One sentence per custom error; no trailing period (they are `shortMessage`s). */
 export const REVERT_FORMATTERS: FormatterTable = {
@@ -114,7 +118,7 @@ export const REVERT_FORMATTERS: FormatterTable = {
   StakingInsufficientFreeStake: ([, free, needed], f) =>
     `insufficient free stake: have ${f.amount(free)}, need ${f.amount(needed)} (the rest is locked as node bonds or already unbonding; see \`dsmp stake status\`)`,
   StakingUnbondingNotReleased: ([, releaseAt, now]) =>
-    `unbonding stake is locked until ${at(releaseAt)} (${formatTimeBetween(now, releaseAt)} from now)`,
+    `unbonding stake is locked until ${at(releaseAt)}${releaseAt > now ? ` (${formatTimeBetween(now, releaseAt)} from now)` : ""}`,
   StakingNothingToWithdraw: ([operator]) =>
     `nothing to withdraw: account ${operator} has no unbonding stake (start with \`dsmp unbond <amount>\`)`,
   StakingUnlockExceedsLock: ([locker, operator, lockedByLocker, amount], f) =>
@@ -358,6 +362,12 @@ export function isUnreachableError(error: unknown): boolean {
  */
 export function toChainError(error: unknown, context: ChainErrorContext = {}): unknown {
   if (error instanceof DsmpError) return error;
+  const links = causes(error);
+  const interrupted = links.find((link): link is InterruptedError => link instanceof InterruptedError);
+  if (interrupted !== undefined) return interrupted;
+  if (links.some((link) => (link as { name?: unknown }).name === "AbortError")) {
+    return new InterruptedError("interrupted while waiting for the chain", { cause: error });
+  }
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
     if (reverted !== null) {

@@ -65,7 +65,11 @@ export async function sendTransaction(
   try {
     hash = await write(wallet);
   } catch (error) {
-    throw toChainError(error, client.errorContext);
+    const typed = toChainError(error, client.errorContext);
+    if (typed instanceof InterruptedError) {
+      throw new InterruptedError(`interrupted while sending ${what}: the transaction may still reach the chain`, { cause: error });
+    }
+    throw typed;
   }
   let receipt: TransactionReceipt;
   try {

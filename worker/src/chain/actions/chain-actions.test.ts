@@ -220,6 +220,10 @@ describe("chain actions on a hardhat node", () => {
     const zero = await revert(stake(broke, { amount: 0n }), "StakingZeroAmount");
     expect(zero.shortMessage).toBe("the amount must be greater than zero");
 
+    const funded = await clientFor(1);
+    const aborted = AbortSignal.abort();
+    await expect(stake(funded, { amount: parseEther("1"), signal: aborted })).rejects.toThrow("interrupted before sending approve");
+
     const readOnly = await clientFor(undefined);
     await expect(stake(readOnly, { amount: 1n })).rejects.toBeInstanceOf(ChainAccountRequiredError);
   });

@@ -1,0 +1,131 @@
+/**
+ * `dsmp node register` (bond a node key to the signing operator) and `dsmp node info <address>`.
+ * `dsmp node start|status` (the daemon) plug into the command table beside these.
+ */
+import { base58btc } from "multiformats/bases/base58";
+import { hexToBytes } from "viem";
+import { getNode } from "../chain/actions/get-node.ts";
+import { registerNode } from "../chain/actions/register-node.ts";
+import { DEFAULT_PASSPHRASE_ENV } from "../config.ts";
+import { loadKeystore } from "../identity/keystore.ts";
+import { connectChain } from "./chain-connection.ts";
+import type { CliIo } from "./cli-io.ts";
+import type { CliCommand, GlobalOptions } from "./command-spec.ts";
+import { printFields, printJson, printLine } from "./output.ts";
+import { tokenAmount, utcTime } from "./transaction-output.ts";
+import { parseAddress, parseInteger } from "./value-parsers.ts";
+
+const UINT32_MAX = 2 ** 32 - 1;
+const UINT16_MAX = 2 ** 16 - 1;
+
+export interface NodeRegisterOptions extends GlobalOptions {
+  /** Keystore file of the node key (created by the node on first start, or by `createKeystore`). */
+  keystore: string;
+  /** Passphrase of an encrypted keystore (read from the environment, never from a flag). */
+  passphrase: string | undefined;
+  cpu: string;
+  memory: string;
+  storage: string;
+  gpus: string;
+  slots: string;
+  metadata: string | undefined;
+}
+
+/** `dsmp node register`: prove possession of the node key and register the node under the signing operator. */
+export async function nodeRegisterCommand(options: NodeRegisterOptions, io: CliIo): Promise<void> {
+  const resources = {
+    cpuMillicores: parseInteger(options.cpu, "--cpu", { min: 1, max: UINT32_MAX }),
+    memoryMiB: parseInteger(options.memory, "--memory", { min: 1, max: UINT32_MAX }),
+    storageGiB: parseInteger(options.storage, "--storage", { max: UINT32_MAX }),
+    gpus: parseInteger(options.gpus, "--gpus", { max: UINT16_MAX }),
+  };
+  const slots = parseInteger(options.slots, "--slots", { min: 1, max: UINT32_MAX });
+  const { identity } = await loadKeystore(options.keystore, { passphrase: options.passphrase });
+  const client = await connectChain(options, { signs: true, signal: io.signal });
+  const result = await registerNode(client, { node: identity, resources, slots, metadataURI: options.metadata, signal: io.signal });
+  const peerId = identity.peerId.toString();
+  const operator = client.wallet!.account.address;
+  if (options.json) {
+    printJson(io, { txHashes: result.txHashes, node: result.node, peerId, operator, bond: result.bond });
+    return;
+  }
+  printLine(io, `registered node ${result.node} (peer ${peerId}) for operator ${operator}: bond ${tokenAmount(client, result.bond)} locked (tx ${result.hash})`);
+}
+
+export interface NodeInfoOptions extends GlobalOptions {
+  node: string;
+}
+
+/** `dsmp node info <address>`: the registry's record of a node. */
+export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Promise<void> {
+  const node = parseAddress(options.node, "<address>");
+  const client = await connectChain(options, { signs: false, signal: io.signal });
+  const record = await getNode(client, { node });
+  const peerId = record.peerId === "0x" ? "" : base58btc.baseEncode(hexToBytes(record.peerId));
+  if (options.json) {
+    printJson(io, { ...record, peerId, peerIdBytes: record.peerId });
+    return;
+  }
+  const { resources } = record;
+  printFields(io, [
+    ["node", record.node],
+    ["status", record.status],
+    ["operator", record.operator],
+    ["peer id", peerId],
+    ["resources", `${resources.cpuMillicores} millicores, ${resources.memoryMiB} MiB memory, ${resources.storageGiB} GiB storage, ${resources.gpus} GPUs`],
+    ["slots", String(record.slots)],
+    ["bond", tokenAmount(client, record.bond)],
+    ["registered", utcTime(record.registeredAt)],
+    ["jailed until", record.jailedUntil === 0n ? "-" : utcTime(record.jailedUntil)],
+    ["metadata", record.metadataURI],
+  ]);
+}
+
+export const nodeRegisterCommands: readonly CliCommand[] = [
+  {
+    path: ["node", "register"],
+    summary: "register an Xnode (its key from a keystore) under the signing operator",
+    description:
+      "Register an Xnode under the signing account (its operator). The node key in the keystore signs an EIP-712 proof of possession;\nthe registry locks the minimum node stake of the operator's free stake as the node's bond (stake first with `dsmp stake`).",
+    options: [
+      { name: "keystore", type: "string", value: "<file>", description: "keystore file of the node key", required: true },
+      {
+        name: "passphrase-env",
+        type: "string",
+        value: "<name>",
+        description: `environment variable holding the keystore passphrase (default ${DEFAULT_PASSPHRASE_ENV})`,
+      },
+      { name: "cpu", type: "string", value: "<millicores>", description: "CPU offered, in millicores (1000 = one core)", required: true },
+      { name: "memory", type: "string", value: "<MiB>", description: "memory offered, in MiB", required: true },
+      { name: "storage", type: "string", value: "<GiB>", description: "storage offered, in GiB (default 0)" },
+      { name: "gpus", type: "string", value: "<n>", description: "GPUs offered (default 0)" },
+      { name: "slots", type: "string", value: "<n>", description: "capacity slots: tasks or replicas the node runs at once", required: true },
+      { name: "metadata", type: "string", value: "<uri>", description: "operator metadata URI (region, contact, …)" },
+    ],
+    examples: ["dsmp node register --keystore ~/.dsmp/node-key.json --cpu 4000 --memory 8192 --storage 100 --gpus 0 --slots 4"],
+    run: (input, io) => {
+      const passphraseEnv = input.string("passphrase-env") ?? DEFAULT_PASSPHRASE_ENV;
+      return nodeRegisterCommand(
+        {
+          ...input.global,
+          keystore: input.requiredString("keystore"),
+          passphrase: input.env[passphraseEnv],
+          cpu: input.requiredString("cpu"),
+          memory: input.requiredString("memory"),
+          storage: input.string("storage") ?? "0",
+          gpus: input.string("gpus") ?? "0",
+          slots: input.requiredString("slots"),
+          metadata: input.string("metadata"),
+        },
+        io,
+      );
+    },
+  },
+  {
+    path: ["node", "info"],
+    summary: "show the registry's record of a node",
+    positionals: [{ name: "address", description: "node address (the Ethereum address of its key)" }],
+    examples: ["dsmp node info 0x1b2c…9f0e --json"],
+    run: (input, io) => nodeInfoCommand({ ...input.global, node: input.argument("address") }, io),
+  },
+];
