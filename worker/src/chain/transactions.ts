@@ -8,6 +8,12 @@ import { ChainAccountRequiredError, ChainTransactionFailedError, InterruptedErro
 import type { DsmpChainClient, DsmpPublicClient, DsmpWalletClient } from "./chain-client.ts";
 import { toChainError } from "./revert-errors.ts";
 
+/**
+ * Longest wait for a receipt. Three minutes covers a congested public chain at a fair gas price; past that,
+ * the transaction is probably stuck (underpriced) and a person should look, rather than wait on.
+ */
+export const RECEIPT_TIMEOUT_MS = 180_000;
+
 /** A mined, successful transaction. */
 export interface MinedTransaction {
   hash: Hex;
@@ -74,7 +80,7 @@ export async function sendTransaction(
   let receipt: TransactionReceipt;
   try {
     receipt = await untilAborted(
-      client.public.waitForTransactionReceipt({ hash, confirmations: client.confirmations }),
+      client.public.waitForTransactionReceipt({ hash, confirmations: client.confirmations, timeout: RECEIPT_TIMEOUT_MS }),
       signal,
       () => new InterruptedError(`interrupted while waiting for ${what}: transaction ${hash} was sent and may still be mined`),
     );

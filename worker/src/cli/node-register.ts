@@ -66,6 +66,10 @@ export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Prom
     printJson(io, { ...record, peerId, peerIdBytes: record.peerId });
     return;
   }
+  if (record.status === "none") {
+    printLine(io, `node ${node} is not registered`);
+    return;
+  }
   const { resources } = record;
   printFields(io, [
     ["node", record.node],
@@ -77,7 +81,7 @@ export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Prom
     ["bond", tokenAmount(client, record.bond)],
     ["registered", utcTime(record.registeredAt)],
     ["jailed until", record.jailedUntil === 0n ? "-" : utcTime(record.jailedUntil)],
-    ["metadata", record.metadataURI],
+    ["metadata", record.metadataURI === "" ? "-" : record.metadataURI],
   ]);
 }
 

@@ -1,6 +1,6 @@
 import { abis } from "@dsmp/contracts";
 import type { Address, Hex } from "viem";
-import type { ChainUnreachableError } from "../../errors.ts";
+import type { ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { enumName, NODE_STATUSES, type NodeStatusName } from "../contract-enums.ts";
 import { readChain } from "../transactions.ts";
@@ -30,7 +30,7 @@ export interface NodeRecord {
 }
 
 export type GetNodeReturnType = NodeRecord;
-export type GetNodeErrorType = ChainUnreachableError;
+export type GetNodeErrorType = ChainUnreachableError | InterruptedError;
 
 /**
  * The registry's record of `node` (status `none` if it was never registered).

@@ -1,6 +1,6 @@
 import { abis } from "@dsmp/contracts";
 import type { Address, Hex } from "viem";
-import type { ChainRevertError, ChainUnreachableError } from "../../errors.ts";
+import type { ChainRevertError, ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import {
   enumName,
@@ -32,7 +32,7 @@ export interface ServiceRecord extends ServiceDefinition {
 }
 
 export type GetServiceReturnType = ServiceRecord;
-export type GetServiceErrorType = ChainRevertError | ChainUnreachableError;
+export type GetServiceErrorType = ChainRevertError | ChainUnreachableError | InterruptedError;
 
 type StoredService = Awaited<ReturnType<typeof readService>>;
 

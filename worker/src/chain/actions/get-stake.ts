@@ -1,6 +1,6 @@
 import { abis } from "@dsmp/contracts";
 import type { Address } from "viem";
-import type { ChainUnreachableError } from "../../errors.ts";
+import type { ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { readChain } from "../transactions.ts";
 
@@ -23,7 +23,7 @@ export interface GetStakeReturnType {
   unbondingDelay: bigint;
 }
 
-export type GetStakeErrorType = ChainUnreachableError;
+export type GetStakeErrorType = ChainUnreachableError | InterruptedError;
 
 /**
  * Stake of `operator` (Staking.stakeOf + freeStakeOf + unbondingDelay). All zero if it never staked.

@@ -1,5 +1,5 @@
 import { abis } from "@dsmp/contracts";
-import type { ChainUnreachableError } from "../../errors.ts";
+import type { ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { readChain } from "../transactions.ts";
 
@@ -8,7 +8,7 @@ export interface GetSubscriberCountParameters {
 }
 
 export type GetSubscriberCountReturnType = bigint;
-export type GetSubscriberCountErrorType = ChainUnreachableError;
+export type GetSubscriberCountErrorType = ChainUnreachableError | InterruptedError;
 
 /**
  * Consumers currently counted for a service (Subscriptions.subscriberCount): a pair stops counting when it

@@ -1,6 +1,6 @@
 import { abis } from "@dsmp/contracts";
 import type { Address } from "viem";
-import type { ChainRevertError, ChainUnreachableError } from "../../errors.ts";
+import type { ChainRevertError, ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { readChain } from "../transactions.ts";
 
@@ -30,7 +30,7 @@ export interface GetSubscriptionReturnType {
   refundable: bigint;
 }
 
-export type GetSubscriptionErrorType = ChainRevertError | ChainUnreachableError;
+export type GetSubscriptionErrorType = ChainRevertError | ChainUnreachableError | InterruptedError;
 
 /**
  * State of one (service, consumer) pair (Subscriptions.getSubscription + isActive + expiresAt + refundPreview).

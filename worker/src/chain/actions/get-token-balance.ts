@@ -1,6 +1,6 @@
 import { abis } from "@dsmp/contracts";
 import type { Address } from "viem";
-import type { ChainUnreachableError } from "../../errors.ts";
+import type { ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { readChain } from "../transactions.ts";
 
@@ -10,7 +10,7 @@ export interface GetTokenBalanceParameters {
 
 /** Balance in the token's smallest unit. */
 export type GetTokenBalanceReturnType = bigint;
-export type GetTokenBalanceErrorType = ChainUnreachableError;
+export type GetTokenBalanceErrorType = ChainUnreachableError | InterruptedError;
 
 /**
  * OPEN balance of `account` (the deployment's token, ERC20.balanceOf).

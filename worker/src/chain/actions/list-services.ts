@@ -1,5 +1,5 @@
 import { abis } from "@dsmp/contracts";
-import type { ChainUnreachableError } from "../../errors.ts";
+import type { ChainUnreachableError, InterruptedError } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { readChain } from "../transactions.ts";
 import { getService, type ServiceRecord } from "./get-service.ts";
@@ -14,7 +14,7 @@ export interface ListServicesParameters {
 
 /** Services in id order. */
 export type ListServicesReturnType = ServiceRecord[];
-export type ListServicesErrorType = ChainUnreachableError;
+export type ListServicesErrorType = ChainUnreachableError | InterruptedError;
 
 /**
  * Every published service: ServiceRegistry.serviceCount, then getService for ids 1..count.
