@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { addressWith, TestNodes, untilCondition } from "./p2p-test-harness.ts";
+import { EPHEMERAL_TRANSPORT_PORTS, listenAddressesFor, type TransportName } from "./transports.ts";
+
+const nodes = new TestNodes();
+afterEach(() => nodes.stopAll());
+
+describe("listenAddressesFor", () => {
+  it("maps each transport to its listen multiaddr", () => {
+    expect(listenAddressesFor("127.0.0.1", ["tcp", "websockets", "quic", "webrtc-direct", "webrtc"], EPHEMERAL_TRANSPORT_PORTS)).toEqual([
+      "/ip4/127.0.0.1/tcp/0",
+      "/ip4/127.0.0.1/tcp/0/ws",
+      "/ip4/127.0.0.1/udp/0/quic-v1",
+      "/ip4/127.0.0.1/udp/0/webrtc-direct",
+      "/webrtc",
+    ]);
+  });
+
+  it("uses the fixed default ports when none are given", () => {
+    expect(listenAddressesFor("0.0.0.0", ["tcp", "quic", "websockets"])).toEqual([
+      "/ip4/0.0.0.0/tcp/4100",
+      "/ip4/0.0.0.0/udp/4100/quic-v1",
+      "/ip4/0.0.0.0/tcp/4101/ws",
+    ]);
+  });
+});
+
+describe("two nodes dial each other and ping", () => {
+  const direct: Array<{ transport: TransportName; fragment: string }> = [
+    { transport: "tcp", fragment: "/tcp/" },
+    { transport: "websockets", fragment: "/ws" },
+    { transport: "quic", fragment: "/quic-v1" },
+    { transport: "webrtc-direct", fragment: "/webrtc-direct" },
+  ];
+
+  for (const { transport, fragment } of direct) {
+    it(`over ${transport}`, async () => {
+      const listener = await nodes.start({ transports: [transport] });
+      const dialler = await nodes.start({ transports: [transport], listen: [] });
+      const target = addressWith(listener, fragment);
+
+      const rtt = await dialler.libp2p.services.ping.ping(target, { signal: AbortSignal.timeout(10_000) });
+
+      expect(rtt).toBeGreaterThanOrEqual(0);
+      const connections = dialler.libp2p.getConnections(listener.peerId);
+      expect(connections.map((connection) => connection.remoteAddr.toString())).toEqual([target.toString()]);
+      // and back: the listener pings the dialler over the same connection
+      await listener.libp2p.services.ping.ping(dialler.peerId, { signal: AbortSignal.timeout(10_000) });
+    });
+  }
+
+  it("over webrtc (SDP exchanged through a circuit relay, then a direct connection)", async () => {
+    const relay = await nodes.start({ transports: ["tcp"], relay: { enabled: true } });
+    const relayAddr = addressWith(relay, "/tcp/").toString();
+    const listener = await nodes.start({
+      transports: ["tcp", "webrtc"],
+      listen: [`${relayAddr}/p2p-circuit`, "/webrtc"],
+    });
+    await untilCondition(
+      "a /webrtc address on the listener",
+      () => listener.libp2p.getMultiaddrs().some((address) => address.toString().includes("/webrtc")),
+      listener.libp2p,
+      ["self:peer:update"],
+    );
+    const dialler = await nodes.start({ transports: ["tcp", "webrtc"], listen: [] });
+    const target = addressWith(listener, "/p2p-circuit/webrtc");
+
+    await dialler.libp2p.services.ping.ping(target, { signal: AbortSignal.timeout(10_000) });
+
+    const webrtc = dialler.libp2p
+      .getConnections(listener.peerId)
+      .filter((connection) => connection.remoteAddr.toString().includes("/webrtc"));
+    expect(webrtc).toHaveLength(1);
+    expect(webrtc[0]!.limits).toBeUndefined(); // direct: no relay limits
+  });
+});
