@@ -36,6 +36,7 @@ import {
 } from "@libp2p/kad-dht";
 import { ping, type Ping } from "@libp2p/ping";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
+import { createDhtRecordStore, type DhtRecordStore } from "./dht-record-store.ts";
 import { silentP2pLog, type P2pLog } from "./p2p-log.ts";
 import { peerPersistence, type PeerPersistence, type PeerPersistenceInit } from "./peer-persistence.ts";
 import { autoRelayReservation, type AutoRelayReservation } from "./relay-reservation.ts";
@@ -203,6 +204,8 @@ export interface DsmpLibp2p {
   readonly libp2p: Libp2p<DsmpServices>;
   readonly peerId: PeerId;
   readonly network: NetworkMode;
+  /** Validated put/get of DHT records in the namespaces of `init.dht.validators`. */
+  readonly records: DhtRecordStore;
   /** Starts (or restarts) the node; no-op when started. */
   start(): Promise<void>;
   /** Stops the node: flushes the known-peers cache, closes connections and listeners. Idempotent; concurrent calls share one stop. */
@@ -307,6 +310,7 @@ function wrapNode(libp2p: Libp2p<DsmpServices>, init: DsmpLibp2pInit): DsmpLibp2
     libp2p,
     peerId: libp2p.peerId,
     network: init.network ?? "wan",
+    records: createDhtRecordStore({ dht: libp2p.services.dht, validators: init.dht?.validators ?? {} }),
     async start() {
       if (init.signal?.aborted === true) throw init.signal.reason;
       if (stopping !== undefined) await stopping;

@@ -3,6 +3,7 @@
  * events and conditions (never fixed sleeps), and one place that stops everything a test started.
  */
 import { generateKeyPair } from "@libp2p/crypto/keys";
+import type { ConnectionGater, PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createDsmpLibp2p, type DsmpLibp2p, type DsmpLibp2pInit } from "./libp2p-node.ts";
 import { EPHEMERAL_TRANSPORT_PORTS, listenAddressesFor, type TransportName } from "./transports.ts";
@@ -42,6 +43,15 @@ export class TestNodes {
     const failed = results.find((result) => result.status === "rejected");
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
   }
+}
+
+/** A connection gater that refuses every connection to and from `peer` (keeps two test nodes apart). */
+export function isolateFrom(peer: PeerId): ConnectionGater {
+  return {
+    denyDialPeer: (remote) => remote.equals(peer),
+    denyInboundEncryptedConnection: (remote) => remote.equals(peer),
+    denyOutboundEncryptedConnection: (remote) => remote.equals(peer),
+  };
 }
 
 /** The node's first address whose text contains `fragment` (e.g. "/quic-v1"), with its `/p2p/<id>`. */
