@@ -1,9 +1,9 @@
-import type { Stream } from "@libp2p/interface";
+import type { PeerId, Stream } from "@libp2p/interface";
 import { fromString as bytes } from "uint8arrays/from-string";
 import { toString as text } from "uint8arrays/to-string";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DsmpLibp2p } from "./libp2p-node.ts";
-import { addressWith, TestNodes, untilCondition } from "./p2p-test-harness.ts";
+import { addressWith, nextEvent, TestNodes, untilCondition } from "./p2p-test-harness.ts";
 
 const ECHO_PROTOCOL = "/dsmp/test-echo/1.0.0";
 
@@ -23,7 +23,7 @@ async function readAll(stream: Stream): Promise<string> {
 }
 
 /** Pings `listener` through its relayed address and exchanges bytes on a stream; returns the relayed connection. */
-async function reachThroughRelay(dialler: DsmpLibp2p, listener: DsmpLibp2p) {
+async function reachThroughRelay(dialler: DsmpLibp2p, listener: DsmpLibp2p, message = "hello through the relay") {
   const target = addressWith(listener, "/p2p-circuit");
   await dialler.libp2p.services.ping.ping(target, { signal: AbortSignal.timeout(10_000) });
 
@@ -31,9 +31,9 @@ async function reachThroughRelay(dialler: DsmpLibp2p, listener: DsmpLibp2p) {
     runOnLimitedConnection: true,
     signal: AbortSignal.timeout(10_000),
   });
-  stream.send(bytes("hello through the relay"));
+  stream.send(bytes(message));
   await stream.close();
-  expect(await readAll(stream)).toBe("hello through the relay");
+  expect(await readAll(stream)).toBe(message);
 
   const connections = dialler.libp2p.getConnections(listener.peerId);
   expect(connections).toHaveLength(1);
@@ -66,6 +66,30 @@ describe("circuit relay v2", () => {
     expect(connection.limits?.seconds).toBeGreaterThan(0);
   });
 
+  it("cuts a relayed connection that exceeds the relay's data cap", async () => {
+    const relay = await nodes.start({ relay: { enabled: true, connectionDataLimitBytes: 16_384n } });
+    const listener = await nodes.start({ listen: [`${addressWith(relay, "/tcp/").toString()}/p2p-circuit`] });
+    await listener.libp2p.handle(ECHO_PROTOCOL, echo, { runOnLimitedConnection: true });
+    const dialler = await nodes.start({ listen: [] });
+
+    const stream = await dialler.libp2p.dialProtocol(addressWith(listener, "/p2p-circuit"), ECHO_PROTOCOL, {
+      runOnLimitedConnection: true,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const disconnected = nextEvent<PeerId>(dialler.libp2p, "peer:disconnect", (peer) => peer.equals(listener.peerId));
+    const payload = new Uint8Array(64 * 1024).fill(7);
+    const exchange = (async () => {
+      stream.send(payload);
+      await stream.close();
+      return readAll(stream);
+    })();
+
+    // the relay closes the circuit once 16 KiB have passed: the echo never completes
+    await disconnected;
+    const echoed = await exchange.catch(() => "");
+    expect(echoed.length).toBeLessThan(payload.length);
+  });
+
   it("with reserve 'always', finds a relay among its peers and reserves on it", async () => {
     const relay = await nodes.start({ relay: { enabled: true, maxReservations: 2 } });
     const listener = await nodes.start({
@@ -92,7 +116,8 @@ describe("circuit relay v2", () => {
     await listener.libp2p.handle(ECHO_PROTOCOL, echo, { runOnLimitedConnection: true });
     const dialler = await nodes.start({ listen: [] });
 
-    const connection = await reachThroughRelay(dialler, listener);
+    // 256 KiB: twice the default cap
+    const connection = await reachThroughRelay(dialler, listener, "x".repeat(256 * 1024));
     expect(connection.limits).toBeUndefined();
   });
 });
