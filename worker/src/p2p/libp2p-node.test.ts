@@ -1,6 +1,9 @@
 import { generateKeyPair } from "@libp2p/crypto/keys";
+import { hexToBytes } from "viem";
 import { afterEach, describe, expect, it } from "vitest";
-import { createDsmpLibp2p, DSMP_KAD_PROTOCOL, libp2pOptionsFor } from "./libp2p-node.ts";
+import { devnetPreset, resolveConfig } from "../config.ts";
+import { identityFromPrivateKey } from "../identity/node-identity.ts";
+import { createDsmpLibp2p, DSMP_KAD_PROTOCOL, kadProtocolFor, libp2pInitFromConfig, libp2pOptionsFor } from "./libp2p-node.ts";
 import { addressWith, nextEvent, TestNodes } from "./p2p-test-harness.ts";
 import { EPHEMERAL_TRANSPORT_PORTS, listenAddressesFor } from "./transports.ts";
 
@@ -13,10 +16,10 @@ describe("libp2pOptionsFor", () => {
     const relay = "/ip4/203.0.114.7/tcp/4100/p2p/16Uiu2HAmExuwReT97rLscGrqmeMoGAZAAErmaiUK6VmAGQoneVzN";
 
     expect(libp2pOptionsFor({ privateKey }).addresses?.listen).toEqual([
-      "/ip4/0.0.0.0/udp/4100/quic-v1",
-      "/ip4/0.0.0.0/tcp/4100",
-      "/ip4/0.0.0.0/tcp/4101/ws",
-      "/ip4/0.0.0.0/udp/4102/webrtc-direct",
+      "/ip4/0.0.0.0/udp/4660/quic-v1",
+      "/ip4/0.0.0.0/tcp/4660",
+      "/ip4/0.0.0.0/tcp/4661/ws",
+      "/ip4/0.0.0.0/udp/4661/webrtc-direct",
       "/webrtc",
     ]);
     expect(
@@ -33,6 +36,22 @@ describe("libp2pOptionsFor", () => {
     expect(Object.keys(libp2pOptionsFor({ privateKey, dataDir: "/tmp/x", relay: { enabled: true } }).services ?? {})).toEqual(
       expect.arrayContaining(["peerPersistence", "relay"]),
     );
+  });
+});
+
+describe("libp2pInitFromConfig", () => {
+  it("maps the resolved config's node and p2p sections", () => {
+    const config = resolveConfig({ env: { HOME: "/home/op" }, preset: devnetPreset(2) });
+    const init = libp2pInitFromConfig(config);
+    expect(init).toMatchObject({
+      network: config.p2p.dhtMode,
+      protocolPrefix: config.p2p.protocolPrefix,
+      listen: config.p2p.listen,
+      bootstrap: config.p2p.bootstrap,
+      dataDir: config.node.dataDir,
+    });
+    expect(init.network).toBe("lan");
+    expect(init.announce).toBeUndefined();
   });
 });
 
@@ -55,11 +74,20 @@ describe("createDsmpLibp2p", () => {
     }
   });
 
-  it("uses the key it is given: PeerId follows the secp256k1 key", async () => {
-    const privateKey = await generateKeyPair("secp256k1");
-    const node = await nodes.start({ privateKey });
+  it("takes the node identity's key: the libp2p PeerId is the identity's PeerId", async () => {
+    // Hardhat's well-known dev account #0: a public test key, never a real one
+    const identity = identityFromPrivateKey(
+      hexToBytes("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+    );
+    const node = await nodes.start({ privateKey: identity.privateKey });
     expect(node.peerId.type).toBe("secp256k1");
-    expect(node.peerId.publicKey?.equals(privateKey.publicKey)).toBe(true);
+    expect(node.peerId.equals(identity.peerId)).toBe(true);
+  });
+
+  it("serves the DHT under the configured protocol prefix", async () => {
+    const node = await nodes.start({ protocolPrefix: "/dsmp-devnet" });
+    expect(node.libp2p.getProtocols()).toContain("/dsmp-devnet/kad/1.0.0");
+    expect(kadProtocolFor("/dsmp-devnet")).toBe("/dsmp-devnet/kad/1.0.0");
   });
 
   it("returns an unstarted node with start: false, and can restart after stop", async () => {

@@ -9,7 +9,7 @@
  *   privateKey,                                  // secp256k1, from the node keystore
  *   network: "lan",
  *   listen: ["/ip4/127.0.0.1/tcp/0"],
- *   bootstrap: ["/ip4/127.0.0.1/tcp/4100/p2p/16Uiu2…"],
+ *   bootstrap: ["/ip4/127.0.0.1/tcp/4660/p2p/16Uiu2…"],
  *   dataDir: "/var/lib/dsmp",
  *   dht: { validators, selectors },              // our record namespace (p2p/dht-keys.ts)
  * })
@@ -37,17 +37,23 @@ import {
 import { ping, type Ping } from "@libp2p/ping";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import { createDhtRecordStore, type DhtRecordStore } from "./dht-record-store.ts";
-import { silentP2pLog, type P2pLog } from "./p2p-log.ts";
+import { DEFAULT_PROTOCOL_PREFIX, type DhtMode as ConfigDhtMode, type NodeOptions, type P2pOptions } from "../config.ts";
+import { createSilentLogger, type Logger as DsmpLogger } from "../log.ts";
 import { peerPersistence, type PeerPersistence, type PeerPersistenceInit } from "./peer-persistence.ts";
 import { autoRelayReservation, type AutoRelayReservation } from "./relay-reservation.ts";
 import { ALL_TRANSPORTS, createTransports, listenAddressesFor, type TransportName } from "./transports.ts";
+
+/** Our Kademlia protocol id under a protocol prefix (`/dsmp` → `/dsmp/kad/1.0.0`). */
+export function kadProtocolFor(protocolPrefix: string): string {
+  return `${protocolPrefix}/kad/1.0.0`;
+}
 
 /**
  * Our Kademlia protocol id. A DHT of our own (rather than IPFS's `/ipfs/kad/1.0.0`) keeps the
  * routing table to Xnodes: IPFS peers would answer queries but never hold our records, and would
  * fill our k-buckets.
  */
-export const DSMP_KAD_PROTOCOL = "/dsmp/kad/1.0.0";
+export const DSMP_KAD_PROTOCOL = kadProtocolFor(DEFAULT_PROTOCOL_PREFIX);
 
 /**
  * Delay before the first self-query of the DHT (ms). The self-query fills the routing table near
@@ -90,11 +96,12 @@ export const KNOWN_PEERS_FILE = "known-peers.json";
  * NAT services are off: a devnet, tests, or a cluster on one private network.
  * `wan`: private addresses are stripped from DHT results (a peer elsewhere cannot dial them) and
  * AutoNAT, DCUtR and relay reservations are on: the public internet.
+ * The same values as the config's `p2p.dhtMode`.
  */
-export type NetworkMode = "lan" | "wan";
+export type NetworkMode = ConfigDhtMode;
 
 /** `server` answers DHT queries; `client` only asks; `auto` serves once AutoNAT confirms a public address. */
-export type DhtMode = "server" | "client" | "auto";
+export type DhtServerMode = "server" | "client" | "auto";
 
 /** DHT options. */
 export interface DsmpDhtOptions {
@@ -103,9 +110,7 @@ export interface DsmpDhtOptions {
   /** Record selectors by key namespace. */
   selectors?: Selectors;
   /** Default `server`: Xnodes are servers by role. A NAT'd WAN node should use `auto`. */
-  mode?: DhtMode;
-  /** Default {@link DSMP_KAD_PROTOCOL}. */
-  protocol?: string;
+  serverMode?: DhtServerMode;
   /** Default {@link DHT_INITIAL_QUERY_SELF_INTERVAL_MS}. */
   initialQuerySelfIntervalMs?: number;
   /** Interval of the periodic self-query once running (ms); library default (5 min) when absent. */
@@ -153,6 +158,8 @@ export interface DsmpLibp2pInit {
   privateKey: PrivateKey;
   /** Default `wan`. */
   network?: NetworkMode;
+  /** Prefix of our protocol ids (the DHT is `<prefix>/kad/1.0.0`). Default `/dsmp` (config's DEFAULT_PROTOCOL_PREFIX). */
+  protocolPrefix?: string;
   /** Transports to enable. Default {@link ALL_TRANSPORTS}. Circuit relay is always on. */
   transports?: TransportName[];
   /** Listen multiaddrs. Default: every enabled transport on 0.0.0.0 at the default ports (transports.ts). */
@@ -181,7 +188,8 @@ export interface DsmpLibp2pInit {
   start?: boolean;
   /** Aborting stops the node. */
   signal?: AbortSignal;
-  log?: P2pLog;
+  /** The p2p layer's logger (e.g. `root.child({ module: "p2p" })`). Default: silent. */
+  log?: DsmpLogger;
 }
 
 /** Services on the node (`node.libp2p.services.*`). Optional ones depend on init. */
@@ -218,6 +226,7 @@ export interface DsmpLibp2p {
  * @throws when a listen address cannot be bound (the partly started node is stopped first).
  */
 export async function createDsmpLibp2p(init: DsmpLibp2pInit): Promise<DsmpLibp2p> {
+  init = { ...init, log: init.log ?? createSilentLogger() };
   const options = libp2pOptionsFor(init);
   const libp2p = await createLibp2p<DsmpServices>({ ...options, start: false });
   const node = wrapNode(libp2p, init);
@@ -231,7 +240,7 @@ export async function createDsmpLibp2p(init: DsmpLibp2pInit): Promise<DsmpLibp2p
  */
 export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServices> {
   const network = init.network ?? "wan";
-  const log = init.log ?? silentP2pLog;
+  const log = init.log ?? createSilentLogger();
   const transports = init.transports ?? [...ALL_TRANSPORTS];
   const reserve = init.relayClient?.reserve ?? (network === "wan" ? "auto" : "never");
   const listen = [
@@ -240,13 +249,13 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
     ...(init.relayClient?.relays ?? []).map((relay) => `${relay}/p2p-circuit`),
   ];
   const dht = init.dht ?? {};
-  const dhtMode = dht.mode ?? "server";
+  const dhtMode = dht.serverMode ?? "server";
 
   const services: NonNullable<Libp2pOptions<DsmpServices>["services"]> = {
     identify: identify(),
     ping: ping(),
     dht: kadDHT({
-      protocol: dht.protocol ?? DSMP_KAD_PROTOCOL,
+      protocol: kadProtocolFor(init.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX),
       clientMode: dhtMode === "auto" ? undefined : dhtMode === "client",
       peerInfoMapper: network === "lan" ? passthroughMapper : removePrivateAddressesMapper,
       validators: dht.validators ?? {},
@@ -301,7 +310,7 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
 }
 
 function wrapNode(libp2p: Libp2p<DsmpServices>, init: DsmpLibp2pInit): DsmpLibp2p {
-  const log = init.log ?? silentP2pLog;
+  const log = init.log ?? createSilentLogger();
   let stopping: Promise<void> | undefined;
   const onAbort = (): void => {
     void node.stop().catch((err: unknown) => log.error({ err }, "stopping the libp2p node on abort failed"));
@@ -332,4 +341,29 @@ function wrapNode(libp2p: Libp2p<DsmpServices>, init: DsmpLibp2pInit): DsmpLibp2
     },
   };
   return node;
+}
+
+/**
+ * The part of {@link DsmpLibp2pInit} the resolved config decides (`config.node`, `config.p2p`);
+ * the composition root adds the key, the record validators/selectors, the logger and the signal.
+ *
+ * @example
+ * const node = await createDsmpLibp2p({
+ *   ...libp2pInitFromConfig(config),
+ *   privateKey: identity.privateKey,
+ *   dht: { validators, selectors },
+ *   log: log.child({ module: "p2p" }),
+ * })
+ */
+export function libp2pInitFromConfig(
+  config: { node: Pick<NodeOptions, "dataDir">; p2p: P2pOptions },
+): Omit<DsmpLibp2pInit, "privateKey"> {
+  return {
+    network: config.p2p.dhtMode,
+    protocolPrefix: config.p2p.protocolPrefix,
+    listen: config.p2p.listen,
+    ...(config.p2p.announce.length > 0 ? { announce: config.p2p.announce } : {}),
+    bootstrap: config.p2p.bootstrap,
+    dataDir: config.node.dataDir,
+  };
 }

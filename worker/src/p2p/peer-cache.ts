@@ -5,7 +5,7 @@
  * (when to record, when to flush, what to dial on start) lives in `peer-persistence.ts`.
  *
  * File format (JSON, `version` first so a later format can be told apart):
- * `{ "version": 1, "peers": [{ "id": "16Uiu2…", "addrs": ["/ip4/…/tcp/4100"], "lastSeen": 1764000000000 }] }`
+ * `{ "version": 1, "peers": [{ "id": "16Uiu2…", "addrs": ["/ip4/…/tcp/4660"], "lastSeen": 1764000000000 }] }`
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";

@@ -28,7 +28,7 @@ import {
   type PeerCacheEntry,
   type PeerCacheLimits,
 } from "./peer-cache.ts";
-import { silentP2pLog, type P2pLog } from "./p2p-log.ts";
+import { createSilentLogger, type Logger as DsmpLogger } from "../log.ts";
 
 /**
  * How often the cache is rewritten while running (ms). Addresses change slowly (a relay
@@ -67,7 +67,7 @@ export interface PeerPersistenceInit {
   limits?: PeerCacheLimits;
   /** Clock (ms since the epoch); injectable for tests. */
   now?: () => number;
-  log?: P2pLog;
+  log?: DsmpLogger;
 }
 
 /** The libp2p components this service uses. */
@@ -107,7 +107,7 @@ class PeerPersistenceService implements PeerPersistence, Startable {
   private readonly components: PeerPersistenceComponents;
   private readonly init: PeerPersistenceInit;
   private readonly debug: Logger;
-  private readonly log: P2pLog;
+  private readonly log: DsmpLogger;
   private readonly now: () => number;
   private entries: PeerCacheEntry[] = [];
   private readonly recentlyConnected = new Set<string>();
@@ -122,7 +122,7 @@ class PeerPersistenceService implements PeerPersistence, Startable {
     this.components = components;
     this.init = init;
     this.debug = components.logger.forComponent("dsmp:peer-persistence");
-    this.log = init.log ?? silentP2pLog;
+    this.log = init.log ?? createSilentLogger();
     this.now = init.now ?? Date.now;
   }
 

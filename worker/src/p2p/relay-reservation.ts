@@ -13,7 +13,7 @@
 import type { ComponentLogger, Logger, Startable } from "@libp2p/interface";
 import { isPrivate } from "@libp2p/utils";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
-import { silentP2pLog, type P2pLog } from "./p2p-log.ts";
+import { createSilentLogger, type Logger as DsmpLogger } from "../log.ts";
 
 /**
  * Time given to AutoNAT to confirm a public address before we fall back to a relay (ms). AutoNAT
@@ -58,7 +58,7 @@ export function reachabilityOf(addresses: readonly OwnAddress[]): Reachability {
 export interface AutoRelayReservationInit {
   graceMs?: number;
   checkIntervalMs?: number;
-  log?: P2pLog;
+  log?: DsmpLogger;
 }
 
 /** The libp2p components this service uses. */
@@ -81,7 +81,7 @@ class AutoRelayReservationService implements AutoRelayReservation, Startable {
   private readonly components: AutoRelayReservationComponents;
   private readonly init: AutoRelayReservationInit;
   private readonly debug: Logger;
-  private readonly log: P2pLog;
+  private readonly log: DsmpLogger;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
   searching = false;
@@ -90,7 +90,7 @@ class AutoRelayReservationService implements AutoRelayReservation, Startable {
     this.components = components;
     this.init = init;
     this.debug = components.logger.forComponent("dsmp:auto-relay-reservation");
-    this.log = init.log ?? silentP2pLog;
+    this.log = init.log ?? createSilentLogger();
   }
 
   isStarted(): boolean {

@@ -18,9 +18,9 @@ describe("listenAddressesFor", () => {
 
   it("uses the fixed default ports when none are given", () => {
     expect(listenAddressesFor("0.0.0.0", ["tcp", "quic", "websockets"])).toEqual([
-      "/ip4/0.0.0.0/tcp/4100",
-      "/ip4/0.0.0.0/udp/4100/quic-v1",
-      "/ip4/0.0.0.0/tcp/4101/ws",
+      "/ip4/0.0.0.0/tcp/4660",
+      "/ip4/0.0.0.0/udp/4660/quic-v1",
+      "/ip4/0.0.0.0/tcp/4661/ws",
     ]);
   });
 });

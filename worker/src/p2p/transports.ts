@@ -11,6 +11,7 @@ import { tcp } from "@libp2p/tcp";
 import { webRTC, webRTCDirect } from "@libp2p/webrtc";
 import { webSockets } from "@libp2p/websockets";
 import type { Libp2pOptions } from "libp2p";
+import { DEFAULT_P2P_TCP_PORT, DEFAULT_P2P_WS_PORT } from "../config.ts";
 
 /** A transport by its DSMP configuration name. */
 export type TransportName = "tcp" | "websockets" | "quic" | "webrtc" | "webrtc-direct";
@@ -19,20 +20,21 @@ export type TransportName = "tcp" | "websockets" | "quic" | "webrtc" | "webrtc-d
 export const ALL_TRANSPORTS: readonly TransportName[] = ["quic", "tcp", "websockets", "webrtc-direct", "webrtc"];
 
 /**
- * Default port for TCP and, on UDP, for QUIC. A fixed port (rather than 0) keeps a node's addresses
- * stable across restarts, so peer caches and bootstrap lists stay valid and a firewall rule can
- * name it. 4100 sits outside IPFS's 4001 so an Xnode and a Kubo daemon can share a host.
+ * Default port for TCP and, on UDP, for QUIC: the config's p2p TCP port (4660, in the block
+ * 4660–4663 that is clear of IPFS and Ethereum). A fixed port (rather than 0) keeps a node's
+ * addresses stable across restarts, so peer caches and bootstrap lists stay valid and a firewall
+ * rule can name it. TCP and UDP port spaces are separate, so QUIC shares the number.
  */
-export const DEFAULT_TCP_QUIC_PORT = 4100;
+export const DEFAULT_TCP_QUIC_PORT = DEFAULT_P2P_TCP_PORT;
 
-/** Default WebSockets port (TCP). Separate from {@link DEFAULT_TCP_QUIC_PORT} because both are TCP listeners. */
-export const DEFAULT_WEBSOCKETS_PORT = 4101;
+/** Default WebSockets port (TCP): the config's p2p WebSocket port (4661). */
+export const DEFAULT_WEBSOCKETS_PORT = DEFAULT_P2P_WS_PORT;
 
 /**
- * Default WebRTC Direct port (UDP). Separate from QUIC's UDP port: both transports bind their own
- * UDP socket and cannot share one.
+ * Default WebRTC Direct port (UDP 4661). Not QUIC's UDP port: both transports bind their own UDP
+ * socket and cannot share one; UDP 4661 is free because the WebSocket listener on 4661 is TCP.
  */
-export const DEFAULT_WEBRTC_DIRECT_PORT = 4102;
+export const DEFAULT_WEBRTC_DIRECT_PORT = DEFAULT_P2P_WS_PORT;
 
 /** Ports used by {@link listenAddressesFor}; 0 asks the OS for a free port (tests). */
 export interface TransportPorts {
