@@ -25,7 +25,9 @@ export type DsmpErrorCode =
   | "DEPLOYMENT_NOT_FOUND"
   | "DEPLOYMENT_INVALID"
   | "CLI_USAGE"
-  | "INTERRUPTED";
+  | "INTERRUPTED"
+  | "DISCOVERY_STOPPED"
+  | "DISCOVERY_NO_ADDRESSES";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -343,4 +345,23 @@ export class InterruptedError extends DsmpError {
   override readonly name = "InterruptedError" as const;
   readonly code = "INTERRUPTED" as const;
   readonly exitCode = 130;
+}
+// Service discovery
+
+/** The announcer or resolver was stopped: it publishes and looks up nothing any more. */
+export class DiscoveryStoppedError extends DsmpError {
+  override readonly name = "DiscoveryStoppedError" as const;
+  readonly code = "DISCOVERY_STOPPED" as const;
+  constructor(what: "announcer" | "resolver") {
+    super(`the service ${what} is stopped`);
+  }
+}
+
+/** The node has no address to put in its service record (not listening, or none a record can carry). */
+export class DiscoveryNoAddressesError extends DsmpError {
+  override readonly name = "DiscoveryNoAddressesError" as const;
+  readonly code = "DISCOVERY_NO_ADDRESSES" as const;
+  constructor(details: string) {
+    super("no address to announce: is the node listening?", { details });
+  }
 }
