@@ -72,6 +72,7 @@ export class MemoryDht {
         await dht.wait(options.signal);
         const providers = (dht.providers.get(cid.toString()) ?? []).map((id) => ({ id, multiaddrs: [] }));
         yield* dht.twoHops("GET_PROVIDERS");
+        yield { ...dht.response(dht.server, "GET_PROVIDERS", []), providers };
         // kad-dht reports a provider once per peer that knows it: every one twice here
         yield { from: dht.server, type: EventTypes.PROVIDER, name: "PROVIDER", providers: [...providers, ...providers], path: PATH };
       },

@@ -19,7 +19,8 @@ describe("provider cache", () => {
   it("ends an entry at notAfter when that comes before the TTL, refreshing ahead of it", () => {
     const cache = new ProviderCache<string>(options);
     const entry = cache.write("s", "v", 1_000, 21_000);
-    expect(entry).toMatchObject({ storedAt: 1_000, refreshAt: 6_000, expiresAt: 21_000 });
+    expect(entry).toMatchObject({ storedAt: 1_000, refreshAt: 16_000, expiresAt: 21_000 });
+    expect(cache.read("s", 15_999).state).toBe("fresh");
     expect(cache.read("s", 20_999).state).toBe("stale");
     expect(cache.read("s", 21_000).state).toBe("miss");
     expect(cache.size).toBe(0);
@@ -31,9 +32,9 @@ describe("provider cache", () => {
     expect(cache.read("s", 5_000).state).toBe("miss");
   });
 
-  it("never turns stale before it is stored when refreshAhead exceeds the lifetime", () => {
-    const cache = new ProviderCache<string>({ ...options, refreshAheadMs: 600_000 });
-    expect(cache.write("s", "v", 100).refreshAt).toBe(100);
+  it("spends at most a quarter of a short entry's life stale", () => {
+    const cache = new ProviderCache<string>(options);
+    expect(cache.write("s", "v", 100, 2_100)).toMatchObject({ refreshAt: 1_600, expiresAt: 2_100 });
   });
 
   it("overwrites, deletes, and evicts the entry stored longest ago", () => {

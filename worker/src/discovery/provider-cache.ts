@@ -9,6 +9,9 @@
  * provider record expiring before the TTL ends).
  */
 
+/** Largest share of an entry's life spent `stale`. */
+export const MAX_REFRESH_AHEAD_SHARE = 0.25;
+
 export interface CacheEntry<T> {
   value: T;
   /** When the value was stored (unix ms). */
@@ -24,7 +27,11 @@ export type CacheRead<T> = { state: "miss" } | { state: "fresh" | "stale"; entry
 export interface ProviderCacheOptions {
   /** How long a lookup is served (ms). */
   ttlMs: number;
-  /** How long before expiry a read turns `stale` and triggers a refresh (ms); capped at `ttlMs`. */
+  /**
+   * How long before expiry a read turns `stale` and triggers a refresh (ms); at most a quarter of the
+   * entry's life, so a short-lived entry (an empty answer, a record about to expire) is not stale from
+   * the start, which would turn every read into a lookup.
+   */
   refreshAheadMs: number;
   /** Most entries kept; the entry stored longest ago goes first. */
   maxEntries: number;
@@ -61,8 +68,8 @@ export class ProviderCache<T> {
    */
   write(key: string, value: T, now: number, notAfter = Number.POSITIVE_INFINITY): CacheEntry<T> {
     const expiresAt = Math.min(now + this.options.ttlMs, notAfter);
-    const ahead = Math.min(this.options.refreshAheadMs, this.options.ttlMs);
-    const entry: CacheEntry<T> = { value, storedAt: now, refreshAt: Math.max(now, expiresAt - ahead), expiresAt };
+    const ahead = Math.min(this.options.refreshAheadMs, (expiresAt - now) * MAX_REFRESH_AHEAD_SHARE);
+    const entry: CacheEntry<T> = { value, storedAt: now, refreshAt: expiresAt - ahead, expiresAt };
     this.entries.delete(key); // re-insert: Map order is store order, oldest first
     if (expiresAt <= now) return entry;
     this.entries.set(key, entry);
