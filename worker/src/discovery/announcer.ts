@@ -322,7 +322,9 @@ class Announcer extends EventEmitter<ServiceAnnouncerEvents> implements ServiceA
     try {
       const result = await this.publish(entry, signal);
       this.schedule(entry, this.settings.reannounceMs);
-      this.settings.log.debug({ serviceId: String(serviceId), seq: String(result.record.seq), storedOn: result.storedOn }, "service announced");
+      const fields = { serviceId: String(serviceId), seq: String(result.record.seq), storedOn: result.storedOn, providedTo: result.providedTo };
+      if (result.storedOn === 0) this.settings.log.warn(fields, "service record stored on no peer (only here): is the node connected?");
+      else this.settings.log.debug(fields, "service announced");
       this.emit("announced", result);
       return result;
     } catch (error) {

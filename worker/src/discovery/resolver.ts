@@ -113,6 +113,8 @@ export interface RejectedProviders {
 export interface LookupStats {
   /** Wall time of the lookup (ms). */
   durationMs: number;
+  /** Of which the provider query (ms). */
+  providerQueryMs: number;
   /** The provider query (GET_PROVIDERS). */
   providerQuery: QueryStats;
   /** The record queries (GET_VALUE), one per eligible provider: sums, and the deepest hop. */
@@ -230,6 +232,7 @@ class Resolver implements ServiceResolver {
 
   async resolveProviders(serviceId: bigint, signal?: AbortSignal): Promise<ResolveResult> {
     this.assertRunning();
+    signal?.throwIfAborted();
     const cached = this.cache.read(String(serviceId), this.settings.clock());
     if (cached.state === "fresh") {
       this.tally.cacheHits++;
@@ -247,6 +250,7 @@ class Resolver implements ServiceResolver {
 
   async refresh(serviceId: bigint, signal?: AbortSignal): Promise<ResolveResult> {
     this.assertRunning();
+    signal?.throwIfAborted();
     return untilAborted(this.lookup(serviceId), signal);
   }
 
@@ -308,6 +312,8 @@ class Resolver implements ServiceResolver {
       }
     }
 
+    const providerQueryMs = performance.now() - started;
+
     const rejected: RejectedProviders = { ineligible: 0, missing: 0, expired: 0, invalid: 0, withdrawn: 0 };
     const eligible: string[] = [];
     for (const [text, id] of found) {
@@ -337,6 +343,7 @@ class Resolver implements ServiceResolver {
       resolvedAt: this.settings.clock(),
       stats: {
         durationMs: performance.now() - started,
+        providerQueryMs,
         providerQuery: providerStats.snapshot(),
         recordQueries: combineQueryStats(recordStats),
         providersFound: found.size,
