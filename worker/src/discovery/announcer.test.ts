@@ -136,6 +136,18 @@ describe("ServiceAnnouncer", () => {
     expect(await announcer.withdraw(SERVICE.serviceId)).toBeUndefined();
   });
 
+  it("keeps announcing the last valid version when an update is invalid", async () => {
+    const { manual, announcer, stored } = setup({ retryDelayMs: 2_000 });
+    await announcer.announce(SERVICE);
+    await expect(announcer.announce({ ...SERVICE, version: "x".repeat(65) })).rejects.toBeInstanceOf(RecordInvalidError);
+    expect(manual.pending()).toEqual([2_000]);
+    const announced = once(announcer, "announced");
+    manual.fireAll();
+    const [result] = await announced;
+    expect(result.record.version).toBe("1.2.0");
+    expect(stored().seq).toBe(result.record.seq);
+  });
+
   it("clamps the load to 0–10000 basis points", async () => {
     const { announcer } = setup();
     expect((await announcer.announce({ ...SERVICE, load: () => 25_000.4 })).record.load).toBe(MAX_LOAD_BPS);

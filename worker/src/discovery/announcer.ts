@@ -145,7 +145,8 @@ export interface ServiceAnnouncer extends EventEmitter<ServiceAnnouncerEvents> {
    * keep re-announcing until withdrawn.
    * @throws {DiscoveryStoppedError} after `stop()`; {@link DiscoveryNoAddressesError} when the node has no
    *   address to announce (retried, like any failed round); `RecordInvalidError` when the record would be
-   *   invalid, e.g. a bad version (the service is dropped: retrying cannot help).
+   *   invalid, e.g. a bad version: retrying cannot help, so the announcer goes back to the service as last
+   *   published, or drops it when it never was.
    */
   announce(service: AnnouncedService, options?: { signal?: AbortSignal }): Promise<AnnounceResult>;
   /** Stop serving `serviceId`: no more rounds, and a withdrawal record. `undefined` when not announced. */
@@ -226,7 +227,8 @@ interface AnnouncerSettings {
 /** Per-service state. */
 interface Announcement {
   service: AnnouncedService;
-  lastSeq: bigint | undefined;
+  /** The service as last published successfully (restored when an update turns out invalid). */
+  published: AnnouncedService | undefined;
   record: SignedServiceRecord | undefined;
   timer: unknown;
   /** Tail of this service's rounds: each round starts after the previous settles. */
@@ -241,7 +243,7 @@ class Announcer extends EventEmitter<ServiceAnnouncerEvents> implements ServiceA
   private readonly root = new AbortController();
   private state: ServiceAnnouncerStatus = "running";
   private stopping: Promise<void> | undefined;
-  /** Sequence numbers survive a withdraw + re-announce of the same service within this run. */
+  /** Last seq used per service; survives a withdraw + re-announce of the same service within this run. */
   private readonly lastSeqs = new Map<bigint, bigint>();
 
   constructor(components: ServiceAnnouncerComponents, settings: AnnouncerSettings) {
@@ -258,7 +260,7 @@ class Announcer extends EventEmitter<ServiceAnnouncerEvents> implements ServiceA
     if (this.state !== "running") return Promise.reject(new DiscoveryStoppedError("announcer"));
     let entry = this.announcements.get(service.serviceId);
     if (entry === undefined) {
-      entry = { service, lastSeq: this.lastSeqs.get(service.serviceId), record: undefined, timer: undefined, tail: Promise.resolve() };
+      entry = { service, published: undefined, record: undefined, timer: undefined, tail: Promise.resolve() };
       this.announcements.set(service.serviceId, entry);
     }
     entry.service = service;
@@ -328,9 +330,14 @@ class Announcer extends EventEmitter<ServiceAnnouncerEvents> implements ServiceA
       this.emit("announced", result);
       return result;
     } catch (error) {
-      if (error instanceof RecordInvalidError) {
-        // The service's own fields are out of range (a version too long, a price too large): no retry fixes that.
-        if (this.announcements.get(serviceId) === entry) this.announcements.delete(serviceId);
+      if (error instanceof RecordInvalidError && this.announcements.get(serviceId) === entry) {
+        // The service's own fields are out of range (a version too long, a price too large): no retry fixes
+        // that. Keep announcing what was valid before, if anything.
+        if (entry.published === undefined) this.announcements.delete(serviceId);
+        else {
+          entry.service = entry.published;
+          this.schedule(entry, this.settings.retryDelayMs);
+        }
         throw error;
       }
       this.schedule(entry, this.settings.retryDelayMs);
@@ -363,6 +370,7 @@ class Announcer extends EventEmitter<ServiceAnnouncerEvents> implements ServiceA
       if (event.name === "PEER_RESPONSE" && event.messageName === "ADD_PROVIDER") providedTo++;
     }
     entry.record = record;
+    entry.published = service;
     return {
       serviceId: service.serviceId,
       record,
@@ -403,8 +411,7 @@ class Announcer extends EventEmitter<ServiceAnnouncerEvents> implements ServiceA
     fields: Pick<ServiceRecord, "multiaddrs" | "version" | "load" | "pricePerCall" | "expiresAt">,
   ): Promise<SignedServiceRecord> {
     const { identity } = this.components;
-    const seq = nextSeq(entry.lastSeq, nowMs);
-    entry.lastSeq = seq;
+    const seq = nextSeq(this.lastSeqs.get(entry.service.serviceId), nowMs);
     this.lastSeqs.set(entry.service.serviceId, seq);
     const record = await signServiceRecord(
       {

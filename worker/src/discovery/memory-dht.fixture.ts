@@ -29,6 +29,8 @@ export class MemoryDht {
   readonly relay = testIdentity("memory-dht relay").peerId;
   /** While set, `findProviders` and `put` wait for it (hold a lookup or a round in flight). */
   gate: Promise<void> | undefined;
+  /** Record keys whose `get` answers nothing until aborted (holders unreachable). */
+  readonly unreachableKeys = new Set<string>();
   /** When set, `put` throws it. */
   putError: Error | undefined;
 
@@ -80,6 +82,9 @@ export class MemoryDht {
         dht.calls.get++;
         options.signal?.throwIfAborted();
         yield* dht.twoHops("GET_VALUE");
+        if (dht.unreachableKeys.has(keyText(key))) {
+          await new Promise((_, reject) => options.signal?.addEventListener("abort", () => reject(options.signal?.reason), { once: true }));
+        }
         for (const value of dht.values.get(keyText(key)) ?? []) {
           yield { ...dht.response(dht.server, "GET_VALUE", []), record: { key, value } };
         }

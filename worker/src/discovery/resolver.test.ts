@@ -137,6 +137,16 @@ describe("ServiceResolver lookup", () => {
     expect(result.stats.rejected[reason]).toBe(1);
   });
 
+  it("counts a provider whose record query times out as missing and answers about the others", async () => {
+    const { dht, resolver, provider } = setup({ recordTimeoutMs: 50 });
+    await provider(A);
+    await provider(B);
+    dht.unreachableKeys.add(new TextDecoder().decode(serviceRecordKey({ ...locator, peerId: B.peerId.toString() })));
+    const result = await resolver.resolveProviders(SERVICE);
+    expect(peers(result)).toEqual([A.peerId.toString()]);
+    expect(result.stats.rejected.missing).toBe(1);
+  });
+
   it("keeps the newest valid record when peers hold several versions", async () => {
     const { resolver, provider, nowSeconds } = setup();
     await provider(A, { seq: 5n, load: 1 });

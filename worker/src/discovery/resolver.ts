@@ -5,9 +5,10 @@
  *     provider once per peer that knows it);
  *  2. drops providers the chain view does not allow to serve ({@link ProviderEligibility}), before any
  *     record query — announcing oneself costs nothing, looking up a record costs a DHT query;
- *  3. fetches each remaining provider's record, validates every value found (§3.5: signature, expiry,
- *     chain, registry, key), keeps the best (§3.6), and drops the provider when no valid record is left or
- *     the best one is a withdrawal (no multiaddrs).
+ *  3. fetches each remaining provider's record — as providers come in, while the provider query goes
+ *     on — validates every value found (§3.5: signature, expiry, chain, registry, key), keeps the best
+ *     (§3.6), and drops the provider when no valid record is left or the best one is a withdrawal (no
+ *     multiaddrs).
  *
  * Results are cached per service for `cacheTtlMs` (at most until the first returned record expires).
  * A read in the last `refreshAheadMs` of an entry returns it and refreshes it in the background; a read
@@ -44,6 +45,11 @@ export const RESOLVER_REFRESH_AHEAD_MS = 15 * 1000;
 export const RESOLVER_EMPTY_TTL_MS = 5 * 1000;
 /** Bound on one shared lookup (ms): a provider query plus record queries, each a few round trips. */
 export const RESOLVER_LOOKUP_TIMEOUT_MS = 20 * 1000;
+/**
+ * Bound on one provider's record query (ms): a provider whose record holders are slow or unreachable
+ * counts as `missing` instead of holding up the answer about every other provider.
+ */
+export const RESOLVER_RECORD_TIMEOUT_MS = 5 * 1000;
 /** Most providers a lookup considers: kad-dht's `k`, what one provider query returns at most. */
 export const RESOLVER_MAX_PROVIDERS = 20;
 /** Record queries in parallel: fast lookups without opening dozens of DHT streams at once. */
@@ -72,6 +78,8 @@ export interface ServiceResolverInit {
   emptyTtlMs?: number;
   /** @default {@link RESOLVER_LOOKUP_TIMEOUT_MS} */
   lookupTimeoutMs?: number;
+  /** @default {@link RESOLVER_RECORD_TIMEOUT_MS} */
+  recordTimeoutMs?: number;
   /** @default {@link RESOLVER_MAX_PROVIDERS} */
   maxProviders?: number;
   /** @default {@link RESOLVER_RECORD_CONCURRENCY} */
@@ -180,6 +188,7 @@ export function createServiceResolver(init: ServiceResolverInit): (components: S
     refreshAheadMs: init.refreshAheadMs ?? RESOLVER_REFRESH_AHEAD_MS,
     emptyTtlMs: init.emptyTtlMs ?? RESOLVER_EMPTY_TTL_MS,
     lookupTimeoutMs: init.lookupTimeoutMs ?? RESOLVER_LOOKUP_TIMEOUT_MS,
+    recordTimeoutMs: init.recordTimeoutMs ?? RESOLVER_RECORD_TIMEOUT_MS,
     maxProviders: init.maxProviders ?? RESOLVER_MAX_PROVIDERS,
     recordConcurrency: init.recordConcurrency ?? RESOLVER_RECORD_CONCURRENCY,
     maxCachedServices: init.maxCachedServices ?? RESOLVER_MAX_CACHED_SERVICES,
@@ -202,6 +211,7 @@ interface ResolverSettings {
   refreshAheadMs: number;
   emptyTtlMs: number;
   lookupTimeoutMs: number;
+  recordTimeoutMs: number;
   maxProviders: number;
   recordConcurrency: number;
   maxCachedServices: number;
@@ -304,31 +314,43 @@ class Resolver implements ServiceResolver {
     const locator: ServiceLocator = { ...this.settings.locator, serviceId };
     const providerStats = createQueryStatsCollector(this.components.peerId);
     const found = new Map<string, PeerId>();
-    for await (const event of this.components.dht.findProviders(serviceProviderCid(locator), { signal })) {
-      providerStats.observe(event);
-      if (event.name !== "PROVIDER") continue;
-      for (const { id } of event.providers) {
-        if (found.size < this.settings.maxProviders && !found.has(id.toString())) found.set(id.toString(), id);
-      }
-    }
-
-    const providerQueryMs = performance.now() - started;
-
     const rejected: RejectedProviders = { ineligible: 0, missing: 0, expired: 0, invalid: 0, withdrawn: 0 };
-    const eligible: string[] = [];
-    for (const [text, id] of found) {
+    const recordStats: QueryStats[] = [];
+    // Record queries start as providers come in, while the provider query goes on.
+    const limit = createLimiter(this.settings.recordConcurrency);
+    const pending: Promise<RecordOutcome>[] = [];
+    const consider = (id: PeerId) => {
       const peerId = id.toMultihash().bytes;
       const node = nodeAddressOfPeerId(peerId);
-      if (node !== undefined && this.settings.eligibility({ serviceId, peerId, node })) eligible.push(text);
-      else rejected.ineligible++;
+      if (node === undefined || !this.settings.eligibility({ serviceId, peerId, node })) {
+        rejected.ineligible++;
+        return;
+      }
+      const outcome = limit(async () => {
+        const { outcome, stats } = await this.fetchRecord(locator, id.toString(), signal);
+        recordStats.push(stats);
+        return outcome;
+      });
+      outcome.catch(() => undefined); // awaited below; rejects only when the whole lookup is aborted
+      pending.push(outcome);
+    };
+    let providerQueryMs: number;
+    try {
+      for await (const event of this.components.dht.findProviders(serviceProviderCid(locator), { signal })) {
+        providerStats.observe(event);
+        if (event.name !== "PROVIDER") continue;
+        for (const { id } of event.providers) {
+          if (found.size >= this.settings.maxProviders || found.has(id.toString())) continue;
+          found.set(id.toString(), id);
+          consider(id);
+        }
+      }
+      providerQueryMs = performance.now() - started;
+    } catch (error) {
+      await Promise.allSettled(pending);
+      throw error;
     }
-
-    const recordStats: QueryStats[] = [];
-    const outcomes = await mapConcurrent(eligible, this.settings.recordConcurrency, async (peerId) => {
-      const { outcome, stats } = await this.fetchRecord(locator, peerId, signal);
-      recordStats.push(stats);
-      return outcome;
-    });
+    const outcomes = await Promise.all(pending);
     const providers: ResolvedProvider[] = [];
     for (const outcome of outcomes) {
       if (outcome.kind === "found") providers.push(outcome.provider);
@@ -367,14 +389,16 @@ class Resolver implements ServiceResolver {
     const stats = createQueryStatsCollector(this.components.peerId);
     const values: Uint8Array[] = [];
     try {
-      for await (const event of this.components.dht.get(key, { signal })) {
+      const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.settings.recordTimeoutMs)]);
+      for await (const event of this.components.dht.get(key, { signal: bounded })) {
         stats.observe(event);
         if (event.name === "VALUE") values.push(event.value);
         else if (event.name === "PEER_RESPONSE" && event.messageName === "GET_VALUE" && event.record !== undefined) values.push(event.record.value);
       }
     } catch (error) {
-      // kad-dht's get ends by pushing the best value to peers holding older ones and throws when one of
-      // them refuses; the values seen so far still count. An abort does not.
+      // Past the record timeout, or kad-dht's get failing while it pushes the best value to peers holding
+      // older ones (it throws when one of them refuses): the values seen so far still count. An abort of
+      // the whole lookup does not.
       if (signal.aborted) throw signal.reason;
       this.settings.log.debug({ peerId, err: error }, "record query ended with an error");
     }
@@ -382,7 +406,9 @@ class Resolver implements ServiceResolver {
     const now = Math.floor(this.settings.clock() / 1000);
     const valid: ServiceRecordCandidate[] = [];
     let expired = false;
-    for (const bytes of values) {
+    // Holders mostly return the same bytes; a signature check costs ~3 ms, so check each value once.
+    const distinct = new Map(values.map((bytes) => [Buffer.from(bytes).toString("base64"), bytes]));
+    for (const bytes of distinct.values()) {
       try {
         const record = await validateServiceRecord(bytes, { now, expectedKey: key, chainId: locator.chainId, registry: locator.registry });
         valid.push({ record, bytes });
@@ -425,16 +451,27 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
   });
 }
 
-/** `map` with at most `limit` calls in flight; results in input order. */
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
+/** Runs the functions given to it with at most `concurrency` in flight, in the order given. */
+function createLimiter(concurrency: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  const next = () => {
+    if (running >= concurrency) return;
+    const start = queue.shift();
+    if (start === undefined) return;
+    running++;
+    start();
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  return (task) =>
+    new Promise((resolve, reject) => {
+      queue.push(() =>
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            running--;
+            next();
+          }),
+      );
+      next();
+    });
 }
