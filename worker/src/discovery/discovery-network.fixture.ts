@@ -1,7 +1,9 @@
 /**
- * Test fixture: real libp2p nodes on 127.0.0.1 with the DSMP DHT (tcp + noise + yamux + identify + ping + kad-dht, which needs ping,
- * on `/dsmp/kad/1.0.0`, passthrough peer mapper, our validators and selectors), linked into a chain of
- * bootstrap dials, and bounded waits on conditions. Not imported by production code.
+ * Test fixture: real libp2p nodes on 127.0.0.1 with the DSMP DHT — tcp, noise, yamux, identify, ping (kad-dht
+ * needs it) and kad-dht on `/dsmp/kad/1.0.0` with the passthrough peer mapper and our validators and
+ * selectors — linked into a chain of bootstrap dials, and bounded waits on conditions. Built here rather
+ * than with the node factory of worker/src/p2p so discovery depends only on a started node with a DHT.
+ * Not imported by production code.
  */
 import { randomBytes } from "node:crypto";
 import { noise } from "@chainsafe/libp2p-noise";
