@@ -27,7 +27,9 @@ export type DsmpErrorCode =
   | "CLI_USAGE"
   | "INTERRUPTED"
   | "DISCOVERY_STOPPED"
-  | "DISCOVERY_NO_ADDRESSES";
+  | "DISCOVERY_NO_ADDRESSES"
+  | "HTTP_FRAME_INVALID"
+  | "MESH_REQUEST_FAILED";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -334,6 +336,50 @@ export class CliUsageError extends DsmpError {
   constructor(shortMessage: string, options: DsmpErrorOptions & { usage?: string | undefined } = {}) {
     super(shortMessage, options);
     this.usage = options.usage;
+// Mesh data plane
+
+/**
+ * Why bytes on a `/dsmp/http/1.0.0` stream were refused (docs/protocol.md §5.5).
+ * - `empty-frame`: a length prefix of 0 (every frame has at least its type byte).
+ * - `bad-length`: a length prefix that is not minimally encoded.
+ * - `frame-too-large`: a length prefix over the frame cap, or longer than 3 bytes; refused before buffering.
+ * - `truncated`: the stream ended inside a frame (inside the length prefix or the frame body).
+ * - `unknown-type`: a frame type byte this version does not define.
+ * - `bad-request-id`: the request id is missing, over 2^32 − 1 or not minimally encoded.
+ * - `bad-json`: a head or error payload that is not UTF-8 JSON.
+ * - `invalid-fields`: JSON that parses but misses a field or holds a value out of range.
+ * - `head-too-large`: a head payload over 16 KiB.
+ * - `too-many-headers`: more than 100 header pairs.
+ * - `body-too-large`: a body frame payload over 64 KiB.
+ * - `unexpected-payload`: END or RESET with a payload.
+ * - `unexpected-frame`: a valid frame in the wrong place (body before head, a second head, …).
+ * - `wrong-request-id`: a frame for a request id the stream does not carry.
+ */
+export type HttpFrameInvalidReason =
+  | "empty-frame"
+  | "bad-length"
+  | "frame-too-large"
+  | "truncated"
+  | "unknown-type"
+  | "bad-request-id"
+  | "bad-json"
+  | "invalid-fields"
+  | "head-too-large"
+  | "too-many-headers"
+  | "body-too-large"
+  | "unexpected-payload"
+  | "unexpected-frame"
+  | "wrong-request-id";
+
+/** A peer sent (or we were about to send) bytes that break the `/dsmp/http/1.0.0` framing rules. */
+export class HttpFrameError extends DsmpError {
+  override readonly name = "HttpFrameError" as const;
+  readonly code = "HTTP_FRAME_INVALID" as const;
+  readonly reason: HttpFrameInvalidReason;
+
+  constructor(reason: HttpFrameInvalidReason, details: string, options: { cause?: unknown } = {}) {
+    super(`invalid http frame: ${reason}`, { details, cause: options.cause });
+    this.reason = reason;
   }
 }
 
@@ -363,5 +409,39 @@ export class DiscoveryNoAddressesError extends DsmpError {
   readonly code = "DISCOVERY_NO_ADDRESSES" as const;
   constructor(details: string) {
     super("no address to announce: is the node listening?", { details });
+ * Why an HTTP exchange over the mesh failed: the `code` of an ERROR frame (docs/protocol.md §5.6), each
+ * with the status the gateway answers.
+ * - `bad-request` (400): the request cannot be forwarded as it is (e.g. a CONNECT).
+ * - `protocol-error` (502): the peer broke the framing rules.
+ * - `head-too-large` (431): a head over 16 KiB or with more than 100 headers.
+ * - `unauthorized` (401): reserved for consumer tokens.
+ * - `unknown-service` (404): the provider does not serve this service id.
+ * - `busy` (503): the provider refuses more work for now (reserved for load shedding).
+ * - `backend-unavailable` (502): the provider could not connect to its backend.
+ * - `backend-failed` (502): the backend connection failed mid-exchange or sent an unusable response.
+ * - `deadline-exceeded` (504): the request's deadline passed.
+ * - `internal` (500): anything else; also what a receiver makes of a code it does not know.
+ */
+export type MeshErrorCode =
+  | "bad-request"
+  | "protocol-error"
+  | "head-too-large"
+  | "unauthorized"
+  | "unknown-service"
+  | "busy"
+  | "backend-unavailable"
+  | "backend-failed"
+  | "deadline-exceeded"
+  | "internal";
+
+/** An HTTP exchange over the mesh failed, on this node or as reported by the remote's ERROR frame. */
+export class MeshRequestError extends DsmpError {
+  override readonly name = "MeshRequestError" as const;
+  readonly code = "MESH_REQUEST_FAILED" as const;
+  readonly reason: MeshErrorCode;
+
+  constructor(reason: MeshErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(`${reason}: ${message}`, { cause: options.cause });
+    this.reason = reason;
   }
 }
