@@ -1,0 +1,451 @@
+/**
+ * Provider side of `/dsmp/http/1.0.0`: each inbound stream carries one HTTP request for a service this node
+ * serves; the handler forwards it to the service's backend over plain HTTP and streams the answer back.
+ *
+ * Bodies stream both ways with back-pressure (a frame at a time; the backend socket and the libp2p stream
+ * each wait for 'drain'), the caller's deadline aborts the backend request, hop-by-hop headers are dropped
+ * and every response carries `x-dsmp-provider: <our PeerId>`. A peer that breaks the framing rules gets an
+ * ERROR frame and its stream is aborted; nothing a peer sends can throw out of the handler.
+ */
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Connection, Libp2p, Stream } from "@libp2p/interface";
+import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
+import { createSilentLogger, type Logger } from "../log.ts";
+import { FrameStream } from "./frame-stream.ts";
+import { RequestFrameSequence } from "./frame-sequence.ts";
+import { HTTP_PROTOCOL_ID, splitBody, type RequestHead } from "./http-frames.ts";
+import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
+
+/** Time a peer has to send its REQUEST_HEAD after opening a stream: 10 s, generous for a slow link. */
+export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
+/**
+ * Longest a request may run here whatever deadline the caller sent: 5 min. Bounds what one peer can tie
+ * up; long enough for large uploads and slow reports.
+ */
+export const DEFAULT_MAX_REQUEST_MS = 5 * 60_000;
+/** Concurrent requests per connection (yamux streams): 256, so one busy gateway is not capped at libp2p's 32. */
+export const DEFAULT_MAX_INBOUND_STREAMS = 256;
+/** How long `stop()` lets requests in flight finish before aborting them. */
+export const DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS = 10_000;
+/** Bound on sending an ERROR frame to a peer that does not read. */
+const ERROR_SEND_TIMEOUT_MS = 1_000;
+/** Connect errors: the backend never saw the request, so another provider may be tried safely. */
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET_BEFORE_CONNECT"]);
+
+/** The backend of a service id, or `undefined` if this node does not serve it. */
+export type BackendResolver = (serviceId: bigint) => URL | undefined;
+
+/** How one exchange ended: `peer-reset` when the caller gave up (RESET frame or stream reset). */
+export type ProviderOutcome = { status: number } | { error: MeshErrorCode | "peer-reset" };
+
+/** Hooks for metrics (prom-client wiring comes later). `serviceId` may be one this node does not serve. */
+export interface HttpProviderMetrics {
+  /** A valid REQUEST_HEAD arrived. */
+  requestStarted(event: { serviceId: string; method: string }): void;
+  /**
+   * An exchange ended, successfully (`status`) or not (`error`): one call per stream on which the peer
+   * sent anything (a stream closed before its first byte is not a request).
+   */
+  requestFinished(event: {
+    serviceId: string | undefined;
+    outcome: ProviderOutcome;
+    durationSeconds: number;
+    requestBytes: number;
+    responseBytes: number;
+  }): void;
+}
+
+export interface HttpProviderInit {
+  /** Backend base URL (`http:` or `https:`) of each served service; its path is a prefix, its query is ignored. */
+  backends: ReadonlyMap<bigint, URL> | BackendResolver;
+  /** @default {@link DEFAULT_HEAD_TIMEOUT_MS} */
+  headTimeoutMs?: number | undefined;
+  /** @default {@link DEFAULT_MAX_REQUEST_MS} */
+  maxRequestMs?: number | undefined;
+  /** @default {@link DEFAULT_MAX_INBOUND_STREAMS} */
+  maxInboundStreams?: number | undefined;
+  /** @default {@link DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS} */
+  drainTimeoutMs?: number | undefined;
+  metrics?: HttpProviderMetrics | undefined;
+}
+
+export interface HttpProviderComponents {
+  libp2p: Pick<Libp2p, "handle" | "unhandle" | "peerId">;
+  logger?: Logger | undefined;
+}
+
+export interface HttpProvider {
+  /** Register the protocol handler. */
+  start(): Promise<void>;
+  /** Unregister, let requests in flight finish (bounded by `drainTimeoutMs`), abort the rest. Idempotent. */
+  stop(): Promise<void>;
+  /** Serve one stream (what the registered handler calls); never rejects. */
+  handleStream(stream: Stream, connection: Connection): Promise<void>;
+  /** Streams being served. */
+  readonly inFlight: number;
+}
+
+type Status = "stopped" | "started" | "stopping";
+
+/**
+ * @example
+ * const provider = createHttpProvider({ backends: new Map([[1n, new URL("http://127.0.0.1:8080")]]) })({ libp2p });
+ * await provider.start();
+ */
+export function createHttpProvider(init: HttpProviderInit): (components: HttpProviderComponents) => HttpProvider {
+  return (components) => new HttpProviderService(init, components);
+}
+
+class HttpProviderService implements HttpProvider {
+  readonly #libp2p: HttpProviderComponents["libp2p"];
+  readonly #log: Logger;
+  readonly #resolve: BackendResolver;
+  readonly #headTimeoutMs: number;
+  readonly #maxRequestMs: number;
+  readonly #maxInboundStreams: number;
+  readonly #drainTimeoutMs: number;
+  readonly #metrics: HttpProviderMetrics | undefined;
+  readonly #peerId: string;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #httpAgent = new HttpAgent({ keepAlive: true });
+  readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
+  #root = new AbortController();
+  #status: Status = "stopped";
+
+  constructor(init: HttpProviderInit, components: HttpProviderComponents) {
+    this.#libp2p = components.libp2p;
+    this.#log = (components.logger ?? createSilentLogger()).child({ module: "mesh-provider" });
+    const backends = init.backends;
+    this.#resolve = typeof backends === "function" ? backends : (serviceId) => backends.get(serviceId);
+    this.#headTimeoutMs = init.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
+    this.#maxRequestMs = init.maxRequestMs ?? DEFAULT_MAX_REQUEST_MS;
+    this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
+    this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS;
+    this.#metrics = init.metrics;
+    this.#peerId = components.libp2p.peerId.toString();
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.#status !== "stopped") return;
+    this.#root = new AbortController();
+    await this.#libp2p.handle(HTTP_PROTOCOL_ID, (stream, connection) => this.handleStream(stream, connection), {
+      maxInboundStreams: this.#maxInboundStreams,
+    });
+    this.#status = "started";
+  }
+
+  async stop(): Promise<void> {
+    if (this.#status !== "started") return;
+    this.#status = "stopping";
+    try {
+      await this.#libp2p.unhandle(HTTP_PROTOCOL_ID);
+    } catch (error) {
+      this.#log.warn({ err: error }, "unregistering the http protocol handler failed");
+    }
+    if (this.#inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = Promise.allSettled([...this.#inFlight]);
+      await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#drainTimeoutMs)))]);
+      clearTimeout(timer);
+    }
+    this.#root.abort(new MeshRequestError("internal", "the provider is stopping"));
+    await Promise.allSettled([...this.#inFlight]);
+    this.#httpAgent.destroy();
+    this.#httpsAgent.destroy();
+    this.#status = "stopped";
+  }
+
+  handleStream(stream: Stream, connection: Connection): Promise<void> {
+    const served = new ProviderExchange(this, stream, connection)
+      .run()
+      .catch((error: unknown) => this.#log.error({ err: error }, "unexpected error serving a stream"));
+    this.#inFlight.add(served);
+    void served.finally(() => this.#inFlight.delete(served));
+    return served;
+  }
+
+  // Read by ProviderExchange.
+  get log(): Logger {
+    return this.#log;
+  }
+  get rootSignal(): AbortSignal {
+    return this.#root.signal;
+  }
+  get peerId(): string {
+    return this.#peerId;
+  }
+  get headTimeoutMs(): number {
+    return this.#headTimeoutMs;
+  }
+  get maxRequestMs(): number {
+    return this.#maxRequestMs;
+  }
+  get metrics(): HttpProviderMetrics | undefined {
+    return this.#metrics;
+  }
+  backendOf(serviceId: bigint): URL | undefined {
+    return this.#resolve(serviceId);
+  }
+  agentFor(url: URL): HttpAgent {
+    return url.protocol === "https:" ? this.#httpsAgent : this.#httpAgent;
+  }
+}
+
+/** A failure of one exchange: an ERROR frame to send, or `peer-reset` (the caller left; nothing to send). */
+interface Failure {
+  reason: MeshErrorCode | "peer-reset";
+  message: string;
+}
+
+function failureOf(error: unknown): Failure {
+  if (error instanceof MeshRequestError) return { reason: error.reason, message: error.message };
+  if (error instanceof HttpFrameError) {
+    const tooLarge = error.reason === "head-too-large" || error.reason === "too-many-headers";
+    return { reason: tooLarge ? "head-too-large" : "protocol-error", message: error.message };
+  }
+  return { reason: "internal", message: error instanceof Error ? error.message : String(error) };
+}
+
+function backendFailure(error: unknown): MeshRequestError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const unavailable = code !== undefined && CONNECT_ERROR_CODES.has(code);
+  return new MeshRequestError(unavailable ? "backend-unavailable" : "backend-failed", `backend: ${(error as Error).message}`, { cause: error });
+}
+
+/** `base` path (without a trailing slash) followed by the request target. Never URL resolution: `//host` stays a path. */
+function backendPath(base: URL, target: string): string {
+  return base.pathname.replace(/\/+$/, "") + target;
+}
+
+function waitForDrain(request: ClientRequest, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      request.off("drain", onDrain);
+      request.off("close", onClose);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onDrain = (): void => (cleanup(), resolve());
+    const onClose = (): void => (cleanup(), reject(new MeshRequestError("backend-failed", "the backend request closed")));
+    const onAbort = (): void => (cleanup(), reject(signal.reason));
+    if (signal.aborted) return reject(signal.reason);
+    request.on("drain", onDrain);
+    request.on("close", onClose);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** One stream, one request: read the head, forward, stream both bodies, report. */
+class ProviderExchange {
+  readonly #service: HttpProviderService;
+  readonly #frames: FrameStream;
+  readonly #connection: Connection;
+  readonly #sequence = new RequestFrameSequence();
+  readonly #abort = new AbortController();
+  readonly #started = performance.now();
+  #failure: Failure | undefined;
+  #serviceId: string | undefined;
+  #requestId = 0;
+  #requestBytes = 0;
+  #responseBytes = 0;
+  #responseDone = false;
+
+  constructor(service: HttpProviderService, stream: Stream, connection: Connection) {
+    this.#service = service;
+    this.#frames = new FrameStream(stream);
+    this.#connection = connection;
+  }
+
+  /** Record the first failure and abort everything the exchange waits on. */
+  #fail = (error: unknown): void => {
+    if (this.#failure === undefined && !this.#responseDone) this.#failure = failureOf(error);
+    this.#abort.abort(error);
+  };
+
+  /** The caller reset the request or its stream: stop, send nothing. */
+  #peerLeft(): void {
+    if (this.#failure === undefined && !this.#responseDone) this.#failure = { reason: "peer-reset", message: "the caller left" };
+    this.#abort.abort(new MeshRequestError("internal", "the caller left"));
+  }
+
+  async run(): Promise<void> {
+    const onStop = (): void => this.#fail(this.#service.rootSignal.reason);
+    this.#service.rootSignal.addEventListener("abort", onStop, { once: true });
+    let status: number | undefined;
+    try {
+      const head = await this.#readHead();
+      if (head !== undefined) status = await this.#forward(head);
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#service.rootSignal.removeEventListener("abort", onStop);
+    }
+    await this.#finish(status);
+  }
+
+  /** The REQUEST_HEAD, or `undefined` when the peer closed or reset before sending one. */
+  async #readHead(): Promise<RequestHead | undefined> {
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#service.headTimeoutMs)]);
+    let frame;
+    try {
+      frame = await this.#frames.read(signal);
+    } catch (error) {
+      if (signal.aborted && !this.#abort.signal.aborted) {
+        throw new MeshRequestError("protocol-error", `no request head within ${this.#service.headTimeoutMs} ms`);
+      }
+      throw error;
+    }
+    if (frame === null) return undefined;
+    this.#sequence.accept(frame);
+    if (frame.type !== "request-head") return undefined;
+    this.#requestId = frame.requestId;
+    this.#serviceId = frame.head.serviceId;
+    this.#service.metrics?.requestStarted({ serviceId: frame.head.serviceId, method: frame.head.method });
+    return frame.head;
+  }
+
+  /** Forward to the backend and stream the response; resolves with the status sent. */
+  async #forward(head: RequestHead): Promise<number> {
+    if (head.method.toUpperCase() === "CONNECT") throw new MeshRequestError("bad-request", "CONNECT is not forwarded");
+    const backend = this.#service.backendOf(BigInt(head.serviceId));
+    if (backend === undefined) throw new MeshRequestError("unknown-service", `service ${head.serviceId} is not served by ${this.#service.peerId}`);
+    const now = Date.now();
+    const remaining = Math.min(head.deadline, now + this.#service.maxRequestMs) - now;
+    if (remaining <= 0) throw new MeshRequestError("deadline-exceeded", "the deadline passed before the request arrived");
+    const deadline = setTimeout(() => this.#fail(new MeshRequestError("deadline-exceeded", `no complete response within ${remaining} ms`)), remaining);
+    const signal = this.#abort.signal;
+    try {
+      const options: RequestOptions = {
+        protocol: backend.protocol,
+        hostname: backend.hostname,
+        port: backend.port === "" ? undefined : Number(backend.port),
+        path: backendPath(backend, head.path),
+        method: head.method,
+        headers: headersObject(stripHopByHop(head.headers, ["host"])),
+        agent: this.#service.agentFor(backend),
+        signal,
+      };
+      let request: ClientRequest;
+      try {
+        request = (backend.protocol === "https:" ? httpsRequest : httpRequest)(options);
+      } catch (error) {
+        throw new MeshRequestError("bad-request", `the backend request cannot be built: ${(error as Error).message}`, { cause: error });
+      }
+      const response = new Promise<IncomingMessage>((resolve, reject) => {
+        request.on("response", resolve);
+        request.on("error", (error) => {
+          const failure = signal.aborted ? signal.reason : backendFailure(error);
+          reject(failure);
+          this.#fail(failure);
+        });
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+      response.catch(() => {});
+      // Send the head now rather than with the first body byte: the backend starts work while the body streams.
+      request.flushHeaders();
+      const pump = this.#pumpRequestBody(request, signal);
+      return await this.#relayResponse(await response, signal, pump);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /** Copy BODY frames into the backend request until END; then watch for a RESET until the peer closes. */
+  async #pumpRequestBody(request: ClientRequest, signal: AbortSignal): Promise<void> {
+    try {
+      for (;;) {
+        const frame = await this.#frames.read(signal);
+        if (frame === null) {
+          if (this.#sequence.state === "ended") return;
+          throw new HttpFrameError("truncated", "the stream ended before the request's END frame");
+        }
+        this.#sequence.accept(frame);
+        if (frame.type === "reset") {
+          this.#peerLeft();
+          return;
+        }
+        if (frame.type === "end") {
+          request.end();
+        } else if (frame.type === "body") {
+          this.#requestBytes += frame.chunk.byteLength;
+          if (!request.write(frame.chunk)) await waitForDrain(request, signal);
+        }
+      }
+    } catch (error) {
+      if (this.#responseDone || signal.aborted) return;
+      // Our own errors say what went wrong; anything else is the stream failing under us: the caller left.
+      if (error instanceof HttpFrameError || error instanceof MeshRequestError) this.#fail(error);
+      else this.#peerLeft();
+    }
+  }
+
+  async #relayResponse(response: IncomingMessage, signal: AbortSignal, pump: Promise<void>): Promise<number> {
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 599) throw new MeshRequestError("backend-failed", `backend answered status ${status}`);
+    const headers = stripHopByHop(headerPairsFromRaw(response.rawHeaders), [PROVIDER_HEADER]);
+    headers.push([PROVIDER_HEADER, this.#service.peerId]);
+    try {
+      await this.#frames.write({ type: "response-head", requestId: this.#requestId, head: { status, headers } }, signal);
+    } catch (error) {
+      if (error instanceof HttpFrameError) throw new MeshRequestError("backend-failed", `backend response head: ${error.message}`, { cause: error });
+      throw error;
+    }
+    try {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        for (const part of splitBody(chunk)) {
+          await this.#frames.write({ type: "body", requestId: this.#requestId, chunk: part }, signal);
+          this.#responseBytes += part.byteLength;
+        }
+      }
+    } catch (error) {
+      throw signal.aborted ? signal.reason : backendFailure(error);
+    }
+    await this.#frames.write({ type: "end", requestId: this.#requestId }, signal);
+    this.#responseDone = true;
+    await this.#frames.closeWrite(signal);
+    // The caller closes its end after its own END; a caller that still sends is cut off by the reset below.
+    await Promise.race([pump, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+    return status;
+  }
+
+  async #finish(status: number | undefined): Promise<void> {
+    const failure = this.#failure;
+    const outcome = failure === undefined ? (status === undefined ? undefined : { status }) : { error: failure.reason };
+    if (failure !== undefined && failure.reason !== "peer-reset") {
+      this.#service.log.debug(
+        { peer: this.#connection.remotePeer.toString(), serviceId: this.#serviceId, reason: failure.reason, message: failure.message },
+        "request failed",
+      );
+      await this.#sendError(failure.reason, failure.message);
+    }
+    const stream = this.#frames.stream;
+    if (failure !== undefined || stream.status === "open" || stream.status === "closing") {
+      this.#abort.abort();
+      this.#frames.abort(failure === undefined ? new Error("exchange complete") : new MeshRequestError("internal", failure.message));
+    }
+    if (outcome !== undefined) {
+      this.#service.metrics?.requestFinished({
+        serviceId: this.#serviceId,
+        outcome,
+        durationSeconds: (performance.now() - this.#started) / 1000,
+        requestBytes: this.#requestBytes,
+        responseBytes: this.#responseBytes,
+      });
+    }
+  }
+
+  async #sendError(reason: MeshErrorCode, message: string): Promise<void> {
+    if (this.#frames.stream.writeStatus !== "writable") return;
+    const signal = AbortSignal.timeout(ERROR_SEND_TIMEOUT_MS);
+    try {
+      await this.#frames.write({ type: "error", requestId: this.#requestId, error: { code: reason, message: message.slice(0, 1024) } }, signal);
+      await this.#frames.closeWrite(signal);
+    } catch (error) {
+      this.#service.log.debug({ err: error }, "could not send the ERROR frame");
+    }
+  }
+}
