@@ -49,6 +49,7 @@ export class FrameStream {
   #ended = false;
   #failure: unknown;
   #wake: { promise: Promise<void>; resolve: () => void } | undefined;
+  #resuming = false;
 
   constructor(stream: Stream, options: FrameStreamOptions = {}) {
     this.stream = stream;
@@ -58,7 +59,7 @@ export class FrameStream {
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, PAUSED_READ_BUFFER_BYTES);
     stream.addEventListener("message", (event: StreamMessageEvent) => {
       this.#decoder.push(event.data.subarray());
-      if (this.#decoder.bufferedBytes > this.#highWater && stream.readStatus === "readable") stream.pause();
+      this.#pauseIfFull();
       this.#notify();
     });
     stream.addEventListener("remoteCloseWrite", () => {
@@ -125,8 +126,20 @@ export class FrameStream {
 
   #resumeIfDrained(): boolean {
     if (this.#decoder.bufferedBytes > this.#lowWater || this.stream.readStatus !== "paused") return false;
-    this.stream.resume();
+    // resume() hands over the bytes held while paused and only then re-opens the muxer's window: a pause()
+    // from inside that hand-over would be undone at once, so it waits until resume() has returned.
+    this.#resuming = true;
+    try {
+      this.stream.resume();
+    } finally {
+      this.#resuming = false;
+    }
+    this.#pauseIfFull();
     return true;
+  }
+
+  #pauseIfFull(): void {
+    if (!this.#resuming && this.#decoder.bufferedBytes > this.#highWater && this.stream.readStatus === "readable") this.stream.pause();
   }
 
   #notify(): void {

@@ -19,12 +19,14 @@ export const TEST_WAIT_MS = 20_000;
 export class TestNodes {
   readonly #nodes: Libp2p[] = [];
 
-  async start(): Promise<Libp2p> {
+  /** A node; `maxStreamWindowBytes` caps yamux's per-stream receive window (default 16 MiB). */
+  async start(options: { maxStreamWindowBytes?: number } = {}): Promise<Libp2p> {
+    const window = options.maxStreamWindowBytes;
     const node = await createLibp2p({
       addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux(window === undefined ? {} : { streamOptions: { maxStreamWindowSize: window } })],
       services: { identify: identify() },
     });
     this.#nodes.push(node);

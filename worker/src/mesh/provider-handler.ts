@@ -258,6 +258,10 @@ class ProviderExchange {
     this.#service = service;
     this.#frames = new FrameStream(stream);
     this.#connection = connection;
+    // After END the caller has nothing more to send, so only the stream's reset tells that it left.
+    stream.addEventListener("close", (event) => {
+      if (event.error !== undefined && event.local !== true) this.#peerLeft();
+    });
   }
 
   /** Record the first failure and abort everything the exchange waits on. */
