@@ -296,7 +296,7 @@ class HttpGateway implements Gateway {
     const json = JSON.stringify(body);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
+        `content-length: ${Buffer.byteLength(json)}\r\n${ATTEMPTS_HEADER}: 0\r\nconnection: close\r\n\r\n${json}`,
     );
   }
 

@@ -14,7 +14,7 @@ import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.
 import { createSilentLogger, type Logger } from "../log.ts";
 import { FrameStream } from "./frame-stream.ts";
 import { RequestFrameSequence } from "./frame-sequence.ts";
-import { HTTP_PROTOCOL_ID, splitBody, type RequestHead } from "./http-frames.ts";
+import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type RequestHead } from "./http-frames.ts";
 import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 
 /** Time a peer has to send its REQUEST_HEAD after opening a stream: 10 s, generous for a slow link. */
@@ -31,7 +31,7 @@ export const DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS = 10_000;
 /** Bound on sending an ERROR frame to a peer that does not read. */
 const ERROR_SEND_TIMEOUT_MS = 1_000;
 /** Connect errors: the backend never saw the request, so another provider may be tried safely. */
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET_BEFORE_CONNECT"]);
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /** The backend of a service id, or `undefined` if this node does not serve it. */
 export type BackendResolver = (serviceId: bigint) => URL | undefined;
@@ -446,7 +446,7 @@ class ProviderExchange {
     if (this.#frames.stream.writeStatus !== "writable") return;
     const signal = AbortSignal.timeout(ERROR_SEND_TIMEOUT_MS);
     try {
-      await this.#frames.write({ type: "error", requestId: this.#requestId, error: { code: reason, message: message.slice(0, 1024) } }, signal);
+      await this.#frames.write({ type: "error", requestId: this.#requestId, error: { code: reason, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) } }, signal);
       await this.#frames.closeWrite(signal);
     } catch (error) {
       this.#service.log.debug({ err: error }, "could not send the ERROR frame");
