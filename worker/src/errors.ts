@@ -29,7 +29,9 @@ export type DsmpErrorCode =
   | "DISCOVERY_STOPPED"
   | "DISCOVERY_NO_ADDRESSES"
   | "HTTP_FRAME_INVALID"
-  | "MESH_REQUEST_FAILED";
+  | "MESH_REQUEST_FAILED"
+  | "NODE_START_FAILED"
+  | "NODE_IDENTITY_MISMATCH";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -336,6 +338,39 @@ export class CliUsageError extends DsmpError {
   constructor(shortMessage: string, options: DsmpErrorOptions & { usage?: string | undefined } = {}) {
     super(shortMessage, options);
     this.usage = options.usage;
+  }
+}
+
+/**
+ * Work stopped by its AbortSignal (the CLI aborts on the first SIGINT). A command line exits 130, as a shell
+ * does for Ctrl-C. The message says what may still happen, e.g. a transaction sent but not yet mined.
+ */
+export class InterruptedError extends DsmpError {
+  override readonly name = "InterruptedError" as const;
+  readonly code = "INTERRUPTED" as const;
+  readonly exitCode = 130;
+}
+// Service discovery
+
+/** The announcer or resolver was stopped: it publishes and looks up nothing any more. */
+export class DiscoveryStoppedError extends DsmpError {
+  override readonly name = "DiscoveryStoppedError" as const;
+  readonly code = "DISCOVERY_STOPPED" as const;
+  constructor(what: "announcer" | "resolver") {
+    super(`the service ${what} is stopped`);
+  }
+}
+
+/** The node has no address to put in its service record (not listening, or none a record can carry). */
+export class DiscoveryNoAddressesError extends DsmpError {
+  override readonly name = "DiscoveryNoAddressesError" as const;
+  readonly code = "DISCOVERY_NO_ADDRESSES" as const;
+  constructor(details: string) {
+    super("no address to announce: is the node listening?", { details });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Mesh data plane
 
 /**
@@ -384,31 +419,6 @@ export class HttpFrameError extends DsmpError {
 }
 
 /**
- * Work stopped by its AbortSignal (the CLI aborts on the first SIGINT). A command line exits 130, as a shell
- * does for Ctrl-C. The message says what may still happen, e.g. a transaction sent but not yet mined.
- */
-export class InterruptedError extends DsmpError {
-  override readonly name = "InterruptedError" as const;
-  readonly code = "INTERRUPTED" as const;
-  readonly exitCode = 130;
-}
-// Service discovery
-
-/** The announcer or resolver was stopped: it publishes and looks up nothing any more. */
-export class DiscoveryStoppedError extends DsmpError {
-  override readonly name = "DiscoveryStoppedError" as const;
-  readonly code = "DISCOVERY_STOPPED" as const;
-  constructor(what: "announcer" | "resolver") {
-    super(`the service ${what} is stopped`);
-  }
-}
-
-/** The node has no address to put in its service record (not listening, or none a record can carry). */
-export class DiscoveryNoAddressesError extends DsmpError {
-  override readonly name = "DiscoveryNoAddressesError" as const;
-  readonly code = "DISCOVERY_NO_ADDRESSES" as const;
-  constructor(details: string) {
-    super("no address to announce: is the node listening?", { details });
  * Why an HTTP exchange over the mesh failed: the `code` of an ERROR frame (docs/protocol.md §5.6), each
  * with the status the gateway answers.
  * - `bad-request` (400): the request cannot be forwarded as it is (e.g. a CONNECT).
@@ -443,5 +453,25 @@ export class MeshRequestError extends DsmpError {
   constructor(reason: MeshErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(`${reason}: ${message}`, { cause: options.cause });
     this.reason = reason;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Xnode
+
+/** The Xnode could not start: chain unreachable, wrong chain, no deployments file, a port in use. */
+export class NodeStartError extends DsmpError {
+  override readonly name = "NodeStartError" as const;
+  readonly code = "NODE_START_FAILED" as const;
+}
+
+/** The registry binds this node's address to another PeerId than the key's own: refuse to start. */
+export class NodeIdentityMismatchError extends DsmpError {
+  override readonly name = "NodeIdentityMismatchError" as const;
+  readonly code = "NODE_IDENTITY_MISMATCH" as const;
+  constructor(address: string, registered: string, own: string) {
+    super(`the registry holds node ${address} with another PeerId than this key's`, {
+      details: `registered PeerId bytes ${registered}, this keystore's ${own}: is this the right keystore?`,
+    });
   }
 }
