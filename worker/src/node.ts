@@ -1,0 +1,304 @@
+/**
+ * The Xnode: composition root of the worker library (DESIGN §10, STYLE §2/§5). Builds the services in order —
+ * identity → metrics → chain view → libp2p → discovery → mesh (provider + gateway) → control API — and stops
+ * them in reverse, each step isolated so one failing teardown does not leak the rest. A process may run several
+ * Xnodes (tests, benchmarks); only the CLI traps signals.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr } from "@multiformats/multiaddr";
+import { bytesToHex, createPublicClient, http, type Abi, type Address } from "viem";
+import { abis, type Deployment } from "@dsmp/contracts";
+import { startApiServer, type ApiServer } from "./api/api-server.ts";
+import { createMetrics, type DsmpMetrics } from "./api/metrics.ts";
+import { ChainIndexer } from "./chain/indexer.ts";
+import { DSMP_STATE_CONTRACTS, dsmpStateReducer, type DsmpState } from "./chain/dsmp-state.ts";
+import type { DsmpConfig } from "./config.ts";
+import { createServiceAnnouncer, type ServiceAnnouncer } from "./discovery/announcer.ts";
+import { chainViewEligibility } from "./discovery/provider-eligibility.ts";
+import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
+import { NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
+import { loadOrCreateKeystore } from "./identity/keystore.ts";
+import type { NodeIdentity } from "./identity/node-identity.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createGateway, type Gateway } from "./mesh/gateway.ts";
+import { createHttpProvider, type HttpProvider } from "./mesh/provider-handler.ts";
+import { createDsmpLibp2p, libp2pInitFromConfig, type DsmpLibp2p } from "./p2p/libp2p-node.ts";
+import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/service-record-dht.ts";
+
+/** A service this node provides: the on-chain id and the backend that answers it. */
+export interface ServedService {
+  serviceId: bigint;
+  backend: URL;
+  version?: string;
+  pricePerCall?: bigint;
+}
+
+export interface XnodeInit {
+  config: DsmpConfig;
+  serve?: ServedService[];
+  /** Keystore passphrase; default: the environment variable named by `config.node.passphraseEnv`. */
+  passphrase?: string;
+  logger?: Logger;
+  /** Chain view poll interval (ms). */
+  chainPollMs?: number;
+  /** DHT self-query interval at start (ms): small in tests and on the devnet. */
+  dhtInitialQuerySelfIntervalMs?: number;
+}
+
+export interface XnodeStatus {
+  address: Address;
+  peerId: string;
+  multiaddrs: string[];
+  peers: number;
+  chain: { chainId: number; syncedBlock: string | null; registered: boolean; nodeStatus: string | null };
+  serving: { serviceId: string; backend: string }[];
+  apiUrl: string;
+  gatewayUrl: string;
+  metricsUrl: string;
+}
+
+export interface Xnode {
+  readonly identity: NodeIdentity;
+  readonly p2p: DsmpLibp2p;
+  readonly chainView: ChainIndexer<DsmpState>;
+  readonly resolver: ServiceResolver;
+  readonly announcer: ServiceAnnouncer;
+  readonly metrics: DsmpMetrics;
+  readonly apiUrl: string;
+  readonly gatewayUrl: string;
+  status(): XnodeStatus;
+  stop(): Promise<void>;
+}
+
+/** Deployment file → addresses, checked against the chain's id. */
+export function readDeployment(file: string, chainId: number): Deployment {
+  let deployment: Deployment;
+  try {
+    deployment = JSON.parse(readFileSync(file, "utf8")) as Deployment;
+  } catch (err) {
+    throw new NodeStartError(`cannot read the deployments file ${file}`, {
+      details: "deploy the contracts first (`npm run deploy -- --rpc-url …` or `npm run devnet`)",
+      cause: err,
+    });
+  }
+  if (deployment.chainId !== chainId) {
+    throw new NodeStartError(`deployments file ${file} is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`);
+  }
+  return deployment;
+}
+
+export async function startXnode(init: XnodeInit): Promise<Xnode> {
+  const { config } = init;
+  const log = init.logger ?? createLogger({ level: config.node.logLevel });
+  const cleanups: { name: string; run: () => Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const step of cleanups.splice(0).reverse()) {
+      try {
+        await step.run();
+      } catch (err) {
+        log.warn({ err, step: step.name }, "error while stopping");
+      }
+    }
+  };
+
+  try {
+    mkdirSync(config.node.dataDir, { recursive: true, mode: 0o700 });
+    const passphrase = init.passphrase ?? process.env[config.node.passphraseEnv];
+    const { identity, created } = await loadOrCreateKeystore(config.node.keystorePath, { passphrase });
+    const nodeLog = log.child({ module: "node", node: identity.address });
+    nodeLog.info({ peerId: identity.peerId.toString(), created }, "identity loaded");
+    const metrics = createMetrics();
+
+    // Chain view.
+    const client = createPublicClient({ transport: http(config.chain.rpcUrl, { retryCount: 2 }) });
+    let chainId: number;
+    try {
+      chainId = await client.getChainId();
+    } catch (err) {
+      throw new NodeStartError(`cannot reach the chain at ${config.chain.rpcUrl}`, {
+        details: "is the chain running? start a local one with `npm run devnet`",
+        cause: err,
+      });
+    }
+    if (chainId !== config.chain.chainId) {
+      throw new NodeStartError(`the RPC serves chain ${chainId}, the configuration expects ${config.chain.chainId}`);
+    }
+    const deployment = readDeployment(config.chain.deploymentsFile, chainId);
+    const registry = deployment.contracts.ServiceRegistry!.address;
+    const chainView = new ChainIndexer<DsmpState>({
+      client,
+      reducer: dsmpStateReducer,
+      // A transaction in the head block has 1 confirmation: the indexer counts blocks behind the head.
+      confirmations: config.chain.confirmations - 1,
+      pollIntervalMs: init.chainPollMs ?? 1_000,
+      journalFile: join(config.node.dataDir, `chain-view-${chainId}.json`),
+      contracts: DSMP_STATE_CONTRACTS.map((name) => ({
+        name,
+        address: deployment.contracts[name]!.address,
+        abi: abis[name as keyof typeof abis] as Abi,
+        fromBlock: BigInt(deployment.contracts[name]!.blockNumber),
+      })),
+      onError: (err) => nodeLog.warn({ err }, "chain view sync failed; retrying"),
+    });
+    chainView.on("synced", ({ block }) => metrics.chainSyncedBlock.set(Number(block)));
+    chainView.on("reorg", (r) => {
+      metrics.chainReorgs.inc();
+      nodeLog.warn({ from: r.from.toString(), to: r.to.toString() }, "chain reorg repaired");
+    });
+    await chainView.sync(AbortSignal.timeout(60_000));
+    chainView.start();
+    cleanups.push({ name: "chain view", run: () => chainView.stop() });
+
+    // One key, two worlds: if the registry knows this address, it must be with this PeerId.
+    const registered = chainView.state.nodes.get(identity.address.toLowerCase() as Address);
+    if (registered && registered.peerId !== bytesToHex(identity.peerIdBytes())) {
+      throw new NodeIdentityMismatchError(identity.address, registered.peerId, bytesToHex(identity.peerIdBytes()));
+    }
+
+    // libp2p.
+    const p2p = await createDsmpLibp2p({
+      ...libp2pInitFromConfig(config),
+      privateKey: identity.privateKey,
+      log: log.child({ module: "p2p" }),
+      dht: {
+        validators: dsmpDhtValidators({ clock: unixSecondsNow, chainId, registry }),
+        selectors: dsmpDhtSelectors(),
+        ...(init.dhtInitialQuerySelfIntervalMs === undefined ? {} : { initialQuerySelfIntervalMs: init.dhtInitialQuerySelfIntervalMs }),
+      },
+    });
+    cleanups.push({ name: "libp2p", run: () => p2p.stop() });
+    const libp2p = p2p.libp2p;
+    const updatePeers = () => metrics.p2pPeers.set(libp2p.getPeers().length);
+    libp2p.addEventListener("peer:connect", updatePeers);
+    libp2p.addEventListener("peer:disconnect", updatePeers);
+
+    // Discovery.
+    const resolver = createServiceResolver({ chainId, registry, eligibility: chainViewEligibility(chainView), logger: log.child({ module: "resolver" }) })({
+      dht: libp2p.services.dht,
+      peerId: libp2p.peerId,
+    });
+    cleanups.push({ name: "resolver", run: () => resolver.stop() });
+    const announcer = createServiceAnnouncer({ chainId, registry, logger: log.child({ module: "announcer" }) })({
+      dht: libp2p.services.dht,
+      identity,
+      getMultiaddrs: () => libp2p.getMultiaddrs(),
+    });
+    cleanups.push({ name: "announcer", run: () => announcer.stop({ signal: AbortSignal.timeout(10_000) }) });
+
+    // Mesh: inbound provider, outbound gateway.
+    const serve = init.serve ?? [];
+    const provider: HttpProvider = createHttpProvider({ backends: new Map(serve.map((s) => [s.serviceId, s.backend])) })({
+      libp2p,
+      logger: log.child({ module: "provider" }),
+    });
+    await provider.start();
+    cleanups.push({ name: "provider", run: () => provider.stop() });
+    const gateway: Gateway = createGateway({ host: config.gateway.host, port: config.gateway.port })({
+      libp2p,
+      logger: log.child({ module: "gateway" }),
+      resolveProviders: async (serviceId, signal) => {
+        const started = performance.now();
+        try {
+          const result = await resolver.resolveProviders(serviceId, signal);
+          metrics.dhtLookups.inc({ outcome: result.source === "cache" ? "cached" : result.providers.length ? "found" : "empty" });
+          if (result.source === "network") {
+            metrics.dhtLookupSeconds.observe((performance.now() - started) / 1000);
+            metrics.dhtLookupHops.observe(result.stats.providerQuery.hops);
+          }
+          const peers = [];
+          for (const p of result.providers) {
+            const id = peerIdFromString(p.peerId);
+            await libp2p.peerStore.merge(id, { multiaddrs: p.multiaddrs.map((a) => multiaddr(a)) });
+            peers.push(id);
+          }
+          return peers;
+        } catch (err) {
+          metrics.dhtLookups.inc({ outcome: "error" });
+          throw err;
+        }
+      },
+      metrics: {
+        requestFinished: (e) => {
+          const service = e.serviceId ?? "none";
+          metrics.gatewayRequests.inc({ service, status_class: `${Math.floor(e.status / 100)}xx` });
+          metrics.gatewaySeconds.observe({ service }, e.durationSeconds);
+        },
+      },
+    });
+    await gateway.start();
+    cleanups.push({ name: "gateway", run: () => gateway.stop() });
+    const gw = gateway.address();
+    const gatewayUrl = `http://${gw.host}:${gw.port}`;
+
+    // Announce what we serve (after the provider is listening).
+    for (const s of serve) {
+      announcer
+        .announce({ serviceId: s.serviceId, version: s.version ?? "1", pricePerCall: s.pricePerCall ?? 0n })
+        .then((r) => nodeLog.info({ serviceId: s.serviceId.toString(), storedOn: r.storedOn, providedTo: r.providedTo }, "service announced"))
+        .catch((err) => nodeLog.warn({ err, serviceId: s.serviceId.toString() }, "announce failed; the announcer retries"));
+    }
+
+    let api: ApiServer | undefined;
+    const status = (): XnodeStatus => {
+      const view = chainView.state.nodes.get(identity.address.toLowerCase() as Address);
+      return {
+        address: identity.address,
+        peerId: identity.peerId.toString(),
+        multiaddrs: libp2p.getMultiaddrs().map((a) => a.toString()),
+        peers: libp2p.getPeers().length,
+        chain: {
+          chainId,
+          syncedBlock: chainView.syncedBlock?.toString() ?? null,
+          registered: view !== undefined,
+          nodeStatus: view?.status ?? null,
+        },
+        serving: serve.map((s) => ({ serviceId: s.serviceId.toString(), backend: s.backend.toString() })),
+        apiUrl: api?.url ?? "",
+        gatewayUrl,
+        metricsUrl: api ? `${api.url}/metrics` : "",
+      };
+    };
+    api = await startApiServer({
+      host: config.api.host,
+      port: config.api.port,
+      registry: metrics.registry,
+      logger: log,
+      checks: [
+        { name: "chain", check: async () => ({ ok: chainView.syncedBlock !== undefined, detail: `synced to ${chainView.syncedBlock ?? "nothing"}` }) },
+        { name: "p2p", check: async () => ({ ok: libp2p.status === "started", detail: `${libp2p.getPeers().length} peers` }) },
+      ],
+      routes: [
+        { method: "GET", pattern: "/v1/status", handler: async () => status() },
+        {
+          method: "GET",
+          pattern: "/v1/services/:id/providers",
+          handler: async (req) => {
+            const result = await resolver.resolveProviders(BigInt(req.params.id!), AbortSignal.timeout(20_000));
+            return { ...result, providers: result.providers.map(({ record: _record, ...p }) => p) };
+          },
+        },
+      ],
+    });
+    cleanups.push({ name: "api", run: () => api!.close() });
+    nodeLog.info({ api: api.url, gateway: gatewayUrl }, "xnode started");
+
+    let stopping: Promise<void> | undefined;
+    return {
+      identity,
+      p2p,
+      chainView,
+      resolver,
+      announcer,
+      metrics,
+      apiUrl: api.url,
+      gatewayUrl,
+      status,
+      stop: () => (stopping ??= stopAll().then(() => nodeLog.info("xnode stopped"))),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
