@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createGateway, parseGatewayPath, type Gateway, type GatewayInit, type ResolveProviders } from "./gateway.ts";
+import { createGateway, parseGatewayPath, type Gateway, type GatewayInit, type GatewayMetrics, type ResolveProviders } from "./gateway.ts";
 import { HTTP_PROTOCOL_ID } from "./http-frames.ts";
 import { httpFetch, learnAddresses, TestBackend, TestNodes, within } from "./mesh.fixture.ts";
 import { createHttpProvider, type HttpProvider } from "./provider-handler.ts";
@@ -21,8 +21,13 @@ let directory: Map<bigint, PeerId[]>;
 
 const resolveProviders: ResolveProviders = async (serviceId) => directory.get(serviceId) ?? [];
 
+/** What the gateway's metrics hook saw. */
+let finished: Array<Parameters<GatewayMetrics["requestFinished"]>[0]>;
+
 async function startGateway(init: GatewayInit = {}, resolve: ResolveProviders = resolveProviders): Promise<string> {
-  gateway = createGateway({ host: "127.0.0.1", port: 0, ...init })({ libp2p: gatewayNode, resolveProviders: resolve });
+  finished = [];
+  const metrics: GatewayMetrics = { requestFinished: (event) => finished.push(event) };
+  gateway = createGateway({ host: "127.0.0.1", port: 0, ...init })({ libp2p: gatewayNode, resolveProviders: resolve, metrics });
   await gateway.start();
   return `http://127.0.0.1:${gateway.address().port}`;
 }
@@ -88,6 +93,9 @@ describe("gateway → provider → backend", () => {
     const seen = backend.requests[0]!;
     expect(seen.headers["x-custom"]).toBe("yes");
     expect(seen.headers["proxy-authorization"]).toBeUndefined();
+    expect(finished).toEqual([
+      { serviceId: "1", status: 200, attempts: 1, provider: providerB.peerId.toString(), durationSeconds: expect.any(Number) },
+    ]);
   });
 
   it.each(["POST", "PUT"])("round-trips a 1 MiB %s body byte for byte", async (method) => {
