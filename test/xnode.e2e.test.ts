@@ -12,6 +12,8 @@ import { deploy } from "../scripts/lib/deploy.ts";
 import { devPrivateKey } from "../scripts/lib/dev-accounts.ts";
 import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
 import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
+import { runCli } from "../worker/src/cli/main.ts";
 
 const NODES = 5;
 
@@ -79,6 +81,22 @@ describe("Xnodes end to end", () => {
     const metrics = await (await fetch(`${node.apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/dsmp_gateway_requests_total\{service="\d+",status_class="2xx"\} [1-9]/);
     expect(metrics).toMatch(/dsmp_dht_lookups_total\{outcome="found"\} [1-9]/);
+  });
+
+  it("`dsmp call` and `dsmp node status` work against a running node", async () => {
+    const echo = net.services.find((s) => s.name === "echo")!;
+    const node = net.nodes[3]!;
+    const io = createMemoryIo();
+    expect(await runCli(["call", String(echo.id), "hello", "--gateway", node.gatewayUrl, "--data", "hi there", "--json"], io)).toBe(0);
+    expect(JSON.parse(io.out())).toMatchObject({ status: 200, body: "hi there" });
+
+    const statusIo = createMemoryIo();
+    expect(await runCli(["node", "status", "--api", node.apiUrl, "--json"], statusIo)).toBe(0);
+    expect(JSON.parse(statusIo.out())).toMatchObject({ address: node.identity.address, gatewayUrl: node.gatewayUrl });
+
+    const missing = createMemoryIo();
+    expect(await runCli(["call", "999", "--gateway", node.gatewayUrl], missing)).toBe(1);
+    expect(missing.err()).toContain("service 999 answered 503");
   });
 
   it("answers 503 JSON for a service nobody provides", async () => {

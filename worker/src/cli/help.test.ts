@@ -81,15 +81,15 @@ describe("the command table", () => {
   it("runs a command plugged in beside the built-in ones, with global flags anywhere", async () => {
     const seen: unknown[] = [];
     const nodeStart: CliCommand = {
-      path: ["node", "start"],
-      summary: "start the node",
+      path: ["node", "probe"], // a path no built-in command uses
+      summary: "probe the node",
       options: [{ name: "config", type: "string", value: "<file>", description: "config file" }],
       run: async (input, io) => {
         seen.push({ config: input.string("config"), json: input.global.json, rpcUrl: input.global.rpcUrl });
         io.stdout("started\n");
       },
     };
-    const { code, out } = await dsmp(["--json", "node", "start", "--config", "c.json"], {
+    const { code, out } = await dsmp(["--json", "node", "probe", "--config", "c.json"], {
       commands: [...COMMANDS, nodeStart],
       env: { DSMP_RPC_URL: "http://rpc.example:8545" },
     });

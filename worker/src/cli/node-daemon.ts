@@ -1,0 +1,132 @@
+/**
+ * `dsmp node start` (run an Xnode until Ctrl-C), `dsmp node status` (ask a running node's control API) and
+ * `dsmp call <serviceId> [path]` (a request through a node's gateway).
+ */
+import { DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, loadConfig } from "../config.ts";
+import { CliUsageError, NodeStartError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
+import type { CliIo } from "./cli-io.ts";
+import type { CliCommand, CommandInput } from "./command-spec.ts";
+import { printFields, printJson, printLine } from "./output.ts";
+
+/** `<serviceId>=<backend URL>` → a served service. */
+export function parseServe(text: string): ServedService {
+  const at = text.indexOf("=");
+  const id = text.slice(0, at);
+  let backend: URL;
+  try {
+    backend = new URL(text.slice(at + 1));
+  } catch {
+    throw new CliUsageError(`--serve wants <serviceId>=<backend URL>, got "${text}"`);
+  }
+  if (at <= 0 || !/^[1-9][0-9]*$/.test(id) || !["http:", "https:"].includes(backend.protocol)) {
+    throw new CliUsageError(`--serve wants <serviceId>=<http(s) backend URL>, got "${text}"`);
+  }
+  return { serviceId: BigInt(id), backend };
+}
+
+/** Runs an Xnode until `io.signal` aborts (first Ctrl-C), then stops it gracefully. */
+export async function nodeStartCommand(input: CommandInput, io: CliIo): Promise<void> {
+  const serve = (input.string("serve") ?? "").split(",").filter(Boolean).map(parseServe);
+  const config = await loadConfig({ file: input.string("config"), env: process.env });
+  const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }) });
+  const status = node.status();
+  if (input.global.json) printJson(io, status);
+  else printStatus(io, status);
+  await new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    io.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  io.stderr("dsmp: stopping the node (Ctrl-C again forces)\n");
+  await node.stop();
+}
+
+function printStatus(io: CliIo, s: XnodeStatus) {
+  printFields(io, [
+    ["address", s.address],
+    ["peer id", s.peerId],
+    ["listening", s.multiaddrs.join(" ") || "(none)"],
+    ["peers", String(s.peers)],
+    ["chain", `${s.chain.chainId}, synced to block ${s.chain.syncedBlock ?? "-"}`],
+    ["registered", s.chain.registered ? `yes (${s.chain.nodeStatus})` : "no — register it with `dsmp node register`"],
+    ["serving", s.serving.map((x) => `${x.serviceId} → ${x.backend}`).join(", ") || "nothing"],
+    ["api", s.apiUrl],
+    ["gateway", s.gatewayUrl],
+    ["metrics", s.metricsUrl],
+  ]);
+}
+
+async function fetchOrExplain(url: string, init: RequestInit, what: string): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new NodeStartError(`cannot reach ${what} at ${url}`, { details: "is the node running? start one with `dsmp node start` or `npm run devnet`", cause: err });
+  }
+}
+
+/** `dsmp node status`: the status of a running node, from its control API. */
+export async function nodeStatusCommand(input: CommandInput, io: CliIo): Promise<void> {
+  const api = input.string("api") ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`;
+  const res = await fetchOrExplain(`${api}/v1/status`, { signal: io.signal }, "the node's control API");
+  const status = (await res.json()) as XnodeStatus;
+  if (input.global.json) printJson(io, status);
+  else printStatus(io, status);
+}
+
+/** `dsmp call <serviceId> [path]`: one request through a node's gateway; the body goes to stdout. */
+export async function callCommand(input: CommandInput, io: CliIo): Promise<void> {
+  const id = input.argument("serviceId");
+  if (!/^[1-9][0-9]*$/.test(id)) throw new CliUsageError(`<serviceId> must be a positive integer, got "${id}"`);
+  const path = (input.optionalArgument("path") ?? "").replace(/^\/+/, "");
+  const gateway = input.string("gateway") ?? process.env.DSMP_GATEWAY_URL ?? `http://${DEFAULT_GATEWAY_HOST}:${DEFAULT_GATEWAY_PORT}`;
+  const data = input.string("data");
+  const method = (input.string("method") ?? (data === undefined ? "GET" : "POST")).toUpperCase();
+  const res = await fetchOrExplain(`${gateway}/svc/${id}/${path}`, { method, body: data, signal: io.signal }, "the gateway");
+  const body = await res.text();
+  if (input.global.json) {
+    printJson(io, { status: res.status, provider: res.headers.get("x-dsmp-provider"), attempts: Number(res.headers.get("x-dsmp-attempts") ?? 0), body });
+  } else {
+    io.stdout(body.endsWith("\n") || body === "" ? body : `${body}\n`);
+  }
+  if (res.status >= 400) {
+    throw new NodeStartError(`service ${id} answered ${res.status}`, { details: body });
+  }
+}
+
+export const nodeDaemonCommands: readonly CliCommand[] = [
+  {
+    path: ["node", "start"],
+    summary: "run an Xnode (libp2p, DHT discovery, gateway, control API) until Ctrl-C",
+    description:
+      "Configuration comes from defaults < --config file < DSMP_* environment variables. The node's key is created on first start (keystore mode 0600).",
+    options: [
+      { name: "config", type: "string", value: "<file>", description: "JSON config file (see docs/cli.md)" },
+      { name: "serve", type: "string", value: "<id=url,...>", description: "services this node provides: on-chain id = backend base URL" },
+    ],
+    examples: ["dsmp node start --config node.json --serve 1=http://127.0.0.1:8080"],
+    run: nodeStartCommand,
+  },
+  {
+    path: ["node", "status"],
+    summary: "show a running node's identity, peers, chain sync and endpoints",
+    options: [{ name: "api", type: "string", value: "<url>", description: `control API (default http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT})` }],
+    examples: ["dsmp node status --api http://127.0.0.1:4662 --json"],
+    run: nodeStatusCommand,
+  },
+  {
+    path: ["call"],
+    summary: "call a service through a node's gateway and print the answer",
+    positionals: [
+      { name: "serviceId", description: "on-chain service id" },
+      { name: "path", description: "path under the service (default /)", optional: true },
+    ],
+    options: [
+      { name: "gateway", type: "string", value: "<url>", description: `gateway (env DSMP_GATEWAY_URL; default http://${DEFAULT_GATEWAY_HOST}:${DEFAULT_GATEWAY_PORT})` },
+      { name: "data", type: "string", value: "<text>", description: "request body (makes the default method POST)" },
+      { name: "method", type: "string", value: "<verb>", description: "HTTP method (default GET, or POST with --data)" },
+    ],
+    examples: ["dsmp call 1 hello --gateway http://127.0.0.1:4663", "dsmp call 1 echo --data 'hi' --json"],
+    run: callCommand,
+  },
+];
