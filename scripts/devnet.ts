@@ -1,9 +1,8 @@
 /**
  * Local devnet: a Hardhat chain on 127.0.0.1, every DSMP contract deployed and wired, development accounts
- * funded with OPEN, and `devnet.json` describing it. Ctrl-C stops everything.
- *
- * Xnodes, demo services and the web UI join the devnet with the worker daemon (issue #3) and the web UI
- * (issue #6); until then `nodes` and `services` in devnet.json are empty lists.
+ * funded with OPEN, N Xnodes (default 4) registered and staked, the demo services (`echo` public and free,
+ * `paid`, `private`) announced in the DHT, and `devnet.json` describing it all. Ctrl-C stops everything.
+ * The web UI joins with its own issue.
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -12,11 +11,14 @@ import { hardhat } from "viem/chains";
 import { abis } from "../contracts/index.ts";
 import { deploy } from "./lib/deploy.ts";
 import { DEV_MNEMONIC, devAccount, devPrivateKey } from "./lib/dev-accounts.ts";
+import { startDevnetXnodes, type DevnetXnodes } from "./lib/devnet-xnodes.ts";
 import { startHardhatNode } from "./lib/hardhat-node.ts";
+import { DEFAULT_DEPLOYMENTS_DIR } from "./lib/deploy.ts";
 
 const usage = `usage: npm run devnet -- [options]
 
   --port N       JSON-RPC port of the chain (default 8545)
+  --nodes N      Xnodes to start (default 4; node i uses ports 4660+10i … 4663+10i)
   --accounts N   development accounts funded with OPEN (default 10)
   --fund OPEN    OPEN per account (default 100000)
   --out FILE     where the devnet description is written (default devnet.json)
@@ -26,6 +28,7 @@ const usage = `usage: npm run devnet -- [options]
 const { values } = parseArgs({
   options: {
     port: { type: "string", default: "8545" },
+    nodes: { type: "string", default: "4" },
     accounts: { type: "string", default: "10" },
     fund: { type: "string", default: "100000" },
     out: { type: "string", default: "devnet.json" },
@@ -47,6 +50,15 @@ if (!Number.isInteger(accountCount) || accountCount < 1 || accountCount > 20) {
   console.error(`devnet: --accounts must be in [1, 20] (Hardhat has 20 development accounts)\n\n${usage}`);
   process.exit(2);
 }
+const nodeCount = Number(values.nodes);
+if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) {
+  console.error(`devnet: --nodes must be in [1, 16]\n\n${usage}`);
+  process.exit(2);
+}
+if (accountCount < nodeCount + 3) {
+  console.error(`devnet: --accounts must be at least --nodes + 3 (operators, a service owner and an allow-listed consumer)\n\n${usage}`);
+  process.exit(2);
+}
 const progress = (line: string) => console.error(`devnet: ${line}`);
 
 progress(`starting a Hardhat chain on 127.0.0.1:${port}`);
@@ -55,10 +67,12 @@ const node = await startHardhatNode({ port }).catch((err: Error) => {
   process.exit(1);
 });
 let stopping = false;
+let xnodes: DevnetXnodes | undefined;
 async function stop(code: number) {
   if (stopping) process.exit(code); // second signal: force
   stopping = true;
   progress("stopping");
+  await xnodes?.stop();
   await node.stop();
   process.exit(code);
 }
@@ -80,6 +94,16 @@ try {
   }
   progress(`funded ${accounts.length - 1} accounts with ${values.fund} OPEN each`);
 
+  progress(`starting ${nodeCount} Xnodes`);
+  xnodes = await startDevnetXnodes({
+    rpcUrl: node.rpcUrl,
+    deployment,
+    deploymentsFile: `${DEFAULT_DEPLOYMENTS_DIR}/${deployment.chainId}.json`,
+    count: nodeCount,
+    rootDir: ".devnet",
+    progress,
+  });
+
   const description = {
     rpcUrl: node.rpcUrl,
     chainId: deployment.chainId,
@@ -93,16 +117,25 @@ try {
       })),
     ),
     mnemonic: DEV_MNEMONIC,
-    nodes: [] as unknown[],
-    services: [] as unknown[],
+    nodes: xnodes.nodes.map((n) => {
+      const st = n.status();
+      return { address: st.address, peerId: st.peerId, multiaddrs: st.multiaddrs, apiUrl: st.apiUrl, gatewayUrl: st.gatewayUrl, metricsUrl: st.metricsUrl };
+    }),
+    services: xnodes.services.map((sv) => ({ id: sv.id.toString(), name: sv.name, visibility: sv.visibility, providers: sv.providers })),
   };
   writeFileSync(values.out, JSON.stringify(description, null, 2) + "\n");
   if (values.json) console.log(JSON.stringify(description, null, 2));
   else {
     console.log(`\nDSMP devnet — chain ${description.chainId} at ${description.rpcUrl}\n`);
     for (const [name, address] of Object.entries(description.contracts)) console.log(`  ${name.padEnd(16)} ${address}`);
+    console.log(`\n  node  address                                     gateway                 api`);
+    for (const [i, n] of description.nodes.entries()) console.log(`  ${String(i).padEnd(4)}  ${n.address}  ${n.gatewayUrl.padEnd(22)}  ${n.apiUrl}`);
+    console.log(`\n  service  name     visibility  providers`);
+    for (const sv of description.services) console.log(`  ${sv.id.padEnd(7)}  ${sv.name.padEnd(7)}  ${sv.visibility.padEnd(10)}  nodes ${sv.providers.join(", ")}`);
+    const echo = description.services.find((sv) => sv.name === "echo");
     console.log(`\n  ${accounts.length} development accounts (mnemonic: "${DEV_MNEMONIC}"), e.g. ${accounts[1]?.address ?? deployer.address}`);
-    console.log(`  wrote ${values.out}; Xnodes and the web UI are not part of the devnet yet (issues #3, #6)`);
+    console.log(`  wrote ${values.out}; the web UI is not part of the devnet yet`);
+    if (echo) console.log(`\n  try:  npx dsmp call ${echo.id} hello --data hi --gateway ${description.nodes.at(-1)!.gatewayUrl}`);
     console.log(`\nCtrl-C stops the devnet.`);
   }
 } catch (err) {
