@@ -81,6 +81,10 @@ describe("Xnodes end to end", () => {
     const metrics = await (await fetch(`${node.apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/dsmp_gateway_requests_total\{service="\d+",status_class="2xx"\} [1-9]/);
     expect(metrics).toMatch(/dsmp_dht_lookups_total\{outcome="found"\} [1-9]/);
+    expect(metrics).toMatch(/dsmp_p2p_streams_opened_total\{protocol="\/dsmp\/http\/1.0.0",direction="outbound"\} [1-9]/);
+    expect(metrics).toMatch(/dsmp_chain_synced_block [1-9]/);
+    const provider = await (await fetch(`${net.nodes[0]!.apiUrl}/metrics`)).text(); // node 0 serves echo
+    expect(provider).toMatch(/dsmp_provider_requests_total\{service="\d+",outcome="2xx"\} [1-9]/);
   });
 
   it("`dsmp call` and `dsmp node status` work against a running node", async () => {

@@ -189,7 +189,21 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
 
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];
-    const provider: HttpProvider = createHttpProvider({ backends: new Map(serve.map((s) => [s.serviceId, s.backend])) })({
+    // Label by service only for services this node serves: peers may name any id (bounded label values).
+    const servedIds = new Set(serve.map((s) => s.serviceId.toString()));
+    const serviceLabel = (id: string | undefined) => (id !== undefined && servedIds.has(id) ? id : "other");
+    const provider: HttpProvider = createHttpProvider({
+      backends: new Map(serve.map((s) => [s.serviceId, s.backend])),
+      metrics: {
+        requestStarted: () => metrics.p2pStreamsOpened.inc({ protocol: "/dsmp/http/1.0.0", direction: "inbound" }),
+        requestFinished: (e) => {
+          const service = serviceLabel(e.serviceId);
+          const outcome = "status" in e.outcome ? `${Math.floor(e.outcome.status / 100)}xx` : e.outcome.error;
+          metrics.providerRequests.inc({ service, outcome });
+          metrics.providerSeconds.observe({ service }, e.durationSeconds);
+        },
+      },
+    })({
       libp2p,
       logger: log.child({ module: "provider" }),
     });
@@ -224,6 +238,8 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           const service = e.serviceId ?? "none";
           metrics.gatewayRequests.inc({ service, status_class: `${Math.floor(e.status / 100)}xx` });
           metrics.gatewaySeconds.observe({ service }, e.durationSeconds);
+          if (e.attempts > 0) metrics.p2pStreamsOpened.inc({ protocol: "/dsmp/http/1.0.0", direction: "outbound" }, e.attempts);
+          if (e.status >= 500) metrics.gatewayErrors.inc({ service, reason: String(e.status) });
         },
       },
     });

@@ -57,6 +57,19 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     }),
+    providerRequests: new Counter({
+      name: "dsmp_provider_requests_total",
+      help: "Requests served to other nodes, by service and outcome (HTTP status class or mesh error code)",
+      labelNames: ["service", "outcome"] as const,
+      registers,
+    }),
+    providerSeconds: new Histogram({
+      name: "dsmp_provider_request_seconds",
+      help: "Time to serve a request from another node, from request head to response end",
+      labelNames: ["service"] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    }),
     chainSyncedBlock: new Gauge({ name: "dsmp_chain_synced_block", help: "Newest block folded into the chain view", registers }),
     chainReorgs: new Counter({ name: "dsmp_chain_reorgs_total", help: "Reorgs the chain view repaired", registers }),
   };

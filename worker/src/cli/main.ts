@@ -96,7 +96,13 @@ export function trapInterrupts(
     hooks.exit(EXIT_INTERRUPTED);
   };
   process.on("SIGINT", onSigint);
-  return { dispose: () => void process.off("SIGINT", onSigint) };
+  process.on("SIGTERM", onSigint);
+  return {
+    dispose: () => {
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigint);
+    },
+  };
 }
 
 if (import.meta.main) {
