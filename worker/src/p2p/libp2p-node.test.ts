@@ -84,6 +84,16 @@ describe("createDsmpLibp2p", () => {
     expect(node.peerId.equals(identity.peerId)).toBe(true);
   });
 
+  it("answers back-to-back pings on one connection", async () => {
+    const a = await nodes.start();
+    const b = await nodes.start({ listen: [] });
+    await b.libp2p.dial(addressWith(a, "/tcp/"));
+    for (let i = 0; i < 20; i++) {
+      await b.libp2p.services.ping.ping(a.peerId, { signal: AbortSignal.timeout(5_000) });
+    }
+    expect(b.libp2p.getConnections(a.peerId)).toHaveLength(1);
+  });
+
   it("serves the DHT under the configured protocol prefix", async () => {
     const node = await nodes.start({ protocolPrefix: "/dsmp-devnet" });
     expect(node.libp2p.getProtocols()).toContain("/dsmp-devnet/kad/1.0.0");

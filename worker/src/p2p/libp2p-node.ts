@@ -88,6 +88,14 @@ export const RELAY_CONNECTION_DURATION_LIMIT_MS = 2 * 60 * 1000;
 /** Data cap of one relayed connection, each direction (bytes): the spec default of 128 KiB, same reasoning. */
 export const RELAY_CONNECTION_DATA_LIMIT_BYTES = 1n << 17n;
 
+/**
+ * Ping streams allowed at once per connection, each way. The library allows 1 outbound: a ping
+ * awaited right after another can still find the previous stream half-closed and fail with
+ * TooManyOutboundProtocolStreamsError (seen here). 4 absorbs that and overlapping liveness probes
+ * while still bounding what one peer can open.
+ */
+export const PING_MAX_STREAMS_PER_CONNECTION = 4;
+
 /** File, under `dataDir`, that holds the known-peers cache. */
 export const KNOWN_PEERS_FILE = "known-peers.json";
 
@@ -166,6 +174,11 @@ export interface DsmpLibp2pInit {
   listen?: string[];
   /** Addresses to announce instead of the listen addresses (a public IP or DNS name behind a port forward). */
   announce?: string[];
+  /**
+   * STUN/TURN URLs for WebRTC's ICE. Default: none on LAN (host candidates suffice, and STUN
+   * servers out of reach delay every WebRTC dial), the library's public STUN servers on WAN.
+   */
+  iceServers?: string[];
   /** Bootstrap peers: full multiaddrs ending in `/p2p/<id>`. */
   bootstrap?: string[];
   /** Default {@link BOOTSTRAP_DIAL_DELAY_MS}. */
@@ -248,12 +261,16 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
     ...(reserve === "always" ? ["/p2p-circuit"] : []),
     ...(init.relayClient?.relays ?? []).map((relay) => `${relay}/p2p-circuit`),
   ];
+  const iceServers = init.iceServers ?? (network === "lan" ? [] : undefined);
   const dht = init.dht ?? {};
   const dhtMode = dht.serverMode ?? "server";
 
   const services: NonNullable<Libp2pOptions<DsmpServices>["services"]> = {
     identify: identify(),
-    ping: ping(),
+    ping: ping({
+      maxInboundStreams: PING_MAX_STREAMS_PER_CONNECTION,
+      maxOutboundStreams: PING_MAX_STREAMS_PER_CONNECTION,
+    }),
     dht: kadDHT({
       protocol: kadProtocolFor(init.protocolPrefix ?? DEFAULT_PROTOCOL_PREFIX),
       clientMode: dhtMode === "auto" ? undefined : dhtMode === "client",
@@ -297,7 +314,9 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
     privateKey: init.privateKey,
     nodeInfo: { name: "dsmp-xnode" },
     addresses: { listen, ...(init.announce === undefined ? {} : { announce: init.announce }) },
-    transports: createTransports(transports),
+    transports: createTransports(transports, {
+      ...(iceServers === undefined ? {} : { iceServers }),
+    }),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),

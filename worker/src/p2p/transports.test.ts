@@ -1,9 +1,24 @@
+import type { Connection } from "@libp2p/interface";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { afterEach, describe, expect, it } from "vitest";
+import type { DsmpLibp2p } from "./libp2p-node.ts";
 import { addressWith, TestNodes, untilCondition } from "./p2p-test-harness.ts";
 import { EPHEMERAL_TRANSPORT_PORTS, listenAddressesFor, type TransportName } from "./transports.ts";
 
 const nodes = new TestNodes();
 afterEach(() => nodes.stopAll());
+
+async function dialWithRetries(node: DsmpLibp2p, target: Multiaddr, attempts: number, timeoutMs: number): Promise<Connection> {
+  const errors: unknown[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await node.libp2p.dial(target, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  throw new AggregateError(errors, `${attempts} dials to ${target.toString()} failed`);
+}
 
 describe("listenAddressesFor", () => {
   it("maps each transport to its listen multiaddr", () => {
@@ -65,6 +80,12 @@ describe("two nodes dial each other and ping", () => {
     const dialler = await nodes.start({ transports: ["tcp", "webrtc"], listen: [] });
     const target = addressWith(listener, "/p2p-circuit/webrtc");
 
+    // Up to 3 bounded attempts, not 1: on this machine 5–13% of WebRTC dials stall because
+    // node-datachannel drops the responder's ICE candidates ("Got a remote candidate without ICE
+    // transport") and ICE never completes (measured in docs/p2p.md). A dial that works takes
+    // 0.1–1.4 s, so 4 s per attempt bounds the test without hiding a transport that never works.
+    const connection = await dialWithRetries(dialler, target, 3, 4_000);
+    expect(connection.remoteAddr.toString()).toContain("/webrtc");
     await dialler.libp2p.services.ping.ping(target, { signal: AbortSignal.timeout(10_000) });
 
     const webrtc = dialler.libp2p

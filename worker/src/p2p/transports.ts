@@ -103,6 +103,12 @@ export interface CreateTransportsOptions {
    * dead relay holds up the search for a live one.
    */
   reservationCompletionTimeoutMs?: number;
+  /**
+   * STUN/TURN URLs the WebRTC transport uses to find its public address (ICE). Absent: the
+   * library's public STUN servers (Google, Twilio, Cloudflare, Mozilla). `[]`: host candidates
+   * only, right on a LAN, where asking unreachable STUN servers only delays ICE.
+   */
+  iceServers?: string[];
 }
 
 /** Default for {@link CreateTransportsOptions.reservationCompletionTimeoutMs} (the library's own, 10 s). */
@@ -129,7 +135,13 @@ export function createTransports(
         factories.push(quic());
         break;
       case "webrtc":
-        factories.push(webRTC());
+        factories.push(
+          webRTC(
+            options.iceServers === undefined
+              ? {}
+              : { rtcConfiguration: { iceServers: options.iceServers.map((url) => ({ urls: [url] })) } },
+          ),
+        );
         break;
       case "webrtc-direct":
         factories.push(webRTCDirect());
