@@ -38,7 +38,6 @@ export async function nodeStartCommand(input: CommandInput, io: CliIo): Promise<
     if (io.signal.aborted) resolve();
     io.signal.addEventListener("abort", () => resolve(), { once: true });
   });
-  io.stderr("dsmp: stopping the node (Ctrl-C again forces)\n");
   await node.stop();
 }
 
