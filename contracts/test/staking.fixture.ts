@@ -13,6 +13,7 @@
  * const { node, peerId } = await registerNode(fx, { operator });   // stakes MIN_NODE_STAKE first if needed
  * ```
  */
+import { NODE_REGISTRATION_TYPES } from "../../worker/src/chain/actions/register-node.ts";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import type { NetworkConnection } from "hardhat/types/network";
 import { type Address, type Hex, bytesToHex, concat, hexToBytes, maxUint256, pad, slice } from "viem";
@@ -33,15 +34,8 @@ export const DEFAULT_SLOTS = 4;
 /** EIP-712 domain name / version of XnodeRegistry. */
 export const REGISTRY_DOMAIN_NAME = "DSMP XnodeRegistry";
 export const REGISTRY_DOMAIN_VERSION = "1";
-/** EIP-712 types of the proof of possession. */
-export const NODE_REGISTRATION_TYPES = {
-  NodeRegistration: [
-    { name: "operator", type: "address" },
-    { name: "node", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-} as const;
+/** EIP-712 types of the proof of possession: the worker's own definition, so tests sign what nodes sign. */
+export { NODE_REGISTRATION_TYPES };
 /** What `stakedOperatorFixture` stakes for operator A. */
 export const OPERATOR_STAKE = 10_000n * ONE_OPEN;
 /** Slash reason codes of Staking. */

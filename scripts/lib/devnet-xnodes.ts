@@ -8,11 +8,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
-  bytesToHex,
   createPublicClient,
   createWalletClient,
   http,
-  maxUint256,
   parseEther,
   parseEventLogs,
   type Address,
@@ -20,6 +18,9 @@ import {
 } from "viem";
 import { hardhat } from "viem/chains";
 import { abis, type Deployment } from "../../contracts/index.ts";
+import { registerNode } from "../../worker/src/chain/actions/register-node.ts";
+import { stake } from "../../worker/src/chain/actions/stake.ts";
+import { createDsmpChainClient } from "../../worker/src/chain/chain-client.ts";
 import { devnetPreset, resolveConfig } from "../../worker/src/config.ts";
 import { loadOrCreateKeystore } from "../../worker/src/identity/keystore.ts";
 import { createSilentLogger, type Logger } from "../../worker/src/log.ts";
@@ -62,14 +63,6 @@ export async function startEchoBackend(): Promise<Server> {
   return server;
 }
 
-const REGISTRATION_TYPES = {
-  NodeRegistration: [
-    { name: "operator", type: "address" },
-    { name: "node", type: "address" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-} as const;
 
 export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise<DevnetXnodes> {
   const progress = p.progress ?? (() => {});
@@ -140,37 +133,25 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
         },
       });
       const { identity } = await loadOrCreateKeystore(config.node.keystorePath);
-      const operator = wallet(i + 1);
       const node = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "getNode", args: [identity.address] });
       if (node.status !== 1) {
+        const operator = await createDsmpChainClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: devAccount(i + 1) });
         const bond = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "minNodeStake" });
-        const free = await pub.readContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "freeStakeOf", args: [operator.account.address] });
+        const free = await pub.readContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "freeStakeOf", args: [operator.wallet!.account.address] });
         if (free < bond) {
-          const balance = await pub.readContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator.account.address] });
+          const balance = await pub.readContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator.wallet!.account.address] });
           if (balance < bond - free) {
             // The deployer (dev account 0) holds the OPEN supply on a fresh devnet.
-            await send(wallet(0).writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [operator.account.address, bond - free - balance] }));
+            await send(wallet(0).writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [operator.wallet!.account.address, bond - free - balance] }));
           }
-          await send(operator.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [c.Staking!.address, maxUint256] }));
-          await send(operator.writeContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "stake", args: [bond - free] }));
+          await stake(operator, { amount: bond - free });
         }
-        const block = await pub.getBlock();
-        const deadline = block.timestamp + 3_600n;
-        const nonce = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "nonces", args: [identity.address] });
-        const signature = await identity.account.signTypedData({
-          domain: { name: "DSMP XnodeRegistry", version: "1", chainId: 31337, verifyingContract: c.XnodeRegistry!.address },
-          types: REGISTRATION_TYPES,
-          primaryType: "NodeRegistration",
-          message: { operator: operator.account.address, node: identity.address, nonce, deadline },
+        await registerNode(operator, {
+          node: identity,
+          resources: { cpuMillicores: 4_000, memoryMiB: 8_192, storageGiB: 100, gpus: 0 },
+          slots: 8,
+          metadataURI: `devnet://node-${i}`,
         });
-        await send(
-          operator.writeContract({
-            address: c.XnodeRegistry!.address,
-            abi: abis.XnodeRegistry,
-            functionName: "register",
-            args: [bytesToHex(identity.nodePublicKey64()), { cpuMillicores: 4_000, memoryMiB: 8_192, storageGiB: 100, gpus: 0 }, 8, `devnet://node-${i}`, deadline, signature],
-          }),
-        );
       }
       const serve = services.filter((s) => s.providers.includes(i)).map((s) => ({ serviceId: s.id, backend: new URL(echoUrl) }));
       nodes.push(await startXnode({ config, serve, logger: p.logger ?? createSilentLogger(), chainPollMs: 250, dhtInitialQuerySelfIntervalMs: 100 }));
