@@ -2,7 +2,15 @@
  * `dsmp node start` (run an Xnode until Ctrl-C), `dsmp node status` (ask a running node's control API) and
  * `dsmp call <serviceId> [path]` (a request through a node's gateway).
  */
-import { DEFAULT_API_HOST, DEFAULT_API_PORT, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, loadConfig } from "../config.ts";
+import {
+  DEFAULT_API_HOST,
+  DEFAULT_API_PORT,
+  DEFAULT_GATEWAY_HOST,
+  DEFAULT_GATEWAY_PORT,
+  loadConfig,
+  type ConfigLayer,
+  type DhtMode,
+} from "../config.ts";
 import { CliUsageError, NodeStartError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
@@ -26,10 +34,39 @@ export function parseServe(text: string): ServedService {
   return { serviceId: BigInt(id), backend };
 }
 
+function port(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new CliUsageError(`--${flag} must be a TCP port (0–65535), got "${text}"`);
+  return n;
+}
+
+const list = (text: string | undefined) => (text === undefined ? undefined : text.split(",").map((s) => s.trim()).filter(Boolean));
+
+/** The command line's layer of the configuration (the highest: flags beat the file and the environment). */
+export function nodeConfigFlags(input: CommandInput): ConfigLayer {
+  const dhtMode = input.string("dht-mode");
+  if (dhtMode !== undefined && dhtMode !== "lan" && dhtMode !== "wan") throw new CliUsageError(`--dht-mode is lan or wan, got "${dhtMode}"`);
+  const layer: ConfigLayer = {
+    node: { dataDir: input.string("data-dir") },
+    p2p: { listen: list(input.string("listen")), bootstrap: list(input.string("bootstrap")), dhtMode: dhtMode as DhtMode | undefined },
+    api: { port: port(input.string("api-port"), "api-port") },
+    gateway: { port: port(input.string("gateway-port"), "gateway-port") },
+  };
+  // --rpc-url and --deployment are global options; pass them on only when given.
+  if (input.string("rpc-url") !== undefined || input.global.deployment !== undefined) {
+    layer.chain = {
+      ...(input.string("rpc-url") !== undefined ? { rpcUrl: input.global.rpcUrl } : {}),
+      ...(input.global.deployment !== undefined ? { deploymentsFile: input.global.deployment } : {}),
+    };
+  }
+  return layer;
+}
+
 /** Runs an Xnode until `io.signal` aborts (first Ctrl-C), then stops it gracefully. */
 export async function nodeStartCommand(input: CommandInput, io: CliIo): Promise<void> {
   const serve = (input.string("serve") ?? "").split(",").filter(Boolean).map(parseServe);
-  const config = await loadConfig({ file: input.string("config"), env: process.env });
+  const config = await loadConfig({ file: input.string("config"), env: process.env, flags: nodeConfigFlags(input) });
   const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }) });
   const status = node.status();
   if (input.global.json) printJson(io, status);
@@ -98,10 +135,16 @@ export const nodeDaemonCommands: readonly CliCommand[] = [
     path: ["node", "start"],
     summary: "run an Xnode (libp2p, DHT discovery, gateway, control API) until Ctrl-C",
     description:
-      "Configuration comes from defaults < --config file < DSMP_* environment variables. The node's key is created on first start (keystore mode 0600).",
+      "Configuration comes from defaults < --config file < DSMP_* environment variables < these flags. The node's key is created on first start (keystore mode 0600).",
     options: [
       { name: "config", type: "string", value: "<file>", description: "JSON config file (see docs/cli.md)" },
       { name: "serve", type: "string", value: "<id=url,...>", description: "services this node provides: on-chain id = backend base URL" },
+      { name: "data-dir", type: "string", value: "<dir>", description: "keystore, known peers and chain view journal (default ~/.dsmp)" },
+      { name: "listen", type: "string", value: "<ma,...>", description: "libp2p listen multiaddrs" },
+      { name: "bootstrap", type: "string", value: "<ma,...>", description: "peers to join through, each ending in /p2p/<peerId>" },
+      { name: "dht-mode", type: "string", value: "<lan|wan>", description: "lan keeps loopback/private addresses in the DHT" },
+      { name: "api-port", type: "string", value: "<port>", description: `control API port (default ${DEFAULT_API_PORT})` },
+      { name: "gateway-port", type: "string", value: "<port>", description: `gateway port (default ${DEFAULT_GATEWAY_PORT})` },
     ],
     examples: ["dsmp node start --config node.json --serve 1=http://127.0.0.1:8080"],
     run: nodeStartCommand,

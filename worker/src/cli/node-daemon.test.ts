@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { CliUsageError } from "../errors.ts";
+import { resolveCommandLine } from "./command-line.ts";
+import { COMMANDS } from "./command-table.ts";
+import { nodeConfigFlags, parseServe } from "./node-daemon.ts";
+
+function inputOf(argv: string[]) {
+  const resolved = resolveCommandLine(argv, COMMANDS, {});
+  if (resolved.kind !== "run") throw new Error(`not a command: ${resolved.kind}`);
+  return resolved.input;
+}
+
+describe("dsmp node start flags", () => {
+  it("become the highest configuration layer, and only the flags given", () => {
+    const flags = nodeConfigFlags(
+      inputOf(["node", "start", "--api-port", "5000", "--gateway-port", "5001", "--dht-mode", "lan", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/x, /ip4/127.0.0.1/tcp/2/p2p/y", "--rpc-url", "http://chain:8545"]),
+    );
+    expect(flags.api?.port).toBe(5000);
+    expect(flags.gateway?.port).toBe(5001);
+    expect(flags.p2p?.dhtMode).toBe("lan");
+    expect(flags.p2p?.bootstrap).toEqual(["/ip4/127.0.0.1/tcp/1/p2p/x", "/ip4/127.0.0.1/tcp/2/p2p/y"]);
+    expect(flags.chain?.rpcUrl).toBe("http://chain:8545");
+    const none = nodeConfigFlags(inputOf(["node", "start"]));
+    expect(none.chain).toBeUndefined();
+    expect(none.api?.port).toBeUndefined();
+  });
+
+  it.each([
+    [["node", "start", "--api-port", "70000"], "--api-port must be a TCP port"],
+    [["node", "start", "--dht-mode", "mars"], "--dht-mode is lan or wan"],
+  ])("rejects %j", (argv, message) => {
+    expect(() => nodeConfigFlags(inputOf(argv))).toThrow(CliUsageError);
+    expect(() => nodeConfigFlags(inputOf(argv))).toThrow(message);
+  });
+
+  it.each([
+    ["1=http://127.0.0.1:8080", 1n, "http://127.0.0.1:8080/"],
+    ["42=https://backend.example/api", 42n, "https://backend.example/api"],
+  ])("parses --serve %s", (text, id, url) => {
+    const s = parseServe(text);
+    expect(s.serviceId).toBe(id);
+    expect(s.backend.toString()).toBe(url);
+  });
+
+  it.each(["1", "=http://x", "0=http://x", "x=http://y", "1=ftp://x", "1=not a url"])("rejects --serve %s", (text) => {
+    expect(() => parseServe(text)).toThrow(CliUsageError);
+  });
+});
