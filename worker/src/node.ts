@@ -4,21 +4,22 @@
  * them in reverse, each step isolated so one failing teardown does not leak the rest. A process may run several
  * Xnodes (tests, benchmarks); only the CLI traps signals.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { bytesToHex, createPublicClient, http, type Abi, type Address } from "viem";
-import { abis, type Deployment } from "@dsmp/contracts";
+import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
 import { createMetrics, type DsmpMetrics } from "./api/metrics.ts";
+import { readDeploymentFile } from "./chain/deployment-file.ts";
 import { ChainIndexer } from "./chain/indexer.ts";
 import { DSMP_STATE_CONTRACTS, dsmpStateReducer, type DsmpState } from "./chain/dsmp-state.ts";
 import type { DsmpConfig } from "./config.ts";
 import { createServiceAnnouncer, type ServiceAnnouncer } from "./discovery/announcer.ts";
 import { chainViewEligibility } from "./discovery/provider-eligibility.ts";
 import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
-import { NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
+import { ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
 import { loadOrCreateKeystore } from "./identity/keystore.ts";
 import type { NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -72,23 +73,6 @@ export interface Xnode {
   stop(): Promise<void>;
 }
 
-/** Deployment file → addresses, checked against the chain's id. */
-export function readDeployment(file: string, chainId: number): Deployment {
-  let deployment: Deployment;
-  try {
-    deployment = JSON.parse(readFileSync(file, "utf8")) as Deployment;
-  } catch (err) {
-    throw new NodeStartError(`cannot read the deployments file ${file}`, {
-      details: "deploy the contracts first (`npm run deploy -- --rpc-url …` or `npm run devnet`)",
-      cause: err,
-    });
-  }
-  if (deployment.chainId !== chainId) {
-    throw new NodeStartError(`deployments file ${file} is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`);
-  }
-  return deployment;
-}
-
 export async function startXnode(init: XnodeInit): Promise<Xnode> {
   const { config } = init;
   const log = init.logger ?? createLogger({ level: config.node.logLevel });
@@ -125,7 +109,10 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     if (chainId !== config.chain.chainId) {
       throw new NodeStartError(`the RPC serves chain ${chainId}, the configuration expects ${config.chain.chainId}`);
     }
-    const deployment = readDeployment(config.chain.deploymentsFile, chainId);
+    const deployment = await readDeploymentFile(config.chain.deploymentsFile);
+    if (deployment.chainId !== chainId) {
+      throw new ChainMismatchError({ deploymentChainId: deployment.chainId, rpcChainId: chainId, rpcUrl: config.chain.rpcUrl, source: config.chain.deploymentsFile });
+    }
     const registry = deployment.contracts.ServiceRegistry!.address;
     const chainView = new ChainIndexer<DsmpState>({
       client,

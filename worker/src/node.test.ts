@@ -1,0 +1,30 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { resolveConfig } from "./config.ts";
+import { NodeStartError } from "./errors.ts";
+import { createSilentLogger } from "./log.ts";
+import { startXnode } from "./node.ts";
+
+describe("startXnode", () => {
+  it("refuses to start without a reachable chain, says what to do, and leaves nothing listening", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "dsmp-node-"));
+    const config = resolveConfig({
+      env: {},
+      flags: {
+        node: { dataDir, keystorePath: join(dataDir, "node-key.json") },
+        chain: { rpcUrl: "http://127.0.0.1:9" }, // discard port: nothing answers
+        p2p: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+        api: { port: 0 },
+        gateway: { port: 0 },
+      },
+    });
+    const attempt = startXnode({ config, logger: createSilentLogger() });
+    await expect(attempt).rejects.toBeInstanceOf(NodeStartError);
+    await expect(attempt).rejects.toMatchObject({
+      shortMessage: "cannot reach the chain at http://127.0.0.1:9",
+      details: expect.stringContaining("npm run devnet"),
+    });
+  });
+});
