@@ -7,8 +7,8 @@ source "$here/lib/bootstrap.sh"
 cd "$DSMP_ROOT"
 dsmp_ensure_node
 dsmp_ensure_deps
-dsmp_ensure_redis
 trap dsmp_stop_private_redis EXIT
+dsmp_ensure_redis
 [ -f contracts/generated/abis.ts ] && [ -z "$(find contracts/src -newer contracts/generated/abis.ts -name '*.sol' | head -1)" ] \
   || npm run --silent build
 node scripts/devnet.ts "$@"

@@ -11,8 +11,8 @@ cd "$DSMP_ROOT"
 
 dsmp_ensure_node
 dsmp_ensure_deps
-dsmp_ensure_redis
 trap dsmp_stop_private_redis EXIT
+dsmp_ensure_redis
 
 step() { dsmp_log "── $*"; }
 

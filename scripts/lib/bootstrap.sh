@@ -63,10 +63,10 @@ dsmp_ensure_redis() {
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
     --daemonize yes --pidfile "$dir/redis-$port.pid" --logfile "$dir/redis-$port.log" >/dev/null \
     || dsmp_die "could not start redis-server (see $dir/redis-$port.log)"
+  export DSMP_PRIVATE_REDIS_PIDFILE="$dir/redis-$port.pid" # so the caller's exit trap stops it even if it never answers
   for _ in $(seq 50); do dsmp_redis_ping 127.0.0.1 "$port" && break; sleep 0.1; done
   dsmp_redis_ping 127.0.0.1 "$port" || dsmp_die "private redis-server on port $port did not answer"
   export DSMP_REDIS_URL="redis://127.0.0.1:$port"
-  export DSMP_PRIVATE_REDIS_PIDFILE="$dir/redis-$port.pid"
   dsmp_log "started a private Redis on 127.0.0.1:$port"
 }
 

@@ -79,44 +79,45 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
   const echo = await startEchoBackend();
   const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
 
-  // Services, published by the service owner (dev account count + 1).
-  const owner = wallet(p.count + 1);
-  const allowed = devAccount(p.count + 2).address;
-  const zeroPricing = { perCall: 0n, perPeriod: 0n, periodSeconds: 0n, oneTime: 0n, oneTimeDuration: 0n };
-  const demo = [
-    { name: "echo", visibility: 0, pricing: zeroPricing, providers: [0, 1] },
-    { name: "paid", visibility: 0, pricing: { ...zeroPricing, perPeriod: parseEther("10"), periodSeconds: 30n * 86_400n }, providers: [2] },
-    { name: "private", visibility: 1, pricing: zeroPricing, providers: [3] },
-  ];
   const services: DevnetService[] = [];
-  for (const s of demo) {
-    const existing = await pub.readContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "serviceIdByName", args: [owner.account.address, s.name] });
-    let id = existing;
-    if (id === 0n) {
-      const receipt = await send(
-        owner.writeContract({
-          address: c.ServiceRegistry!.address,
-          abi: abis.ServiceRegistry,
-          functionName: "publish",
-          args: [{ name: s.name, kind: 0, visibility: s.visibility, pricing: s.pricing, manifestHash: `0x${"00".repeat(32)}`, minReplicas: 1, maxReplicas: 4, minProviderStake: 0n, metadataURI: `devnet://${s.name}` }],
-        }),
-      );
-      id = parseEventLogs({ abi: abis.ServiceRegistry, logs: receipt.logs, eventName: "ServicePublished" })[0]!.args.serviceId;
-      if (s.visibility === 1) {
-        await send(owner.writeContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "grant", args: [id, allowed] }));
-      }
-    }
-    services.push({ id, name: s.name, visibility: s.visibility === 0 ? "public" : "private", providers: s.providers.filter((i) => i < p.count) });
-  }
-  progress(`services: ${services.map((s) => `${s.name}=#${s.id}`).join(", ")}`);
-
-  // Nodes: key, stake, register, start.
   const nodes: Xnode[] = [];
   const stopAll = async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await new Promise((r) => echo.close(r));
   };
   try {
+    // Services, published by the service owner (dev account count + 1).
+    const owner = wallet(p.count + 1);
+    const allowed = devAccount(p.count + 2).address;
+    const zeroPricing = { perCall: 0n, perPeriod: 0n, periodSeconds: 0n, oneTime: 0n, oneTimeDuration: 0n };
+    const demo = [
+      { name: "echo", visibility: 0, pricing: zeroPricing, providers: [0, 1] },
+      { name: "paid", visibility: 0, pricing: { ...zeroPricing, perPeriod: parseEther("10"), periodSeconds: 30n * 86_400n }, providers: [2] },
+      { name: "private", visibility: 1, pricing: zeroPricing, providers: [3] },
+    ];
+    for (const s of demo) {
+      const existing = await pub.readContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "serviceIdByName", args: [owner.account.address, s.name] });
+      let id = existing;
+      if (id === 0n) {
+        const receipt = await send(
+          owner.writeContract({
+            address: c.ServiceRegistry!.address,
+            abi: abis.ServiceRegistry,
+            functionName: "publish",
+            args: [{ name: s.name, kind: 0, visibility: s.visibility, pricing: s.pricing, manifestHash: `0x${"00".repeat(32)}`, minReplicas: 1, maxReplicas: 4, minProviderStake: 0n, metadataURI: `devnet://${s.name}` }],
+          }),
+        );
+        id = parseEventLogs({ abi: abis.ServiceRegistry, logs: receipt.logs, eventName: "ServicePublished" })[0]!.args.serviceId;
+        if (s.visibility === 1) {
+          await send(owner.writeContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "grant", args: [id, allowed] }));
+        }
+      }
+      services.push({ id, name: s.name, visibility: s.visibility === 0 ? "public" : "private", providers: s.providers.filter((i) => i < p.count) });
+    }
+    progress(`services: ${services.map((s) => `${s.name}=#${s.id}`).join(", ")}`);
+
+
+    // Nodes: key, stake, register, start.
     for (let i = 0; i < p.count; i++) {
       const preset = devnetPreset(i, { rootDir: p.rootDir });
       const config = resolveConfig({

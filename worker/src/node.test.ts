@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { resolveConfig } from "./config.ts";
 import { NodeStartError } from "./errors.ts";
 import { createSilentLogger } from "./log.ts";
-import { startXnode } from "./node.ts";
+import { redactUrl, startXnode } from "./node.ts";
 
 describe("startXnode", () => {
   it("refuses to start without a reachable chain, says what to do, and leaves nothing listening", async () => {
@@ -26,5 +26,17 @@ describe("startXnode", () => {
       shortMessage: "cannot reach the chain at http://127.0.0.1:9",
       details: expect.stringContaining("npm run devnet"),
     });
+  });
+});
+
+describe("redactUrl", () => {
+  it.each([
+    ["http://127.0.0.1:8545", "http://127.0.0.1:8545"],
+    ["https://mainnet.infura.io/v3/0123456789abcdef", "https://mainnet.infura.io/…"],
+    ["https://eth.example/?key=secret", "https://eth.example/…"],
+    ["https://user:pass@rpc.example", "https://rpc.example/…"],
+    ["not a url", "(invalid URL)"],
+  ])("%s → %s", (input, output) => {
+    expect(redactUrl(input)).toBe(output);
   });
 });

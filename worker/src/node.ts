@@ -19,7 +19,7 @@ import type { DsmpConfig } from "./config.ts";
 import { createServiceAnnouncer, type ServiceAnnouncer } from "./discovery/announcer.ts";
 import { chainViewEligibility } from "./discovery/provider-eligibility.ts";
 import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
-import { ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
+import { ApiBadRequestError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
 import { loadOrCreateKeystore } from "./identity/keystore.ts";
 import type { NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -34,6 +34,17 @@ export interface ServedService {
   backend: URL;
   version?: string;
   pricePerCall?: bigint;
+}
+
+/** An RPC URL fit for logs and errors: hosted endpoints carry API keys in their path, query or user info. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const hidden = u.pathname.length > 1 || u.search !== "" || u.username !== "";
+    return `${u.protocol}//${u.host}${hidden ? "/…" : ""}`;
+  } catch {
+    return "(invalid URL)";
+  }
 }
 
 export interface XnodeInit {
@@ -107,11 +118,13 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       });
     }
     if (chainId !== config.chain.chainId) {
-      throw new NodeStartError(`the RPC serves chain ${chainId}, the configuration expects ${config.chain.chainId}`);
+      throw new NodeStartError(`${redactUrl(config.chain.rpcUrl)} serves chain ${chainId}, the configuration expects ${config.chain.chainId}`, {
+        details: "set chain.chainId (DSMP_CHAIN_CHAIN_ID) to the chain you mean, or point chain.rpcUrl at it",
+      });
     }
     const deployment = await readDeploymentFile(config.chain.deploymentsFile);
     if (deployment.chainId !== chainId) {
-      throw new ChainMismatchError({ deploymentChainId: deployment.chainId, rpcChainId: chainId, rpcUrl: config.chain.rpcUrl, source: config.chain.deploymentsFile });
+      throw new ChainMismatchError({ deploymentChainId: deployment.chainId, rpcChainId: chainId, rpcUrl: redactUrl(config.chain.rpcUrl), source: config.chain.deploymentsFile });
     }
     const registry = deployment.contracts.ServiceRegistry!.address;
     const chainView = new ChainIndexer<DsmpState>({
@@ -167,12 +180,6 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       peerId: libp2p.peerId,
     });
     cleanups.push({ name: "resolver", run: () => resolver.stop() });
-    const announcer = createServiceAnnouncer({ chainId, registry, logger: log.child({ module: "announcer" }) })({
-      dht: libp2p.services.dht,
-      identity,
-      getMultiaddrs: () => libp2p.getMultiaddrs(),
-    });
-    cleanups.push({ name: "announcer", run: () => announcer.stop({ signal: AbortSignal.timeout(10_000) }) });
 
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];
@@ -196,6 +203,13 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     });
     await provider.start();
     cleanups.push({ name: "provider", run: () => provider.stop() });
+    // Created after the provider so it stops before it: withdraw our records while we still answer.
+    const announcer = createServiceAnnouncer({ chainId, registry, logger: log.child({ module: "announcer" }) })({
+      dht: libp2p.services.dht,
+      identity,
+      getMultiaddrs: () => libp2p.getMultiaddrs(),
+    });
+    cleanups.push({ name: "announcer", run: () => announcer.stop({ signal: AbortSignal.timeout(10_000) }) });
     const gateway: Gateway = createGateway({ host: config.gateway.host, port: config.gateway.port })({
       libp2p,
       logger: log.child({ module: "gateway" }),
@@ -278,6 +292,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           method: "GET",
           pattern: "/v1/services/:id/providers",
           handler: async (req) => {
+            if (!/^[1-9][0-9]{0,77}$/.test(req.params.id!)) throw new ApiBadRequestError(`service id must be a positive integer, got "${req.params.id}"`);
             const result = await resolver.resolveProviders(BigInt(req.params.id!), AbortSignal.timeout(20_000));
             return { ...result, providers: result.providers.map(({ record: _record, ...p }) => p) };
           },

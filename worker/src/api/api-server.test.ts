@@ -84,6 +84,10 @@ describe("control API server", () => {
     const tooBig = await fetch(`${server.url}/v1/echo`, { method: "POST", body: "x".repeat((1 << 20) + 1) });
     expect(tooBig.status).toBe(400);
 
+    const badSegment = await fetch(`${server.url}/v1/services/%E0%A4%A`);
+    expect(badSegment.status).toBe(400);
+    expect(await badSegment.json()).toMatchObject({ error: "API_BAD_REQUEST" });
+
     const missing = await fetch(`${server.url}/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: "API_NOT_FOUND" });

@@ -58,6 +58,17 @@ const STATUS_BY_CODE: Record<string, number> = {
   RECORD_INVALID: 400,
 };
 
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (err) {
+    throw new ApiBadRequestError(`malformed path segment "${segment}"`, { cause: err });
+  }
+}
+
+/** How long `close()` lets requests in flight finish before cutting their connections. */
+export const API_CLOSE_GRACE_MS = 2_000;
+
 function matchRoute(routes: ApiRoute[], method: string, path: string) {
   const parts = path.split("/").filter(Boolean);
   for (const route of routes) {
@@ -65,7 +76,7 @@ function matchRoute(routes: ApiRoute[], method: string, path: string) {
     const pattern = route.pattern.split("/").filter(Boolean);
     if (pattern.length !== parts.length) continue;
     const params: Record<string, string> = {};
-    if (pattern.every((p, i) => (p.startsWith(":") ? ((params[p.slice(1)] = decodeURIComponent(parts[i]!)), true) : p === parts[i]))) {
+    if (pattern.every((p, i) => (p.startsWith(":") ? ((params[p.slice(1)] = decodePathSegment(parts[i]!)), true) : p === parts[i]))) {
       return { route, params };
     }
   }
@@ -145,7 +156,11 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
     url: `http://${host}:${address.port}`,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const cut = setTimeout(() => server.closeAllConnections(), API_CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       return closing;

@@ -3,7 +3,7 @@
  * evm_snapshot/evm_revert (the replacement blocks have other hashes and other events), respects the
  * confirmation depth, and resumes from its journal file after a restart.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
@@ -128,5 +128,27 @@ describe("ChainIndexer", () => {
     expect(indexer.state.get(alice)).toBe(parseEther("9"));
     await indexer.stop();
     await indexer.stop();
+  });
+});
+
+describe("ChainIndexer journal file", () => {
+  it("starts over from the chain when the journal file is damaged, and reports it", async () => {
+    const { client, token, fromBlock, pay, alice } = await setup();
+    const dir = mkdtempSync(join(tmpdir(), "dsmp-chainview-bad-"));
+    const journalFile = join(dir, "journal.json");
+    writeFileSync(journalFile, "{ not json");
+    const errors: unknown[] = [];
+    const indexer = new ChainIndexer({
+      client,
+      contracts: [{ name: "OpenToken", address: token.address, abi: abis.OpenToken, fromBlock }],
+      reducer: balances,
+      journalFile,
+      onError: (err) => errors.push(err),
+    });
+    expect(errors).toHaveLength(1);
+    await pay(alice, "2");
+    await indexer.sync();
+    expect(indexer.state.get(alice)).toBe(parseEther("2"));
+    expect(JSON.parse(readFileSync(journalFile, "utf8")).journal.version).toBe(1); // rewritten
   });
 });

@@ -87,19 +87,21 @@ export class ChainIndexer<S> extends EventEmitter<ChainIndexerEvents> {
     const head = await client.getBlockNumber({ cacheTime: 0 });
     const target = head - confirmations;
     await this.repairReorg(signal);
-    let changed = false;
     while (this.journal.nextBlock <= target) {
       signal?.throwIfAborted();
       const from = this.journal.nextBlock;
       const to = from + batch - 1n < target ? from + batch - 1n : target;
-      const logs = await client.getLogs({ address: [...this.byAddress.values()].map((c) => c.address), fromBlock: from, toBlock: to });
+      // The end block is read before and after the logs: if its hash moved, a reorg raced this batch and
+      // the logs may mix forks — drop the batch and let the next round repair and retry.
       const end = await client.getBlock({ blockNumber: to });
+      const logs = await client.getLogs({ address: [...this.byAddress.values()].map((c) => c.address), fromBlock: from, toBlock: to });
+      const endAfter = await client.getBlock({ blockNumber: to });
+      if (endAfter.hash !== end.hash || logs.some((l) => l.blockNumber === to && l.blockHash !== end.hash)) break;
       const events = this.decode(logs);
       this.journal.ingest(events, to, end.hash);
-      changed = true;
+      this.persist(); // after every batch: a long first sync that is interrupted resumes where it stopped
       for (const e of events) this.emit("event", e);
     }
-    if (changed) this.persist();
     const synced = this.journal.tip?.number;
     if (synced !== undefined) this.emit("synced", { block: synced });
     return synced;
@@ -210,9 +212,14 @@ export class ChainIndexer<S> extends EventEmitter<ChainIndexerEvents> {
   private load(startBlock: bigint): EventJournal<S> {
     const file = this.init.journalFile;
     if (file && existsSync(file)) {
-      const saved = JSON.parse(readFileSync(file, "utf8")) as { watch: string; journal: JournalSnapshot };
-      if (saved.watch === this.watchKey() && BigInt(saved.journal.startBlock) === startBlock) {
-        return EventJournal.fromJSON(this.init.reducer, saved.journal);
+      try {
+        const saved = JSON.parse(readFileSync(file, "utf8")) as { watch: string; journal: JournalSnapshot };
+        if (saved.watch === this.watchKey() && BigInt(saved.journal.startBlock) === startBlock) {
+          return EventJournal.fromJSON(this.init.reducer, saved.journal);
+        }
+      } catch (err) {
+        // A damaged journal is only a cache of the chain: start over rather than refuse to start.
+        this.init.onError?.(new Error(`chain view journal ${file} is unreadable; re-indexing from block ${startBlock}`, { cause: err }));
       }
     }
     return new EventJournal(this.init.reducer, startBlock);

@@ -53,10 +53,11 @@ export function nodeConfigFlags(input: CommandInput): ConfigLayer {
     api: { port: port(input.string("api-port"), "api-port") },
     gateway: { port: port(input.string("gateway-port"), "gateway-port") },
   };
-  // --rpc-url and --deployment are global options; pass them on only when given.
-  if (input.string("rpc-url") !== undefined || input.global.deployment !== undefined) {
+  // --rpc-url (or DSMP_RPC_URL) and --deployment are global options; pass them on only when given.
+  const rpcGiven = input.string("rpc-url") !== undefined || input.env.DSMP_RPC_URL !== undefined;
+  if (rpcGiven || input.global.deployment !== undefined) {
     layer.chain = {
-      ...(input.string("rpc-url") !== undefined ? { rpcUrl: input.global.rpcUrl } : {}),
+      ...(rpcGiven ? { rpcUrl: input.global.rpcUrl } : {}),
       ...(input.global.deployment !== undefined ? { deploymentsFile: input.global.deployment } : {}),
     };
   }
@@ -105,6 +106,7 @@ async function fetchOrExplain(url: string, init: RequestInit, what: string): Pro
 export async function nodeStatusCommand(input: CommandInput, io: CliIo): Promise<void> {
   const api = input.string("api") ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`;
   const res = await fetchOrExplain(`${api}/v1/status`, { signal: io.signal }, "the node's control API");
+  if (!res.ok) throw new NodeStartError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
   const status = (await res.json()) as XnodeStatus;
   if (input.global.json) printJson(io, status);
   else printStatus(io, status);
