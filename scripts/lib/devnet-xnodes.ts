@@ -12,12 +12,13 @@ import {
   createWalletClient,
   http,
   parseEther,
-  parseEventLogs,
   type Address,
   type Hex,
 } from "viem";
 import { hardhat } from "viem/chains";
 import { abis, type Deployment } from "../../contracts/index.ts";
+import { grantAccess } from "../../worker/src/chain/actions/grant-access.ts";
+import { publishService } from "../../worker/src/chain/actions/publish-service.ts";
 import { registerNode } from "../../worker/src/chain/actions/register-node.ts";
 import { stake } from "../../worker/src/chain/actions/stake.ts";
 import { createDsmpChainClient } from "../../worker/src/chain/chain-client.ts";
@@ -87,32 +88,23 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
   };
   try {
     // Services, published by the service owner (dev account count + 1).
-    const owner = wallet(p.count + 1);
+    const owner = await createDsmpChainClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: devAccount(p.count + 1) });
     const allowed = devAccount(p.count + 2).address;
-    const zeroPricing = { perCall: 0n, perPeriod: 0n, periodSeconds: 0n, oneTime: 0n, oneTimeDuration: 0n };
+    const noPrice = { perCall: 0n, perPeriod: 0n, periodSeconds: 0n, oneTime: 0n, oneTimeDuration: 0n };
     const demo = [
-      { name: "echo", visibility: 0, pricing: zeroPricing, providers: [0, 1] },
-      { name: "paid", visibility: 0, pricing: { ...zeroPricing, perPeriod: parseEther("10"), periodSeconds: 30n * 86_400n }, providers: [2] },
-      { name: "private", visibility: 1, pricing: zeroPricing, providers: [3] },
-    ];
+      { name: "echo", visibility: "public", pricing: noPrice, providers: [0, 1] },
+      { name: "paid", visibility: "public", pricing: { ...noPrice, perPeriod: parseEther("10"), periodSeconds: 30n * 86_400n }, providers: [2] },
+      { name: "private", visibility: "private", pricing: noPrice, providers: [3] },
+    ] as const;
     for (const s of demo) {
-      const existing = await pub.readContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "serviceIdByName", args: [owner.account.address, s.name] });
-      let id = existing;
+      let id = await pub.readContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "serviceIdByName", args: [owner.wallet!.account.address, s.name] });
       if (id === 0n) {
-        const receipt = await send(
-          owner.writeContract({
-            address: c.ServiceRegistry!.address,
-            abi: abis.ServiceRegistry,
-            functionName: "publish",
-            args: [{ name: s.name, kind: 0, visibility: s.visibility, pricing: s.pricing, manifestHash: `0x${"00".repeat(32)}`, minReplicas: 1, maxReplicas: 4, minProviderStake: 0n, metadataURI: `devnet://${s.name}` }],
-          }),
-        );
-        id = parseEventLogs({ abi: abis.ServiceRegistry, logs: receipt.logs, eventName: "ServicePublished" })[0]!.args.serviceId;
-        if (s.visibility === 1) {
-          await send(owner.writeContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "grant", args: [id, allowed] }));
-        }
+        ({ serviceId: id } = await publishService(owner, {
+          service: { name: s.name, kind: "http", visibility: s.visibility, pricing: s.pricing, manifestHash: `0x${"00".repeat(32)}`, minReplicas: 1, maxReplicas: 4, minProviderStake: 0n, metadataURI: `devnet://${s.name}` },
+        }));
+        if (s.visibility === "private") await grantAccess(owner, { serviceId: id, consumer: allowed });
       }
-      services.push({ id, name: s.name, visibility: s.visibility === 0 ? "public" : "private", providers: s.providers.filter((i) => i < p.count) });
+      services.push({ id, name: s.name, visibility: s.visibility, providers: s.providers.filter((i) => i < p.count) });
     }
     progress(`services: ${services.map((s) => `${s.name}=#${s.id}`).join(", ")}`);
 
