@@ -13,25 +13,12 @@ import { deploy } from "../scripts/lib/deploy.ts";
 import { devPrivateKey } from "../scripts/lib/dev-accounts.ts";
 import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
 import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 
 const NODES = 5;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("Xnodes end to end", () => {
   let chain: HardhatNode;
@@ -63,10 +50,11 @@ describe("Xnodes end to end", () => {
     const providerPeers = echo.providers.map((i) => net.nodes[i]!.identity.peerId.toString());
     for (const [i, node] of net.nodes.entries()) {
       const body = `hello from node ${i}`;
+      // Bounded wait on the condition "echo answers": announcements propagate in the background.
       const res = await waitFor(`node ${i} to reach echo`, async () => {
-        const r = await fetch(`${node.gatewayUrl}/svc/${echo.id}/hello?x=1`, { method: "POST", body });
-        return r.status === 200 ? r : undefined;
-      });
+        const r = await fetch(`${node.gatewayUrl}/svc/${echo.id}/hello?x=1`, { method: "POST", body }).catch(() => undefined);
+        return r?.status === 200 ? r : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 100 });
       expect(await res.text()).toBe(body);
       expect(providerPeers).toContain(res.headers.get("x-dsmp-provider"));
       expect(Number(res.headers.get("x-dsmp-attempts"))).toBeGreaterThanOrEqual(1);

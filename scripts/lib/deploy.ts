@@ -19,6 +19,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { abis, type ContractName, type Deployment, type DeployedContract } from "../../contracts/index.ts";
+import { toJson } from "../../worker/src/bigint-json.ts";
 import bytecodeJson from "../../contracts/generated/bytecode.json" with { type: "json" };
 
 const bytecodes = bytecodeJson as Record<string, { bytecode: Hex; bytecodeHash: Hex; abiHash: Hex }>;
@@ -76,7 +77,7 @@ export async function deploy(params: DeployParameters): Promise<Deployment> {
     const code = bytecodes[name];
     if (!code) throw new Error(`no bytecode for ${name}: run \`npm run build\``);
     const prev = previous?.contracts[name];
-    const argsJson = JSON.parse(JSON.stringify(args, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+    const argsJson = JSON.parse(toJson(args));
     if (prev && prev.bytecodeHash === code.bytecodeHash && JSON.stringify(prev.args) === JSON.stringify(argsJson)) {
       const onChain = await publicClient.getCode({ address: prev.address });
       if (onChain && onChain !== "0x") {

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { toJson } from "../bigint-json.ts";
 import { ApiBadRequestError, ApiNotFoundError, DsmpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -99,10 +100,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** JSON with bigints as decimal strings. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-}
 
 function send(res: ServerResponse, status: number, body: unknown, contentType = "application/json") {
   const text = contentType === "application/json" ? toJson(body) : String(body);

@@ -2,11 +2,12 @@
  * Printing results: JSON for `--json` (bigints as decimal strings, one document per command), aligned tables
  * and `label  value` blocks for a terminal, tab-separated rows for a pipe (as `gh` does).
  */
+import { toJson } from "../bigint-json.ts";
 import type { CliIo } from "./cli-io.ts";
 
-/** JSON text of `value` with bigints as decimal strings. */
+/** JSON text of `value` with bigints as decimal strings, indented for people. */
 export function toJsonText(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2);
+  return toJson(value, 2);
 }
 
 export function printJson(io: CliIo, value: unknown): void {
