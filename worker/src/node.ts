@@ -280,6 +280,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     api = await startApiServer({
       host: config.api.host,
       port: config.api.port,
+      allowedHosts: config.api.allowedHosts,
       registry: metrics.registry,
       logger: log,
       checks: [
