@@ -2,8 +2,8 @@
  * End to end on real parts: a `hardhat node`, the deploy script, 5 Xnodes on 127.0.0.1 (own keys, registered
  * and staked on-chain), the demo services announced in the Kademlia DHT, and calls through every node's
  * gateway — including nodes that do not serve the service — plus the CLI, the control API and metrics.
- * (Discovery across unconnected nodes and re-announcing after a restart are covered with real sockets in
- * worker/src/discovery/discovery.test.ts.)
+ * (Discovery from a node never connected to the providers, records of unregistered keys, restarts with the
+ * same keystore and malformed frames: test/discovery.e2e.test.ts.)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -5,6 +5,7 @@
  * (allow-listed; node 3). Used by scripts/devnet.ts and the end-to-end tests.
  */
 import { createServer, type Server } from "node:http";
+import type { ConnectionGater } from "@libp2p/interface";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
@@ -22,10 +23,10 @@ import { publishService } from "../../worker/src/chain/actions/publish-service.t
 import { registerNode } from "../../worker/src/chain/actions/register-node.ts";
 import { stake } from "../../worker/src/chain/actions/stake.ts";
 import { createDsmpChainClient } from "../../worker/src/chain/chain-client.ts";
-import { devnetPreset, resolveConfig } from "../../worker/src/config.ts";
+import { devnetPreset, resolveConfig, type DsmpConfig } from "../../worker/src/config.ts";
 import { loadOrCreateKeystore } from "../../worker/src/identity/keystore.ts";
 import { createSilentLogger, type Logger } from "../../worker/src/log.ts";
-import { startXnode, type Xnode } from "../../worker/src/node.ts";
+import { startXnode, type ServedService, type Xnode } from "../../worker/src/node.ts";
 import { devAccount } from "./dev-accounts.ts";
 
 export interface DevnetService {
@@ -39,6 +40,11 @@ export interface DevnetXnodes {
   nodes: Xnode[];
   services: DevnetService[];
   echoUrl: string;
+  /**
+   * Stops node `i` and starts it again from the same keystore and data directory, listening on the same
+   * p2p addresses (so its identity and its multiaddrs survive); returns the new Xnode (also in `nodes[i]`).
+   */
+  restart(i: number): Promise<Xnode>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +58,13 @@ export interface StartDevnetXnodesParameters {
   ephemeralPorts?: boolean;
   logger?: Logger;
   progress?: (line: string) => void;
+  /** Which earlier node node `i` (≥ 1) bootstraps to. Default 0 (a star); `(i) => i - 1` makes a line. */
+  bootstrapOf?: (i: number) => number;
+  /**
+   * A connection gater for node `i`, given the nodes started before it (tests keep chosen nodes apart with
+   * it). Default: none.
+   */
+  connectionGater?: (i: number, started: readonly Xnode[]) => ConnectionGater | undefined;
 }
 
 /** Answers any method and path with 200 and the request body unchanged. */
@@ -82,6 +95,19 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
 
   const services: DevnetService[] = [];
   const nodes: Xnode[] = [];
+  const configs: DsmpConfig[] = [];
+  const served: ServedService[][] = [];
+  const startNode = (i: number) => {
+    const gater = p.connectionGater?.(i, nodes.slice(0, i));
+    return startXnode({
+      config: configs[i]!,
+      serve: served[i]!,
+      logger: p.logger ?? createSilentLogger(),
+      chainPollMs: 250,
+      dhtInitialQuerySelfIntervalMs: 100,
+      ...(gater === undefined ? {} : { connectionGater: gater }),
+    });
+  };
   const stopAll = async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await new Promise((r) => echo.close(r));
@@ -119,8 +145,8 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
           node: { dataDir: join(p.rootDir, `node-${i}`), keystorePath: join(p.rootDir, `node-${i}`, "node-key.json"), logLevel: "warn" },
           chain: { rpcUrl: p.rpcUrl, deploymentsFile: p.deploymentsFile, confirmations: 1 },
           p2p: {
-            bootstrap: i === 0 ? [] : [nodes[0]!.status().multiaddrs.find((a) => a.includes("/tcp/") && !a.includes("/ws"))!],
-            ...(p.ephemeralPorts ? { listen: ["/ip4/127.0.0.1/tcp/0"] } : {}),
+            bootstrap: i === 0 ? [] : [nodes[p.bootstrapOf?.(i) ?? 0]!.status().multiaddrs.find((a) => a.includes("/tcp/") && !a.includes("/ws"))!],
+            ...(p.ephemeralPorts ? { listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"] } : {}),
           },
           ...(p.ephemeralPorts ? { api: { port: 0 }, gateway: { port: 0 } } : {}),
         },
@@ -146,14 +172,23 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
           metadataURI: `devnet://node-${i}`,
         });
       }
-      const serve = services.filter((s) => s.providers.includes(i)).map((s) => ({ serviceId: s.id, backend: new URL(echoUrl) }));
-      nodes.push(await startXnode({ config, serve, logger: p.logger ?? createSilentLogger(), chainPollMs: 250, dhtInitialQuerySelfIntervalMs: 100 }));
+      configs.push(config);
+      served.push(services.filter((s) => s.providers.includes(i)).map((s) => ({ serviceId: s.id, backend: new URL(echoUrl) })));
+      nodes.push(await startNode(i));
       progress(`node ${i}: ${identity.address} ${identity.peerId.toString()}`);
     }
   } catch (err) {
     await stopAll();
     throw err;
   }
-  return { nodes, services, echoUrl, stop: stopAll };
+  const restart = async (i: number): Promise<Xnode> => {
+    const old = nodes[i]!;
+    const listen = old.status().multiaddrs.map((a) => a.replace(/\/p2p\/[^/]+$/, ""));
+    await old.stop();
+    configs[i] = { ...configs[i]!, p2p: { ...configs[i]!.p2p, listen } };
+    nodes[i] = await startNode(i);
+    return nodes[i]!;
+  };
+  return { nodes, services, echoUrl, restart, stop: stopAll };
 }
 

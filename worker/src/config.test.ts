@@ -30,14 +30,14 @@ describe("resolveConfig: defaults", () => {
         logLevel: "info",
       },
       p2p: {
-        listen: ["/ip4/0.0.0.0/tcp/4660", "/ip4/0.0.0.0/tcp/4661/ws"],
+        listen: ["/ip4/0.0.0.0/tcp/4660", "/ip4/0.0.0.0/udp/4660/quic-v1", "/ip4/0.0.0.0/tcp/4661/ws"],
         announce: [],
         bootstrap: [],
         dhtMode: "wan",
         protocolPrefix: "/dsmp",
       },
       chain: { rpcUrl: "http://127.0.0.1:8545", chainId: 31337, deploymentsFile: "deployments/31337.json", confirmations: 1 },
-      api: { host: "127.0.0.1", port: 4662 },
+      api: { host: "127.0.0.1", port: 4662, allowedHosts: [] },
       gateway: { host: "127.0.0.1", port: 4663 },
       redis: { url: "redis://127.0.0.1:6379" },
       metrics: { enabled: true },
@@ -88,6 +88,7 @@ describe("resolveConfig: environment variables", () => {
     { env: { DSMP_P2P_BOOTSTRAP: "/ip4/1.2.3.4/tcp/1/p2p/16Uiu2HAmR9YCgHBvZrqsqsKmPCzUAPhpu8okHmHy5u7bQmoh3Ex8 , " }, pick: (c) => c.p2p.bootstrap, expected: ["/ip4/1.2.3.4/tcp/1/p2p/16Uiu2HAmR9YCgHBvZrqsqsKmPCzUAPhpu8okHmHy5u7bQmoh3Ex8"] },
     { env: { DSMP_P2P_LISTEN: "" }, pick: (c) => c.p2p.listen, expected: [] },
     { env: { DSMP_API_PORT: "" }, pick: (c) => c.api.port, expected: DEFAULT_API_PORT },
+    { env: { DSMP_API_ALLOWED_HOSTS: "xnode.lan, 192.168.1.20,[fd00::1]" }, pick: (c) => c.api.allowedHosts, expected: ["xnode.lan", "192.168.1.20", "[fd00::1]"] },
     { env: { DSMP_METRICS_ENABLED: "0" }, pick: (c) => c.metrics.enabled, expected: false },
     { env: { DSMP_METRICS_ENABLED: "true" }, pick: (c) => c.metrics.enabled, expected: true },
     { env: { DSMP_P2P_DHT_MODE: "lan" }, pick: (c) => c.p2p.dhtMode, expected: "lan" },
@@ -121,6 +122,7 @@ describe("resolveConfig: validation", () => {
     { name: "redis URL scheme", parameters: { env: { DSMP_REDIS_URL: "http://x" } }, path: "redis.url" },
     { name: "chain id zero", parameters: { env: { DSMP_CHAIN_ID: "0" } }, path: "chain.chainId" },
     { name: "zero confirmations", parameters: { env: { DSMP_CHAIN_CONFIRMATIONS: "0" } }, path: "chain.confirmations" },
+    { name: "allowed host with a port", parameters: { env: { DSMP_API_ALLOWED_HOSTS: "xnode.lan:4662" } }, path: "api.allowedHosts[0]", origin: "env DSMP_API_ALLOWED_HOSTS" },
     { name: "protocol prefix", parameters: { flags: { p2p: { protocolPrefix: "dsmp" } } }, path: "p2p.protocolPrefix" },
     { name: "unknown key in a file", parameters: { file: { path: "x.json", values: { api: { prot: 1 } } } }, path: "api", origin: "x.json" },
     { name: "unknown section in a file", parameters: { file: { path: "x.json", values: { apis: {} } } }, path: "" },
@@ -164,6 +166,7 @@ describe("devnetPreset", () => {
     const shift = index * DEVNET_PORT_STRIDE;
     expect(config.p2p.listen).toEqual([
       `/ip4/127.0.0.1/tcp/${DEFAULT_P2P_TCP_PORT + shift}`,
+      `/ip4/127.0.0.1/udp/${DEFAULT_P2P_TCP_PORT + shift}/quic-v1`,
       `/ip4/127.0.0.1/tcp/${DEFAULT_P2P_WS_PORT + shift}/ws`,
     ]);
     expect(config.api.port).toBe(DEFAULT_API_PORT + shift);
@@ -173,11 +176,13 @@ describe("devnetPreset", () => {
     expect(config.node.keystorePath).toBe(`.devnet/node-${index}/node-key.json`);
   });
 
-  it("gives distinct ports to every node", () => {
+  it("gives distinct ports to every node (per protocol: QUIC's UDP port may share TCP's number)", () => {
     const ports = Array.from({ length: 100 }, (_, i) => {
       const c = resolveConfig({ preset: devnetPreset(i) });
-      return [...c.p2p.listen.map((a) => a.split("/")[4]), String(c.api.port), String(c.gateway.port)];
+      const p2p = c.p2p.listen.map((a) => `${a.split("/")[3]}/${a.split("/")[4]}`);
+      return [...p2p, `tcp/${c.api.port}`, `tcp/${c.gateway.port}`];
     }).flat();
+    expect(ports.filter((p) => p.startsWith("udp/"))).toHaveLength(100);
     expect(new Set(ports).size).toBe(ports.length);
   });
 

@@ -28,8 +28,11 @@ export const DEFAULT_PASSPHRASE_ENV = "DSMP_KEYSTORE_PASSPHRASE";
 /**
  * Ports come in a block: p2p TCP, p2p WebSocket, control API, gateway. 4660–4663 is clear of IPFS
  * (4001/5001/8080) and Ethereum (8545/30303), so a DSMP node runs beside both on one machine.
+ * QUIC listens on UDP {@link DEFAULT_P2P_QUIC_PORT}: the TCP and UDP port spaces are separate, so it
+ * shares the TCP port's number and one firewall rule pair (tcp+udp 4660) opens both.
  */
 export const DEFAULT_P2P_TCP_PORT = 4660;
+export const DEFAULT_P2P_QUIC_PORT = DEFAULT_P2P_TCP_PORT;
 export const DEFAULT_P2P_WS_PORT = 4661;
 export const DEFAULT_API_PORT = 4662;
 export const DEFAULT_GATEWAY_PORT = 4663;
@@ -63,6 +66,12 @@ export const MAX_CONFIRMATIONS = 256;
  */
 export const DEFAULT_API_HOST = "127.0.0.1";
 export const DEFAULT_GATEWAY_HOST = "127.0.0.1";
+/**
+ * Host names the control API answers besides loopback and its bind host (api-server.ts rejects any other
+ * `Host` header: a web page whose DNS name was rebound to 127.0.0.1 must not drive the node). Empty: an
+ * API bound to 0.0.0.0 and reached by name or by a LAN address needs those names listed here.
+ */
+export const DEFAULT_API_ALLOWED_HOSTS: readonly string[] = [];
 /** The Redis every node-svc machine runs; each Xnode should have its own (queues are node-local). */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /** Metrics are cheap (counters and a few histograms) and the observability protocol relies on them. */
@@ -85,7 +94,7 @@ export interface NodeOptions {
 }
 
 export interface P2pOptions {
-  /** Multiaddrs to listen on. @default TCP 4660 and WebSocket 4661 on all interfaces */
+  /** Multiaddrs to listen on. @default TCP 4660, QUIC on UDP 4660 and WebSocket 4661 on all interfaces */
   listen: string[];
   /** Multiaddrs to announce instead of the listen addresses (behind NAT / port mapping). @default [] */
   announce: string[];
@@ -113,6 +122,8 @@ export interface ApiOptions {
   host: string;
   /** 0 picks a free port (tests). @default {@link DEFAULT_API_PORT} */
   port: number;
+  /** Extra `Host` header names (no port) the API accepts. @default {@link DEFAULT_API_ALLOWED_HOSTS} */
+  allowedHosts: string[];
 }
 
 export interface GatewayOptions {
@@ -205,13 +216,16 @@ const ChainOptionsSchema = z
   .strict();
 
 const EndpointSchema = z.object({ host, port }).strict();
+/** A host name or IP literal as it appears in a `Host` header, without the port (`[::1]` keeps its brackets). */
+const hostName = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, "expected a host name or IP address without a port");
+const ApiOptionsSchema = z.object({ host, port, allowedHosts: z.array(hostName) }).strict();
 
 const ConfigSchema: z.ZodType<DsmpConfig, z.ZodTypeDef, unknown> = z
   .object({
     node: NodeOptionsSchema,
     p2p: P2pOptionsSchema,
     chain: ChainOptionsSchema,
-    api: EndpointSchema,
+    api: ApiOptionsSchema,
     gateway: EndpointSchema,
     redis: z.object({ url: urlWithProtocol(["redis:", "rediss:"]) }).strict(),
     metrics: z.object({ enabled: z.boolean() }).strict(),
@@ -238,14 +252,18 @@ export function defaultConfigLayer(env: Readonly<Record<string, string | undefin
       logLevel: DEFAULT_LOG_LEVEL,
     },
     p2p: {
-      listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_TCP_PORT}`, `/ip4/0.0.0.0/tcp/${DEFAULT_P2P_WS_PORT}/ws`],
+      listen: [
+        `/ip4/0.0.0.0/tcp/${DEFAULT_P2P_TCP_PORT}`,
+        `/ip4/0.0.0.0/udp/${DEFAULT_P2P_QUIC_PORT}/quic-v1`,
+        `/ip4/0.0.0.0/tcp/${DEFAULT_P2P_WS_PORT}/ws`,
+      ],
       announce: [],
       bootstrap: [],
       dhtMode: DEFAULT_DHT_MODE,
       protocolPrefix: DEFAULT_PROTOCOL_PREFIX,
     },
     chain: { rpcUrl: DEFAULT_RPC_URL, chainId: DEFAULT_CHAIN_ID, confirmations: DEFAULT_CONFIRMATIONS },
-    api: { host: DEFAULT_API_HOST, port: DEFAULT_API_PORT },
+    api: { host: DEFAULT_API_HOST, port: DEFAULT_API_PORT, allowedHosts: [...DEFAULT_API_ALLOWED_HOSTS] },
     gateway: { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
     redis: { url: DEFAULT_REDIS_URL },
     metrics: { enabled: DEFAULT_METRICS_ENABLED },
@@ -272,7 +290,11 @@ export function devnetPreset(index: number, options: DevnetPresetOptions = {}): 
   return {
     node: { dataDir: join(options.rootDir ?? ".devnet", `node-${index}`) },
     p2p: {
-      listen: [`/ip4/127.0.0.1/tcp/${DEFAULT_P2P_TCP_PORT + shift}`, `/ip4/127.0.0.1/tcp/${DEFAULT_P2P_WS_PORT + shift}/ws`],
+      listen: [
+        `/ip4/127.0.0.1/tcp/${DEFAULT_P2P_TCP_PORT + shift}`,
+        `/ip4/127.0.0.1/udp/${DEFAULT_P2P_QUIC_PORT + shift}/quic-v1`,
+        `/ip4/127.0.0.1/tcp/${DEFAULT_P2P_WS_PORT + shift}/ws`,
+      ],
       dhtMode: "lan",
     },
     chain: { rpcUrl: DEFAULT_RPC_URL, chainId: DEFAULT_CHAIN_ID },
@@ -307,6 +329,7 @@ export const CONFIG_ENV_VARS: readonly EnvVar[] = [
   { name: "DSMP_CHAIN_CONFIRMATIONS", section: "chain", field: "confirmations", kind: "int" },
   { name: "DSMP_API_HOST", section: "api", field: "host", kind: "string" },
   { name: "DSMP_API_PORT", section: "api", field: "port", kind: "int" },
+  { name: "DSMP_API_ALLOWED_HOSTS", section: "api", field: "allowedHosts", kind: "list" },
   { name: "DSMP_GATEWAY_HOST", section: "gateway", field: "host", kind: "string" },
   { name: "DSMP_GATEWAY_PORT", section: "gateway", field: "port", kind: "int" },
   { name: "DSMP_REDIS_URL", section: "redis", field: "url", kind: "string" },

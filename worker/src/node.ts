@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { ConnectionGater } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { bytesToHex, createPublicClient, http, type Abi, type Address } from "viem";
@@ -57,6 +58,8 @@ export interface XnodeInit {
   chainPollMs?: number;
   /** DHT self-query interval at start (ms): small in tests and on the devnet. */
   dhtInitialQuerySelfIntervalMs?: number;
+  /** Allow/deny rules for libp2p connections (tests shape topologies with it). Default: allow all. */
+  connectionGater?: ConnectionGater;
 }
 
 export interface XnodeStatus {
@@ -162,6 +165,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       ...libp2pInitFromConfig(config),
       privateKey: identity.privateKey,
       log: log.child({ module: "p2p" }),
+      ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
       dht: {
         validators: dsmpDhtValidators({ clock: unixSecondsNow, chainId, registry }),
         selectors: dsmpDhtSelectors(),
@@ -280,6 +284,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     api = await startApiServer({
       host: config.api.host,
       port: config.api.port,
+      allowedHosts: config.api.allowedHosts,
       registry: metrics.registry,
       logger: log,
       checks: [

@@ -1,8 +1,9 @@
+import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
 import { ApiBadRequestError } from "../errors.ts";
 import { createSilentLogger } from "../log.ts";
-import { startApiServer, type ApiServer, type HealthCheck } from "./api-server.ts";
+import { hostNameOf, isAllowedHostHeader, startApiServer, type ApiServer, type HealthCheck } from "./api-server.ts";
 import { createMetrics } from "./metrics.ts";
 
 const servers: ApiServer[] = [];
@@ -10,10 +11,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(checks: HealthCheck[] = []) {
+async function start(checks: HealthCheck[] = [], allowedHosts?: string[]) {
   const metrics = createMetrics(new Registry());
   const server = await startApiServer({
     host: "127.0.0.1",
+    ...(allowedHosts === undefined ? {} : { allowedHosts }),
     port: 0,
     registry: metrics.registry,
     checks,
@@ -101,5 +103,68 @@ describe("control API server", () => {
     const { server } = await start();
     await Promise.all([server.close(), server.close()]);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+/** A GET with a chosen (or no) Host header: fetch always sends the URL's own. */
+function getWithHost(url: string, host: string | undefined): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "GET", setHost: false, headers: host === undefined ? {} : { host }, signal: AbortSignal.timeout(5_000) }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("Host header check (DNS rebinding)", () => {
+  it.each([
+    { header: "localhost", bind: "127.0.0.1", allowed: [], ok: true },
+    { header: "LOCALHOST:4662", bind: "127.0.0.1", allowed: [], ok: true },
+    { header: "127.0.0.1:4662", bind: "127.0.0.1", allowed: [], ok: true },
+    { header: "[::1]:4662", bind: "127.0.0.1", allowed: [], ok: true },
+    { header: "localhost.:4662", bind: "127.0.0.1", allowed: [], ok: true },
+    { header: "10.0.0.5:4662", bind: "10.0.0.5", allowed: [], ok: true },
+    { header: "[fd00::1]:4662", bind: "fd00::1", allowed: [], ok: true },
+    { header: "xnode.lan:4662", bind: "0.0.0.0", allowed: ["xnode.lan"], ok: true },
+    { header: "Xnode.LAN", bind: "0.0.0.0", allowed: ["xnode.lan"], ok: true },
+    { header: "evil.example", bind: "127.0.0.1", allowed: [], ok: false },
+    { header: "evil.example:4662", bind: "127.0.0.1", allowed: ["xnode.lan"], ok: false },
+    { header: "localhost.evil.example", bind: "127.0.0.1", allowed: [], ok: false },
+    { header: "127.0.0.1.nip.io", bind: "127.0.0.1", allowed: [], ok: false },
+    { header: "10.0.0.6", bind: "0.0.0.0", allowed: [], ok: false },
+    { header: "localhost:4662@evil.example", bind: "127.0.0.1", allowed: [], ok: false },
+    { header: "", bind: "127.0.0.1", allowed: [], ok: false },
+    { header: undefined, bind: "127.0.0.1", allowed: [], ok: false },
+  ])("$header (bind $bind, allowed $allowed) → $ok", ({ header, bind, allowed, ok }) => {
+    expect(isAllowedHostHeader(header, bind, allowed)).toBe(ok);
+  });
+
+  it("parses host names out of Host values", () => {
+    expect(hostNameOf("Example.COM.:80")).toBe("example.com");
+    expect(hostNameOf("[::1]")).toBe("[::1]");
+    expect(hostNameOf("a b")).toBeUndefined();
+    expect(hostNameOf("x:99999999")).toBeUndefined();
+  });
+
+  it("answers loopback and allowed names, refuses others with 421 and a JSON reason on every path", async () => {
+    const { server } = await start([], ["xnode.lan"]);
+    const port = new URL(server.url).port;
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `xnode.lan:${port}`]) {
+      expect((await getWithHost(`${server.url}/healthz`, host)).status).toBe(200);
+    }
+    for (const path of ["/healthz", "/metrics", "/v1/services/1", "/v1/nothing"]) {
+      const refused = await getWithHost(`${server.url}${path}`, `rebound.example:${port}`);
+      expect(refused.status).toBe(421);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: "API_HOST_NOT_ALLOWED" });
+      expect(refused.body).toContain("rebound.example");
+    }
+    expect((await getWithHost(`${server.url}/v1/services/1`, undefined)).status).toBeGreaterThanOrEqual(400);
+    // the CLI's fetch sends the URL's own host, which is the bind address
+    expect((await fetch(`${server.url}/v1/services/1`)).status).toBe(200);
   });
 });

@@ -41,6 +41,11 @@ export interface ApiRoute {
 export interface ApiServerInit {
   host: string;
   port: number;
+  /**
+   * `Host` header names accepted besides loopback (`localhost`, `127.0.0.1`, `[::1]`) and `host`
+   * (config `api.allowedHosts`); see {@link isAllowedHostHeader}.
+   */
+  allowedHosts?: readonly string[];
   registry: Registry;
   checks?: HealthCheck[];
   routes?: ApiRoute[];
@@ -65,6 +70,40 @@ function decodePathSegment(segment: string): string {
   } catch (err) {
     throw new ApiBadRequestError(`malformed path segment "${segment}"`, { cause: err });
   }
+}
+
+/** Host names every API accepts: the loopback names a local CLI or browser uses. */
+export const API_LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
+
+/** The host name of a `Host` header value, lowercased, without port or trailing dot; undefined when malformed. */
+export function hostNameOf(hostHeader: string): string | undefined {
+  const value = hostHeader.trim().toLowerCase();
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?$/.exec(value);
+  if (match === null) return undefined;
+  const name = match[1]!;
+  return name.endsWith(".") && !name.startsWith("[") ? name.slice(0, -1) : name;
+}
+
+function bracketIpv6(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/**
+ * Whether a request's `Host` header names this API (DNS rebinding defence): a page on `evil.example`
+ * whose DNS answer is switched to 127.0.0.1 reaches a loopback-bound API with the browser's blessing,
+ * but its requests still carry `Host: evil.example`. Accepted: the loopback names, the bind host and
+ * `allowedHosts`, compared without port, case or trailing dot. A missing or malformed header is refused.
+ */
+export function isAllowedHostHeader(
+  hostHeader: string | undefined,
+  bindHost: string,
+  allowedHosts: readonly string[] = [],
+): boolean {
+  if (hostHeader === undefined) return false;
+  const name = hostNameOf(hostHeader);
+  if (name === undefined) return false;
+  const accepted = [...API_LOOPBACK_HOSTS, bindHost, ...allowedHosts].map((h) => bracketIpv6(h.toLowerCase()));
+  return accepted.includes(name);
 }
 
 /** How long `close()` lets requests in flight finish before cutting their connections. */
@@ -110,7 +149,15 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
 export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
   const routes = init.routes ?? [];
   const log = init.logger.child({ module: "api" });
+  const allowedHosts = init.allowedHosts ?? [];
   const server: Server = createServer(async (req, res) => {
+    if (!isAllowedHostHeader(req.headers.host, init.host, allowedHosts)) {
+      // 421 Misdirected Request: this server is not the one the name points at (RFC 9110 §15.5.20).
+      return send(res, 421, {
+        error: "API_HOST_NOT_ALLOWED",
+        message: `Host header ${JSON.stringify(req.headers.host ?? null)} is not an allowed name for this node's API (config api.allowedHosts)`,
+      });
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     try {
       if (req.method === "GET" && url.pathname === "/healthz") {
