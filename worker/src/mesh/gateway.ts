@@ -108,6 +108,8 @@ export type DeniedReason = "no-providers" | "all-breakers-open" | "access-denied
 export interface GatewayMetrics {
   /** One call per HTTP request; `provider` is set when a provider's response was relayed. */
   requestFinished(event: { serviceId: string | undefined; status: number; attempts: number; provider: string | undefined; durationSeconds: number }): void;
+  /** One call per request that found providers (or was refused for open breakers), after its answer. */
+  routed?(event: { serviceId: string; status: number; attempts: number; durationSeconds: number }): void;
   /** One call per attempt on a provider. */
   attemptFinished?(event: { serviceId: string; provider: string; outcome: AttemptOutcome; durationSeconds: number }): void;
   /** A retry was sent (after the first attempt). */
@@ -158,6 +160,8 @@ export interface Gateway {
   readonly inFlight: number;
   /** Golden signals of a service over the stats window, per provider and in total; `undefined` if never called. */
   stats(serviceId: string): ServiceStats | undefined;
+  /** Every known provider's breaker state (for the `dsmp_mesh_breaker_state` gauge). */
+  breakerStates(): Array<{ serviceId: string; provider: string; state: BreakerState }>;
 }
 
 /** A request path split into service id and the path for the service, or why it cannot be. */
@@ -306,6 +310,10 @@ class HttpGateway implements Gateway {
 
   stats(serviceId: string): ServiceStats | undefined {
     return this.#routing.stats(serviceId, this.#clock());
+  }
+
+  breakerStates(): Array<{ serviceId: string; provider: string; state: BreakerState }> {
+    return [...this.#routing.breakerStates(this.#clock())];
   }
 
   get inFlight(): number {
@@ -572,6 +580,7 @@ class HttpGateway implements Gateway {
   #recordRequest(serviceId: string, started: number, state: RequestState): void {
     if (state.attempts === 0 && state.status !== 503) return;
     const now = this.#clock();
+    this.#metrics?.routed?.({ serviceId, status: state.status, attempts: state.attempts, durationSeconds: (now - started) / 1000 });
     this.#routing.service(serviceId, now).window.record(now, {
       latencyMs: now - started,
       success: state.status > 0 && state.status < 500,

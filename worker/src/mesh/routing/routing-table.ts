@@ -5,7 +5,7 @@
  * `now` (ms) and the random draws come in.
  */
 import { BREAKER_STATE_VALUE, CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from "./circuit-breaker.ts";
-import { LatencyWindow, type WindowStats } from "./latency-window.ts";
+import { DEFAULT_STATS_WINDOW_MS, LatencyWindow, type WindowStats } from "./latency-window.ts";
 import { pickP2c, type P2cRefusal } from "./p2c-balancer.ts";
 import { PeakEwma, type PeakEwmaOptions } from "./peak-ewma.ts";
 import { RetryBudget, type RetryBudgetOptions } from "./retry-budget.ts";
@@ -17,7 +17,7 @@ export interface RoutingOptions {
   ewma?: PeakEwmaOptions;
   breaker?: CircuitBreakerOptions;
   retryBudget?: RetryBudgetOptions;
-  /** @default 60 000 (see latency-window.ts) */
+  /** @default {@link DEFAULT_STATS_WINDOW_MS} */
   statsWindowMs?: number;
   /** @default {@link DEFAULT_ROUTE_IDLE_MS} */
   idleMs?: number;
@@ -66,6 +66,11 @@ export interface ServiceStats {
   providers: ProviderStats[];
 }
 
+/** The stats of a service this gateway has not called (within the idle period). */
+export function emptyServiceStats(serviceId: string, windowMs = DEFAULT_STATS_WINDOW_MS): ServiceStats {
+  return { serviceId, windowMs, total: new LatencyWindow().stats(0), providers: [] };
+}
+
 export class RoutingTable {
   readonly #options: RoutingOptions;
   readonly #idleMs: number;
@@ -78,7 +83,7 @@ export class RoutingTable {
   }
 
   get windowMs(): number {
-    return this.#options.statsWindowMs ?? 60_000;
+    return this.#options.statsWindowMs ?? DEFAULT_STATS_WINDOW_MS;
   }
 
   service(serviceId: string, now: number): ServiceRoute {
