@@ -31,6 +31,8 @@ export type DsmpErrorCode =
   | "HTTP_FRAME_INVALID"
   | "MESH_REQUEST_FAILED"
   | "NODE_START_FAILED"
+  | "NODE_UNREACHABLE"
+  | "GATEWAY_REQUEST_FAILED"
   | "NODE_IDENTITY_MISMATCH";
 
 export interface DsmpErrorOptions {
@@ -463,6 +465,30 @@ export class MeshRequestError extends DsmpError {
 export class NodeStartError extends DsmpError {
   override readonly name = "NodeStartError" as const;
   readonly code = "NODE_START_FAILED" as const;
+}
+
+/** A running node's control API or gateway did not answer (not started, wrong URL, or it answered an error). */
+export class NodeUnreachableError extends DsmpError {
+  override readonly name = "NodeUnreachableError" as const;
+  readonly code = "NODE_UNREACHABLE" as const;
+}
+
+/**
+ * A request through the gateway failed: the gateway's own `error` code (`no-providers`, `all-breakers-open`,
+ * `deadline-exceeded`, …, docs/mesh.md) or the provider's answer, with the HTTP `status` the caller saw.
+ */
+export class GatewayRequestError extends DsmpError {
+  override readonly name = "GatewayRequestError" as const;
+  readonly code = "GATEWAY_REQUEST_FAILED" as const;
+  readonly status: number;
+  /** The `error` of the gateway's JSON body, `undefined` when the answer came from the service itself. */
+  readonly error: string | undefined;
+
+  constructor(shortMessage: string, init: { status: number; error?: string | undefined; details?: string | undefined; cause?: unknown }) {
+    super(shortMessage, { details: init.details, cause: init.cause });
+    this.status = init.status;
+    this.error = init.error;
+  }
 }
 
 /** The registry binds this node's address to another PeerId than the key's own: refuse to start. */

@@ -25,6 +25,8 @@ import { loadOrCreateKeystore } from "./identity/keystore.ts";
 import type { NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createGateway, type Gateway } from "./mesh/gateway.ts";
+import { BREAKER_STATE_VALUE } from "./mesh/routing/circuit-breaker.ts";
+import { emptyServiceStats } from "./mesh/routing/routing-table.ts";
 import { createHttpProvider, type HttpProvider } from "./mesh/provider-handler.ts";
 import { createDsmpLibp2p, libp2pInitFromConfig, type DsmpLibp2p } from "./p2p/libp2p-node.ts";
 import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/service-record-dht.ts";
@@ -230,7 +232,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           for (const p of result.providers) {
             const id = peerIdFromString(p.peerId);
             await libp2p.peerStore.merge(id, { multiaddrs: p.multiaddrs.map((a) => multiaddr(a)) });
-            peers.push(id);
+            peers.push({ peerId: id, load: p.load });
           }
           return peers;
         } catch (err) {
@@ -246,8 +248,24 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           if (e.attempts > 0) metrics.p2pStreamsOpened.inc({ protocol: "/dsmp/http/1.0.0", direction: "outbound" }, e.attempts);
           if (e.status >= 500) metrics.gatewayErrors.inc({ service, reason: String(e.status) });
         },
+        routed: (e) => {
+          const statusClass = `${Math.floor(e.status / 100)}xx`;
+          metrics.meshRequests.inc({ service: e.serviceId });
+          metrics.meshResponses.inc({ service: e.serviceId, status_class: statusClass, classification: e.status > 0 && e.status < 500 ? "success" : "failure" });
+          metrics.meshResponseSeconds.observe({ service: e.serviceId }, e.durationSeconds);
+        },
+        attemptFinished: (e) => {
+          metrics.meshAttempts.inc({ service: e.serviceId, provider: e.provider, outcome: e.outcome });
+          metrics.meshAttemptSeconds.observe({ service: e.serviceId, provider: e.provider }, e.durationSeconds);
+        },
+        retried: (e) => metrics.meshRetries.inc({ service: e.serviceId }),
+        retryBudgetExhausted: (e) => metrics.meshRetryBudgetExhausted.inc({ service: e.serviceId }),
+        denied: (e) => metrics.meshDenied.inc({ service: e.serviceId, reason: e.reason }),
       },
     });
+    metrics.addBreakerSource(() =>
+      gateway.breakerStates().map((b) => ({ service: b.serviceId, provider: b.provider, value: BREAKER_STATE_VALUE[b.state] })),
+    );
     await gateway.start();
     cleanups.push({ name: "gateway", run: () => gateway.stop() });
     const gw = gateway.address();
@@ -293,6 +311,14 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       ],
       routes: [
         { method: "GET", pattern: "/v1/status", handler: async () => status() },
+        {
+          method: "GET",
+          pattern: "/v1/services/:id/stats",
+          handler: async (req) => {
+            if (!/^[1-9][0-9]{0,77}$/.test(req.params.id!)) throw new ApiBadRequestError(`service id must be a positive integer, got "${req.params.id}"`);
+            return gateway.stats(req.params.id!) ?? emptyServiceStats(req.params.id!);
+          },
+        },
         {
           method: "GET",
           pattern: "/v1/services/:id/providers",

@@ -8,9 +8,18 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** Latency buckets for mesh calls and DHT lookups: sub-millisecond on loopback up to multi-second WAN. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** One provider's circuit breaker, as the gauge reports it (0 closed, 1 half-open, 2 open). */
+export interface BreakerSample {
+  service: string;
+  provider: string;
+  value: number;
+}
+
 export function createMetrics(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "dsmp_process_" });
   const registers = [registry];
+  /** Where the breaker gauge reads its values at scrape time (the gateway's routing table). */
+  const breakerSources: Array<() => Iterable<BreakerSample>> = [];
   return {
     registry,
     p2pPeers: new Gauge({ name: "dsmp_p2p_peers", help: "Connected libp2p peers", registers }),
@@ -70,6 +79,72 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     }),
+    // Golden signals of the mesh data plane, Linkerd style (docs/mesh.md §Metrics). `service` is a service this
+    // node called and found providers for; `provider` a PeerId among that service's providers (a handful).
+    meshRequests: new Counter({
+      name: "dsmp_mesh_requests_total",
+      help: "Requests routed by the gateway to a service (found providers), by service",
+      labelNames: ["service"] as const,
+      registers,
+    }),
+    meshResponses: new Counter({
+      name: "dsmp_mesh_responses_total",
+      help: "Responses of routed requests, by service, HTTP status class and classification (success: not 5xx)",
+      labelNames: ["service", "status_class", "classification"] as const,
+      registers,
+    }),
+    meshResponseSeconds: new Histogram({
+      name: "dsmp_mesh_response_latency_seconds",
+      help: "Latency of routed requests, all attempts and backoff included",
+      labelNames: ["service"] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    }),
+    meshAttempts: new Counter({
+      name: "dsmp_mesh_attempts_total",
+      help: "Attempts on a provider, by service, provider and outcome (status class relayed, or the gateway error code)",
+      labelNames: ["service", "provider", "outcome"] as const,
+      registers,
+    }),
+    meshAttemptSeconds: new Histogram({
+      name: "dsmp_mesh_attempt_latency_seconds",
+      help: "Latency of one attempt on a provider, to the end of its response",
+      labelNames: ["service", "provider"] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    }),
+    meshRetries: new Counter({
+      name: "dsmp_mesh_retries_total",
+      help: "Retries sent (attempts after the first), by service",
+      labelNames: ["service"] as const,
+      registers,
+    }),
+    meshRetryBudgetExhausted: new Counter({
+      name: "dsmp_mesh_retry_budget_exhausted_total",
+      help: "Retries not sent because the service's retry budget was spent, by service",
+      labelNames: ["service"] as const,
+      registers,
+    }),
+    meshDenied: new Counter({
+      name: "dsmp_mesh_denied_total",
+      help: "Calls no provider served, by service and reason (no-providers, all-breakers-open, access-denied-upstream)",
+      labelNames: ["service", "reason"] as const,
+      registers,
+    }),
+    meshBreakerState: new Gauge({
+      name: "dsmp_mesh_breaker_state",
+      help: "Circuit breaker of each provider: 0 closed, 1 half-open, 2 open",
+      labelNames: ["service", "provider"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of breakerSources) for (const { service, provider, value } of source()) this.set({ service, provider }, value);
+      },
+    }),
+    /** Register what the breaker gauge reads at scrape time. */
+    addBreakerSource(source: () => Iterable<BreakerSample>): void {
+      breakerSources.push(source);
+    },
     chainSyncedBlock: new Gauge({ name: "dsmp_chain_synced_block", help: "Newest block folded into the chain view", registers }),
     chainReorgs: new Counter({ name: "dsmp_chain_reorgs_total", help: "Reorgs the chain view repaired", registers }),
   };

@@ -8,6 +8,7 @@ import type { CliCommand } from "./command-spec.ts";
 import { nodeDaemonCommands } from "./node-daemon.ts";
 import { nodeRegisterCommands } from "./node-register.ts";
 import { serviceCommands } from "./service.ts";
+import { serviceStatCommands } from "./service-stat.ts";
 import { stakeCommands } from "./stake.ts";
 import { subscribeCommands } from "./subscribe.ts";
 import { tokenCommands } from "./token.ts";
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CliCommand[] = [
   ...nodeRegisterCommands,
   ...nodeDaemonCommands,
   ...serviceCommands,
+  ...serviceStatCommands,
   ...subscribeCommands,
   ...tokenCommands,
 ];

@@ -11,7 +11,7 @@ import {
   type ConfigLayer,
   type DhtMode,
 } from "../config.ts";
-import { CliUsageError, NodeStartError } from "../errors.ts";
+import { CliUsageError, GatewayRequestError, NodeUnreachableError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
 import type { CliIo } from "./cli-io.ts";
@@ -94,11 +94,12 @@ function printStatus(io: CliIo, s: XnodeStatus) {
   ]);
 }
 
-async function fetchOrExplain(url: string, init: RequestInit, what: string): Promise<Response> {
+export async function fetchOrExplain(url: string, init: RequestInit, what: string): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (err) {
-    throw new NodeStartError(`cannot reach ${what} at ${url}`, { details: "is the node running? start one with `dsmp node start` or `npm run devnet`", cause: err });
+    if (init.signal?.aborted === true) throw err;
+    throw new NodeUnreachableError(`cannot reach ${what} at ${url}`, { details: "is the node running? start one with `dsmp node start` or `npm run devnet`", cause: err });
   }
 }
 
@@ -106,7 +107,7 @@ async function fetchOrExplain(url: string, init: RequestInit, what: string): Pro
 export async function nodeStatusCommand(input: CommandInput, io: CliIo): Promise<void> {
   const api = input.string("api") ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`;
   const res = await fetchOrExplain(`${api}/v1/status`, { signal: io.signal }, "the node's control API");
-  if (!res.ok) throw new NodeStartError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
+  if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
   const status = (await res.json()) as XnodeStatus;
   if (input.global.json) printJson(io, status);
   else printStatus(io, status);
@@ -128,7 +129,14 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
     io.stdout(body.endsWith("\n") || body === "" ? body : `${body}\n`);
   }
   if (res.status >= 400) {
-    throw new NodeStartError(`service ${id} answered ${res.status}`, { details: body });
+    let error: string | undefined;
+    try {
+      const parsed: unknown = JSON.parse(body);
+      if (res.headers.get("content-type") === "application/json" && typeof (parsed as { error?: unknown }).error === "string") error = (parsed as { error: string }).error;
+    } catch {
+      // the service's own body, not the gateway's JSON
+    }
+    throw new GatewayRequestError(`service ${id} answered ${res.status}${error === undefined ? "" : ` (${error})`}`, { status: res.status, error, details: body });
   }
 }
 

@@ -27,7 +27,9 @@ let finished: Array<Parameters<GatewayMetrics["requestFinished"]>[0]>;
 async function startGateway(init: GatewayInit = {}, resolve: ResolveProviders = resolveProviders): Promise<string> {
   finished = [];
   const metrics: GatewayMetrics = { requestFinished: (event) => finished.push(event) };
-  gateway = createGateway({ host: "127.0.0.1", port: 0, ...init })({ libp2p: gatewayNode, resolveProviders: resolve, metrics });
+  // random 0: P2C compares the first two providers the directory lists, and a tie goes to the first, so the
+  // order of the directory decides which provider a fresh gateway tries first.
+  gateway = createGateway({ host: "127.0.0.1", port: 0, ...init })({ libp2p: gatewayNode, resolveProviders: resolve, metrics, random: () => 0 });
   await gateway.start();
   return `http://127.0.0.1:${gateway.address().port}`;
 }
@@ -183,7 +185,8 @@ describe("gateway → provider → backend", () => {
   it("falls back to the next provider when the first one is down", async () => {
     await startProvider(providerC);
     directory.set(SERVICE, [providerB.peerId, providerC.peerId]);
-    const base = await startGateway();
+    // A cold provider looks slow, so after the warm-up the balancer prefers B, which then turns out down.
+    const base = await startGateway({ routing: { ewma: { coldRttMs: 1_000_000 } } });
     expect((await httpFetch(`${base}/svc/1/warm`)).headers["x-dsmp-provider"]).toBe(providerB.peerId.toString());
     await providerB.stop();
     const body = randomBytes(200_000);
@@ -204,11 +207,12 @@ describe("gateway → provider → backend", () => {
     });
     await startProvider(providerC);
     directory.set(SERVICE, [providerB.peerId, providerC.peerId]);
-    const base = await startGateway();
-    const get = await httpFetch(`${base}/svc/1/x`);
-    expect([get.status, get.headers["x-dsmp-provider"], get.headers["x-dsmp-attempts"]]).toEqual([200, providerC.peerId.toString(), "2"]);
-    const post = await httpFetch(`${base}/svc/1/x`, { method: "POST", body: Buffer.from("once") });
+    // Each on a fresh gateway: after one failure the balancer steers away from B (its EWMA takes the failure penalty).
+    const post = await httpFetch(`${await startGateway()}/svc/1/x`, { method: "POST", body: Buffer.from("once") });
     expect([post.status, post.headers["x-dsmp-attempts"], json(post.body)]).toEqual([502, "1", expect.objectContaining({ error: "provider-failed" })]);
+    await gateway!.stop();
+    const get = await httpFetch(`${await startGateway()}/svc/1/x`);
+    expect([get.status, get.headers["x-dsmp-provider"], get.headers["x-dsmp-attempts"]]).toEqual([200, providerC.peerId.toString(), "2"]);
   });
 
   it("aborts the backend request when the client goes away", async () => {

@@ -2,18 +2,24 @@
  * The gateway: a local HTTP server that forwards `ANY /svc/<serviceId>/<path…>` to a provider of that
  * service over `/dsmp/http/1.0.0` and streams the answer back (docs/protocol.md §6).
  *
- * Providers come from an injected `resolveProviders` (the DHT discovery helper builds it) and are tried in
- * the order given: a provider that cannot be dialled is skipped; one that fails mid-request is retried on the
- * next only for idempotent methods, and only while the request body still fits the replay buffer. When
- * nothing can serve, the answer is a JSON `{error, reason, serviceId}` with 4xx/5xx. Every answer from a
- * provider carries `x-dsmp-provider` and `x-dsmp-attempts`.
+ * Providers come from an injected `resolveProviders` (the DHT discovery helper builds it); each attempt picks
+ * one by power of two choices over peak-EWMA latency × outstanding requests, with the provider's advertised
+ * load as a prior, skipping providers whose circuit breaker is open and the provider the previous attempt
+ * failed on (docs/mesh.md). A provider that cannot be dialled, or answers that it did not forward the
+ * request, may be retried on another; one that fails mid-request is retried only for idempotent methods,
+ * and only while the request body still fits the replay buffer — and every retry needs the service's retry
+ * budget and waits a jittered backoff. When nothing can serve, the answer is a JSON `{error, reason,
+ * serviceId}` with 4xx/5xx. Every answer from a provider carries `x-dsmp-provider` and `x-dsmp-attempts`.
+ *
+ * The routing state (routing/*.ts) is pure: this file feeds it `performance.now()` and `Math.random()`
+ * (both injectable) and carries out its choices.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, type GatewayOptions } from "../config.ts";
-import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
+import { GatewayRequestError, HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
 import { raceAbort } from "./abort-race.ts";
 import { FrameStream } from "./frame-stream.ts";
@@ -21,6 +27,9 @@ import { ResponseFrameSequence } from "./frame-sequence.ts";
 import { encodeFrame, HTTP_ERROR_STATUS, HTTP_PROTOCOL_ID, knownErrorCode, MAX_HEADER_COUNT, MAX_REQUEST_ID, splitBody, type RequestHead } from "./http-frames.ts";
 import { ATTEMPTS_HEADER, flattenHeaders, headerPairsFromRaw, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 import { DEFAULT_REPLAY_BUFFER_BYTES, ReplayableBody } from "./replayable-body.ts";
+import { retryBackoffMs, type BackoffOptions } from "./routing/backoff.ts";
+import type { BreakerState } from "./routing/circuit-breaker.ts";
+import { RoutingTable, type RouteCandidate, type RoutingOptions, type ServiceStats } from "./routing/routing-table.ts";
 
 /** Every gateway URL starts with this; what follows is `<serviceId>` and the path for the service. */
 export const GATEWAY_PATH_PREFIX = "/svc/";
@@ -53,6 +62,8 @@ export type GatewayErrorCode =
   | "discovery-failed"
   | "providers-unreachable"
   | "provider-failed"
+  | "all-breakers-open"
+  | "access-denied-upstream"
   | "gateway-stopping";
 
 /** Status of every gateway error code (docs/protocol.md §6.4). */
@@ -63,6 +74,9 @@ export const GATEWAY_ERROR_STATUS: Readonly<Record<GatewayErrorCode, number>> = 
   "discovery-failed": 503,
   "providers-unreachable": 502,
   "provider-failed": 502,
+  "all-breakers-open": 503,
+  // The provider's own 401 or 403 is kept when it said which (#answerError's `status`); 403 otherwise.
+  "access-denied-upstream": 403,
   "gateway-stopping": 503,
 };
 
@@ -74,13 +88,38 @@ export interface GatewayErrorBody {
   serviceId: string | null;
 }
 
-/** Providers of a service, best first; the gateway tries them in this order. */
-export type ResolveProviders = (serviceId: bigint, signal: AbortSignal) => Promise<PeerId[]>;
+/** A provider as discovery found it: its PeerId and the load its service record advertises. */
+export interface ProviderCandidate {
+  peerId: PeerId;
+  /** Basis points of the provider's capacity (0 … 10 000), the balancer's prior. */
+  load?: number | undefined;
+}
 
-/** Hooks for metrics (prom-client wiring comes later). */
+/** Providers of a service (order does not matter: the balancer chooses). */
+export type ResolveProviders = (serviceId: bigint, signal: AbortSignal) => Promise<Array<PeerId | ProviderCandidate>>;
+
+/** How one attempt on one provider ended: an HTTP status class it relayed, or why it produced no response. */
+export type AttemptOutcome = "2xx" | "3xx" | "4xx" | "5xx" | GatewayErrorCode;
+
+/** Why the gateway refused to send a request anywhere (the `reason` label of denied calls). */
+export type DeniedReason = "no-providers" | "all-breakers-open" | "access-denied-upstream" | "retry-budget-exhausted";
+
+/** Hooks for metrics; node.ts wires them to prom-client (api/metrics.ts). */
 export interface GatewayMetrics {
   /** One call per HTTP request; `provider` is set when a provider's response was relayed. */
   requestFinished(event: { serviceId: string | undefined; status: number; attempts: number; provider: string | undefined; durationSeconds: number }): void;
+  /** One call per request that found providers (or was refused for open breakers), after its answer. */
+  routed?(event: { serviceId: string; status: number; attempts: number; durationSeconds: number }): void;
+  /** One call per attempt on a provider. */
+  attemptFinished?(event: { serviceId: string; provider: string; outcome: AttemptOutcome; durationSeconds: number }): void;
+  /** A retry was sent (after the first attempt). */
+  retried?(event: { serviceId: string }): void;
+  /** A retry was wanted but the budget had none left. */
+  retryBudgetExhausted?(event: { serviceId: string }): void;
+  /** A request no provider got, or a provider refused for access. */
+  denied?(event: { serviceId: string; reason: DeniedReason }): void;
+  /** A provider's breaker changed state. */
+  breakerChanged?(event: { serviceId: string; provider: string; state: BreakerState }): void;
 }
 
 export interface GatewayInit extends Partial<GatewayOptions> {
@@ -94,6 +133,10 @@ export interface GatewayInit extends Partial<GatewayOptions> {
   replayBufferBytes?: number | undefined;
   /** @default {@link DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS} */
   drainTimeoutMs?: number | undefined;
+  /** Balancer, breaker, retry budget and stats window settings (defaults in routing/*.ts). */
+  routing?: RoutingOptions | undefined;
+  /** Backoff between attempts (defaults in routing/backoff.ts). */
+  retryBackoff?: BackoffOptions | undefined;
 }
 
 export interface GatewayComponents {
@@ -101,6 +144,10 @@ export interface GatewayComponents {
   resolveProviders: ResolveProviders;
   logger?: Logger | undefined;
   metrics?: GatewayMetrics | undefined;
+  /** Monotonic milliseconds. @default performance.now */
+  clock?: (() => number) | undefined;
+  /** Uniform draws in [0, 1). @default Math.random */
+  random?: (() => number) | undefined;
 }
 
 export interface Gateway {
@@ -111,6 +158,10 @@ export interface Gateway {
   /** Where it listens (the real port when configured with 0). */
   address(): { host: string; port: number };
   readonly inFlight: number;
+  /** Golden signals of a service over the stats window, per provider and in total; `undefined` if never called. */
+  stats(serviceId: string): ServiceStats | undefined;
+  /** Every known provider's breaker state (for the `dsmp_mesh_breaker_state` gauge). */
+  breakerStates(): Array<{ serviceId: string; provider: string; state: BreakerState }>;
 }
 
 /** A request path split into service id and the path for the service, or why it cannot be. */
@@ -155,6 +206,13 @@ interface RequestState {
   timeout: AbortController;
 }
 
+/** What a request's routing loop saw of its attempts (for the final error). */
+interface RouteOutcome {
+  failure: AttemptFailure | undefined;
+  /** Why the loop stopped picking providers, when it did for lack of one. */
+  refused: "all-unavailable" | "only-excluded" | undefined;
+}
+
 /** Why an attempt did not produce a response, and whether the next provider may be tried. */
 interface AttemptFailure {
   code: GatewayErrorCode;
@@ -176,6 +234,35 @@ function waitForClientDrain(res: ServerResponse, signal: AbortSignal): Promise<v
   );
 }
 
+/** Wait `ms`, or reject when `signal` aborts (a retry's backoff). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return signal.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return raceAbort(new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), signal).finally(() => clearTimeout(timer));
+}
+
+function statusClass(status: number): "2xx" | "3xx" | "4xx" | "5xx" {
+  return status >= 500 ? "5xx" : status >= 400 ? "4xx" : status >= 300 ? "3xx" : "2xx";
+}
+
+/**
+ * What an attempt says about the provider's health: `healthy` (it answered, below 500, or refused for
+ * access — a working provider with a policy), `failed` (no answer in time, a 5xx, a mesh error), or
+ * `cancelled` (the client left or the gateway stopped: nothing learnt about the provider).
+ */
+function attemptVerdict(failure: AttemptFailure | undefined, state: RequestState, signal: AbortSignal): "healthy" | "failed" | "cancelled" {
+  if (failure === undefined) return state.status >= 500 ? "failed" : "healthy";
+  if (signal.aborted && !state.timeout.signal.aborted) return "cancelled";
+  if (isAccessDenial(failure.code) || failure.code === "bad-request" || failure.code === "head-too-large") return "healthy";
+  return "failed";
+}
+
+/** A provider's refusal for access (401/403): final, and no sign of ill health. */
+function isAccessDenial(code: GatewayErrorCode): boolean {
+  const status = GATEWAY_ERROR_STATUS[code];
+  return status === 401 || status === 403;
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -192,6 +279,10 @@ class HttpGateway implements Gateway {
   readonly #resolveProviders: ResolveProviders;
   readonly #log: Logger;
   readonly #metrics: GatewayMetrics | undefined;
+  readonly #routing: RoutingTable;
+  readonly #retryBackoff: BackoffOptions | undefined;
+  readonly #clock: () => number;
+  readonly #random: () => number;
   readonly #inFlight = new Set<Promise<void>>();
   #server: Server | undefined;
   #root = new AbortController();
@@ -211,6 +302,18 @@ class HttpGateway implements Gateway {
     this.#resolveProviders = components.resolveProviders;
     this.#log = (components.logger ?? createSilentLogger()).child({ module: "gateway" });
     this.#metrics = components.metrics;
+    this.#routing = new RoutingTable(init.routing);
+    this.#retryBackoff = init.retryBackoff;
+    this.#clock = components.clock ?? (() => performance.now());
+    this.#random = components.random ?? Math.random;
+  }
+
+  stats(serviceId: string): ServiceStats | undefined {
+    return this.#routing.stats(serviceId, this.#clock());
+  }
+
+  breakerStates(): Array<{ serviceId: string; provider: string; state: BreakerState }> {
+    return [...this.#routing.breakerStates(this.#clock())];
   }
 
   get inFlight(): number {
@@ -266,7 +369,7 @@ class HttpGateway implements Gateway {
       await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#drainTimeoutMs)))]);
       clearTimeout(timer);
     }
-    this.#root.abort(new MeshRequestError("internal", "the gateway stopped"));
+    this.#root.abort(new GatewayRequestError("the gateway stopped", { status: 503, error: "gateway-stopping" }));
     await Promise.allSettled([...this.#inFlight]);
     server.closeAllConnections();
     await closed;
@@ -356,29 +459,133 @@ class HttpGateway implements Gateway {
       return this.#answerError(res, state, tooLarge ? "head-too-large" : "bad-request", error.details ?? error.shortMessage);
     }
 
-    let providers: PeerId[];
+    let found: Array<PeerId | ProviderCandidate>;
     try {
-      providers = await raceAbort(this.#resolveProviders(BigInt(route.serviceId), signal), signal);
+      found = await raceAbort(this.#resolveProviders(BigInt(route.serviceId), signal), signal);
     } catch (error) {
       if (signal.aborted) return this.#answerAborted(res, state);
       return this.#answerError(res, state, "discovery-failed", `provider discovery failed: ${messageOf(error)}`);
     }
-    const seen = new Set<string>();
-    const candidates = providers.filter((peer) => !seen.has(peer.toString()) && seen.add(peer.toString())).slice(0, this.#maxAttempts);
-    if (candidates.length === 0) return this.#answerError(res, state, "no-providers", `no provider found for service ${route.serviceId}`);
+    const peers = new Map<string, { peerId: PeerId; load: number | undefined }>();
+    for (const entry of found) {
+      const candidate: ProviderCandidate = "peerId" in entry ? entry : { peerId: entry };
+      const id = candidate.peerId.toString();
+      if (!peers.has(id)) peers.set(id, { peerId: candidate.peerId, load: candidate.load });
+    }
+    if (peers.size === 0) {
+      this.#metrics?.denied?.({ serviceId: route.serviceId, reason: "no-providers" });
+      return this.#answerError(res, state, "no-providers", `no provider found for service ${route.serviceId}`);
+    }
+    const candidates: RouteCandidate[] = [...peers].map(([id, { load }]) => ({ id, load }));
 
     const body = new ReplayableBody(req, this.#replayBufferBytes);
-    let failure: AttemptFailure | undefined;
-    for (const peer of candidates) {
-      if (signal.aborted) break;
-      state.attempts += 1;
-      failure = await this.#attempt(peer, head, body, res, state, signal);
-      if (failure === undefined) return;
-      this.#log.debug({ peer: peer.toString(), code: failure.code, reason: failure.reason }, "attempt failed");
-      if (!failure.retry || !body.replayable) break;
+    const started = this.#clock();
+    const outcome = await this.#attempts(route.serviceId, candidates, peers, head, body, res, state, signal);
+    if (outcome === undefined) return this.#recordRequest(route.serviceId, started, state);
+    const { failure, refused } = outcome;
+    if (signal.aborted) {
+      this.#answerAborted(res, state);
+    } else if (failure === undefined && refused !== undefined) {
+      this.#metrics?.denied?.({ serviceId: route.serviceId, reason: "all-breakers-open" });
+      const count = candidates.length === 1 ? "its only provider" : `all ${candidates.length} providers`;
+      this.#answerError(res, state, "all-breakers-open", `the circuit breakers of ${count} of service ${route.serviceId} are open`);
+    } else if (failure !== undefined && isAccessDenial(failure.code)) {
+      this.#metrics?.denied?.({ serviceId: route.serviceId, reason: "access-denied-upstream" });
+      this.#answerError(res, state, "access-denied-upstream", `the provider refused access: ${failure.reason}`, GATEWAY_ERROR_STATUS[failure.code]);
+    } else {
+      this.#answerError(res, state, failure!.code, failure!.reason);
     }
-    if (signal.aborted) return this.#answerAborted(res, state);
-    return this.#answerError(res, state, failure!.code, failure!.reason);
+    this.#recordRequest(route.serviceId, started, state);
+  }
+
+  /**
+   * Up to `maxAttempts` attempts, each on a provider chosen by P2C; `undefined` once the client got a
+   * provider's response, else the last failure and why no further provider was picked.
+   */
+  async #attempts(
+    serviceId: string,
+    candidates: readonly RouteCandidate[],
+    peers: ReadonlyMap<string, { peerId: PeerId }>,
+    head: RequestHead,
+    body: ReplayableBody,
+    res: ServerResponse,
+    state: RequestState,
+    signal: AbortSignal,
+  ): Promise<RouteOutcome | undefined> {
+    const service = this.#routing.service(serviceId, this.#clock());
+    service.budget.deposit(this.#clock());
+    let failure: AttemptFailure | undefined;
+    let previous: string | undefined;
+    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
+      if (signal.aborted) return { failure, refused: undefined };
+      const choice = this.#routing.choose(serviceId, candidates, { now: this.#clock(), exclude: previous, random: this.#random });
+      if ("refused" in choice) {
+        // `only-excluded` after a failure: the one provider left is the one that just failed; never twice in a row.
+        return { failure, refused: choice.refused === "no-candidates" ? undefined : choice.refused };
+      }
+      if (attempt > 1) {
+        if (!service.budget.tryWithdraw(this.#clock())) {
+          this.#metrics?.retryBudgetExhausted?.({ serviceId });
+          this.#log.debug({ serviceId }, "retry budget exhausted");
+          return { failure, refused: undefined };
+        }
+        this.#metrics?.retried?.({ serviceId });
+        const delay = retryBackoffMs(attempt - 1, this.#random(), this.#retryBackoff);
+        try {
+          await abortableDelay(delay, signal);
+        } catch {
+          return { failure, refused: undefined };
+        }
+      }
+      const provider = this.#routing.provider(serviceId, choice.id, this.#clock());
+      const permit = provider.breaker.acquire(this.#clock());
+      if (permit === undefined) return { failure, refused: "all-unavailable" }; // taken by a concurrent probe
+      const breakerBefore = provider.breaker.state(this.#clock());
+      provider.ewma.start();
+      state.attempts += 1;
+      const attemptStarted = this.#clock();
+      failure = await this.#attempt(peers.get(choice.id)!.peerId, head, body, res, state, signal);
+      const now = this.#clock();
+      const elapsed = now - attemptStarted;
+      const verdict = attemptVerdict(failure, state, signal);
+      if (verdict === "cancelled") {
+        provider.ewma.cancel();
+        provider.breaker.onCancel(permit);
+      } else {
+        provider.ewma.finish(now, elapsed, verdict === "healthy");
+        if (verdict === "healthy") provider.breaker.onSuccess(now, permit);
+        else provider.breaker.onFailure(now, permit);
+        provider.window.record(now, { latencyMs: elapsed, success: failure === undefined && state.status < 500, retries: 0 });
+      }
+      const breakerAfter = provider.breaker.state(now);
+      if (breakerAfter !== breakerBefore) {
+        this.#log.info({ serviceId, provider: choice.id, from: breakerBefore, to: breakerAfter }, "circuit breaker changed");
+        this.#metrics?.breakerChanged?.({ serviceId, provider: choice.id, state: breakerAfter });
+      }
+      this.#metrics?.attemptFinished?.({
+        serviceId,
+        provider: choice.id,
+        outcome: failure === undefined ? statusClass(state.status) : failure.code,
+        durationSeconds: elapsed / 1000,
+      });
+      if (failure === undefined) return undefined;
+      this.#log.debug({ peer: choice.id, code: failure.code, reason: failure.reason }, "attempt failed");
+      if (!failure.retry || !body.replayable) break;
+      previous = choice.id;
+    }
+    return { failure, refused: undefined };
+  }
+
+  /** The request's sample in the service's stats window. */
+  #recordRequest(serviceId: string, started: number, state: RequestState): void {
+    if (state.attempts === 0 && state.status !== 503) return;
+    const now = this.#clock();
+    this.#metrics?.routed?.({ serviceId, status: state.status, attempts: state.attempts, durationSeconds: (now - started) / 1000 });
+    this.#routing.service(serviceId, now).window.record(now, {
+      latencyMs: now - started,
+      success: state.status > 0 && state.status < 500,
+      retries: Math.max(0, state.attempts - 1),
+    });
   }
 
   /** One provider: dial, send the request, relay the response. `undefined` once the client got an answer. */
@@ -495,8 +702,7 @@ class HttpGateway implements Gateway {
     res.destroy();
   }
 
-  #answerError(res: ServerResponse, state: RequestState, code: GatewayErrorCode, reason: string): void {
-    const status = GATEWAY_ERROR_STATUS[code];
+  #answerError(res: ServerResponse, state: RequestState, code: GatewayErrorCode, reason: string, status = GATEWAY_ERROR_STATUS[code]): void {
     state.status = status;
     if (res.headersSent || res.destroyed) {
       res.destroy();

@@ -1,0 +1,114 @@
+/**
+ * Peak-EWMA load estimate of one provider (Finagle's `PeakEwma`, Linkerd's and tower's `PeakEwma`): a
+ * round-trip-time average that jumps up to any slower sample at once ("peak") and decays back down with time
+ * constant τ, multiplied by the requests in flight. Cheap to keep, reacts within one request to a provider
+ * that turns slow, and forgets within a few τ that it was slow. Pure: `now` (ms) comes in with every call.
+ */
+
+/** Decay time constant τ (ms): 10 s, Linkerd's default; long enough to smooth jitter, short enough to forgive. */
+export const DEFAULT_EWMA_DECAY_MS = 10_000;
+/**
+ * RTT assumed for a provider never measured (ms): 30 ms, Linkerd's default. A new provider looks average, not
+ * free (it would take every request) and not hopeless (it would never get one).
+ */
+export const DEFAULT_EWMA_COLD_RTT_MS = 30;
+/**
+ * A failed attempt counts as a sample of at least this (ms): 500 ms. A provider that fails fast would
+ * otherwise look fastest and attract the traffic the breaker has not yet taken away from it.
+ */
+export const DEFAULT_EWMA_FAILURE_PENALTY_MS = 500;
+/**
+ * Cost of a provider never measured that already has requests in flight: Finagle's penalty, so that a cold
+ * provider gets one request at a time until its first answer tells us what it is worth.
+ */
+export const COLD_BUSY_PENALTY = 2 ** 40;
+
+export interface PeakEwmaOptions {
+  /** @default {@link DEFAULT_EWMA_DECAY_MS} */
+  decayMs?: number;
+  /** @default {@link DEFAULT_EWMA_COLD_RTT_MS} */
+  coldRttMs?: number;
+  /** @default {@link DEFAULT_EWMA_FAILURE_PENALTY_MS} */
+  failurePenaltyMs?: number;
+}
+
+export class PeakEwma {
+  readonly #decayMs: number;
+  readonly #coldRttMs: number;
+  readonly #failurePenaltyMs: number;
+  #estimateMs = 0;
+  #stampMs = 0;
+  #measured = false;
+  #outstanding = 0;
+  /**
+   * Advertised load of the provider in basis points of its capacity (0 … 10 000, from its service record):
+   * the prior. The cost is multiplied by `1 + load / 10 000`, so at equal latency a provider that reports
+   * itself full costs twice one that reports itself idle; measured latency still dominates.
+   */
+  load = 0;
+
+  constructor(options: PeakEwmaOptions = {}) {
+    this.#decayMs = options.decayMs ?? DEFAULT_EWMA_DECAY_MS;
+    this.#coldRttMs = options.coldRttMs ?? DEFAULT_EWMA_COLD_RTT_MS;
+    this.#failurePenaltyMs = options.failurePenaltyMs ?? DEFAULT_EWMA_FAILURE_PENALTY_MS;
+  }
+
+  /** Requests sent to this provider that have not finished. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Has any sample been recorded. */
+  get measured(): boolean {
+    return this.#measured;
+  }
+
+  /** The latency estimate (ms) at `now`, decayed toward 0 since the last sample (tower decays on read too). */
+  estimateMs(now: number): number {
+    if (!this.#measured) return this.#coldRttMs;
+    return this.#estimateMs * this.#weight(now);
+  }
+
+  /** Lower is better: estimate × (outstanding + 1) × load prior. */
+  cost(now: number): number {
+    if (!this.#measured && this.#outstanding > 0) return COLD_BUSY_PENALTY + this.#outstanding;
+    const prior = 1 + Math.min(Math.max(this.load, 0), 10_000) / 10_000;
+    return this.estimateMs(now) * (this.#outstanding + 1) * prior;
+  }
+
+  /** A request was sent. */
+  start(): void {
+    this.#outstanding += 1;
+  }
+
+  /** A request finished after `rttMs`; a failure counts as at least the failure penalty. */
+  finish(now: number, rttMs: number, ok: boolean): void {
+    this.#outstanding = Math.max(0, this.#outstanding - 1);
+    this.observe(now, ok ? rttMs : Math.max(rttMs, this.#failurePenaltyMs));
+  }
+
+  /** A request ended without telling anything about the provider (the client left): only the count changes. */
+  cancel(): void {
+    this.#outstanding = Math.max(0, this.#outstanding - 1);
+  }
+
+  /** Fold one sample in: a sample above the estimate replaces it, one below is averaged in with weight e^(-Δt/τ). */
+  observe(now: number, rttMs: number): void {
+    const sample = Math.max(0, rttMs);
+    if (!this.#measured) {
+      this.#estimateMs = sample;
+      this.#measured = true;
+    } else if (sample > this.#estimateMs) {
+      this.#estimateMs = sample;
+    } else {
+      const weight = this.#weight(now);
+      this.#estimateMs = this.#estimateMs * weight + sample * (1 - weight);
+    }
+    this.#stampMs = Math.max(this.#stampMs, now);
+  }
+
+  #weight(now: number): number {
+    const elapsed = Math.max(0, now - this.#stampMs);
+    return Math.exp(-elapsed / this.#decayMs);
+  }
+}
