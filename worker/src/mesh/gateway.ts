@@ -21,6 +21,7 @@ import { ResponseFrameSequence } from "./frame-sequence.ts";
 import { encodeFrame, HTTP_ERROR_STATUS, HTTP_PROTOCOL_ID, knownErrorCode, MAX_HEADER_COUNT, MAX_REQUEST_ID, splitBody, type RequestHead } from "./http-frames.ts";
 import { ATTEMPTS_HEADER, flattenHeaders, headerPairsFromRaw, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 import { DEFAULT_REPLAY_BUFFER_BYTES, ReplayableBody } from "./replayable-body.ts";
+import { ACCESS_HEADER } from "./access/request-token.ts";
 
 /** Every gateway URL starts with this; what follows is `<serviceId>` and the path for the service. */
 export const GATEWAY_PATH_PREFIX = "/svc/";
@@ -83,6 +84,12 @@ export interface GatewayMetrics {
   requestFinished(event: { serviceId: string | undefined; status: number; attempts: number; provider: string | undefined; durationSeconds: number }): void;
 }
 
+/**
+ * Access token for a request to a paid or private service, as the `dsmp-access` header value, or `undefined`
+ * when the service needs none (docs/protocol.md §8). Called only when the client sent no token of its own.
+ */
+export type SignAccess = (serviceId: bigint, signal: AbortSignal) => Promise<string | undefined>;
+
 export interface GatewayInit extends Partial<GatewayOptions> {
   /** @default {@link DEFAULT_REQUEST_TIMEOUT_MS} */
   requestTimeoutMs?: number | undefined;
@@ -94,6 +101,11 @@ export interface GatewayInit extends Partial<GatewayOptions> {
   replayBufferBytes?: number | undefined;
   /** @default {@link DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS} */
   drainTimeoutMs?: number | undefined;
+  /**
+   * Signs access tokens with the consumer's key. A `dsmp-access` header the HTTP client sent is forwarded
+   * as it is instead. Absent: requests go without a token (unless the client sent one).
+   */
+  signAccess?: SignAccess | undefined;
 }
 
 export interface GatewayComponents {
@@ -188,6 +200,7 @@ class HttpGateway implements Gateway {
   readonly #maxAttempts: number;
   readonly #replayBufferBytes: number;
   readonly #drainTimeoutMs: number;
+  readonly #signAccess: SignAccess | undefined;
   readonly #libp2p: GatewayComponents["libp2p"];
   readonly #resolveProviders: ResolveProviders;
   readonly #log: Logger;
@@ -207,6 +220,7 @@ class HttpGateway implements Gateway {
     this.#maxAttempts = Math.max(1, init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.#replayBufferBytes = init.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS;
+    this.#signAccess = init.signAccess;
     this.#libp2p = components.libp2p;
     this.#resolveProviders = components.resolveProviders;
     this.#log = (components.logger ?? createSilentLogger()).child({ module: "gateway" });
@@ -338,6 +352,16 @@ class HttpGateway implements Gateway {
     if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
 
     const headers = stripHopByHop(headerPairsFromRaw(req.rawHeaders), ["host"]);
+    if (this.#signAccess !== undefined && !headers.some(([name]) => name === ACCESS_HEADER)) {
+      let token: string | undefined;
+      try {
+        token = await this.#signAccess(BigInt(route.serviceId), signal);
+      } catch (error) {
+        if (signal.aborted) return this.#answerAborted(res, state);
+        return this.#answerError(res, state, "internal", `signing the access token failed: ${messageOf(error)}`);
+      }
+      if (token !== undefined) headers.push([ACCESS_HEADER, token]);
+    }
     if (headers.length > MAX_HEADER_COUNT) {
       return this.#answerError(res, state, "head-too-large", `${headers.length} headers, at most ${MAX_HEADER_COUNT}`);
     }
