@@ -7,10 +7,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseEther, type Hex } from "viem";
+import { createWalletClient, http, parseEther, type Address, type Hex } from "viem";
+import { hardhat } from "viem/chains";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Deployment } from "../contracts/index.ts";
+import { abis, type Deployment } from "../contracts/index.ts";
 import { deploy } from "../scripts/lib/deploy.ts";
 import { devAccount, devPrivateKey } from "../scripts/lib/dev-accounts.ts";
 import { startDevnetXnodes, type DevnetService, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
@@ -21,6 +22,7 @@ import { createDsmpChainClient } from "../worker/src/chain/chain-client.ts";
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
+import { allowlistLeaf, hashPair } from "../worker/src/mesh/access/allowlist-proof.ts";
 import { ACCESS_HEADER, encodeAccessToken, signAccessToken } from "../worker/src/mesh/access/request-token.ts";
 import type { UsageRecord } from "../worker/src/mesh/access/usage-ledger.ts";
 
@@ -28,6 +30,8 @@ const NODES = 4;
 /** The devnet grants its private service to dev account NODES + 2; NODES + 3 is our paying subscriber. */
 const ALLOWED = NODES + 2;
 const SUBSCRIBER = NODES + 3;
+/** Allow-listed by Merkle root only (set in the test). */
+const MEMBER = NODES + 4;
 
 interface Answer {
   status: number;
@@ -128,6 +132,30 @@ describe("access to paid and private services", () => {
     const denied = createMemoryIo();
     expect(await runCli([...args, "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(SUBSCRIBER)], denied)).toBe(1);
     expect(denied.err()).toContain(`service ${priv.id} answered 403`);
+  });
+
+  it("private service allow-listed by Merkle root: the member with its proof gets 200, without it 403", async () => {
+    // A three-member tree built as OpenZeppelin's StandardMerkleTree does; the chain must agree with our proof.
+    const member = devAccount(MEMBER).address.toLowerCase() as Address;
+    const others = ["0x00000000000000000000000000000000000000a1", "0x00000000000000000000000000000000000000a2"] as const;
+    const [l0, l1, l2] = [allowlistLeaf(member), allowlistLeaf(others[0]), allowlistLeaf(others[1])];
+    const root = hashPair(hashPair(l0, l1), l2);
+    const proof = [l1, l2];
+    const owner = createWalletClient({ chain: { ...hardhat, rpcUrls: { default: { http: [chain.rpcUrl] } } }, transport: http(chain.rpcUrl), account: devAccount(NODES + 1) });
+    const registry = { address: deployment.contracts.ServiceRegistry!.address, abi: abis.ServiceRegistry } as const;
+    const consumer = await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment });
+    await consumer.public.waitForTransactionReceipt({ hash: await owner.writeContract({ ...registry, functionName: "setAllowlistRoot", args: [priv.id, root] }) });
+    expect(await consumer.public.readContract({ ...registry, functionName: "isAllowed", args: [priv.id, member, proof] })).toBe(true);
+
+    const args = ["call", String(priv.id), "hello", "--gateway", gateway(), "--json", "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(MEMBER)];
+    const io = await waitFor("the provider to index the root", async () => {
+      const attempt = createMemoryIo();
+      return (await runCli([...args, "--proof", proof.join(",")], attempt)) === 0 ? attempt : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(JSON.parse(io.out())).toMatchObject({ status: 200 });
+    const without = createMemoryIo();
+    expect(await runCli(args, without)).toBe(1);
+    expect(without.err()).toContain(`service ${priv.id} answered 403`);
   });
 
   it("refuses a replayed token, an expired one and one for another service with 401", async () => {
