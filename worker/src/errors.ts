@@ -30,6 +30,7 @@ export type DsmpErrorCode =
   | "DISCOVERY_NO_ADDRESSES"
   | "HTTP_FRAME_INVALID"
   | "MESH_REQUEST_FAILED"
+  | "ACCESS_DENIED"
   | "NODE_START_FAILED"
   | "NODE_UNREACHABLE"
   | "GATEWAY_REQUEST_FAILED"
@@ -426,7 +427,9 @@ export class HttpFrameError extends DsmpError {
  * - `bad-request` (400): the request cannot be forwarded as it is (e.g. a CONNECT).
  * - `protocol-error` (502): the peer broke the framing rules.
  * - `head-too-large` (431): a head over 16 KiB or with more than 100 headers.
- * - `unauthorized` (401): reserved for consumer tokens.
+ * - `unauthorized` (401): the access token is missing or invalid (docs/protocol.md §8).
+ * - `forbidden` (403): the token is valid but its consumer may not call the service (no subscription, not
+ *   allow-listed, service retired or unknown to the provider's chain view).
  * - `unknown-service` (404): the provider does not serve this service id.
  * - `busy` (503): the provider refuses more work for now (reserved for load shedding).
  * - `backend-unavailable` (502): the provider could not connect to its backend.
@@ -439,6 +442,7 @@ export type MeshErrorCode =
   | "protocol-error"
   | "head-too-large"
   | "unauthorized"
+  | "forbidden"
   | "unknown-service"
   | "busy"
   | "backend-unavailable"
@@ -455,6 +459,79 @@ export class MeshRequestError extends DsmpError {
   constructor(reason: MeshErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(`${reason}: ${message}`, { cause: options.cause });
     this.reason = reason;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Access (request tokens for paid and private services)
+
+/**
+ * Why a provider refused a call (docs/protocol.md §8.5), in the order the checks run. 401 reasons say the
+ * token is missing or invalid; 403 reasons say a valid consumer may not call the service; 503 that the
+ * provider cannot take another nonce right now.
+ * - `service-unknown` (403): the provider's chain view has no such service (fail closed).
+ * - `service-retired` (403): the service is retired; only its owner may still call it.
+ * - `token-missing` (401): the service is paid or private and the request carries no `dsmp-access` header.
+ * - `token-too-large` (401): the header is longer than the cap; refused before decoding.
+ * - `token-malformed` (401): not base64url, not JSON, a field missing, extra or out of range.
+ * - `wrong-chain` (401): the token's chain id or registry is not the provider's deployment.
+ * - `wrong-service` (401): the token names another service than the request.
+ * - `expired` (401): the expiry (plus the clock-skew allowance) has passed.
+ * - `expiry-too-far` (401): the expiry is more than the maximum lifetime (plus skew) ahead.
+ * - `bad-signature` (401): r or s out of range, high-s, or no key recovers.
+ * - `wrong-signer` (401): the signature recovers to another address than the token's `consumer`.
+ * - `replayed` (401): this provider already accepted the consumer's nonce.
+ * - `not-allowed` (403): a private service and the consumer is neither granted nor proven in the Merkle root.
+ * - `not-subscribed` (403): a subscription service and the consumer has no active subscription.
+ * - `replay-cache-full` (503): the bounded nonce memory is full of unexpired nonces; try again shortly.
+ */
+export type AccessDenialReason =
+  | "service-unknown"
+  | "service-retired"
+  | "token-missing"
+  | "token-too-large"
+  | "token-malformed"
+  | "wrong-chain"
+  | "wrong-service"
+  | "expired"
+  | "expiry-too-far"
+  | "bad-signature"
+  | "wrong-signer"
+  | "replayed"
+  | "not-allowed"
+  | "not-subscribed"
+  | "replay-cache-full";
+
+/** HTTP status of each denial reason. */
+export const ACCESS_DENIAL_STATUS: Readonly<Record<AccessDenialReason, 401 | 403 | 503>> = {
+  "service-unknown": 403,
+  "service-retired": 403,
+  "token-missing": 401,
+  "token-too-large": 401,
+  "token-malformed": 401,
+  "wrong-chain": 401,
+  "wrong-service": 401,
+  expired: 401,
+  "expiry-too-far": 401,
+  "bad-signature": 401,
+  "wrong-signer": 401,
+  replayed: 401,
+  "not-allowed": 403,
+  "not-subscribed": 403,
+  "replay-cache-full": 503,
+};
+
+/** A call was refused by the access policy, or an access token did not decode. */
+export class AccessDeniedError extends DsmpError {
+  override readonly name = "AccessDeniedError" as const;
+  readonly code = "ACCESS_DENIED" as const;
+  readonly reason: AccessDenialReason;
+  readonly status: 401 | 403 | 503;
+
+  constructor(reason: AccessDenialReason, details: string, options: { cause?: unknown } = {}) {
+    super(`access denied: ${reason}`, { details, cause: options.cause });
+    this.reason = reason;
+    this.status = ACCESS_DENIAL_STATUS[reason];
   }
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ConnectionGater } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { bytesToHex, createPublicClient, http, type Abi, type Address } from "viem";
+import { bytesToHex, createPublicClient, http, type Abi, type Address, type LocalAccount } from "viem";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
 import { createMetrics, type DsmpMetrics } from "./api/metrics.ts";
@@ -28,6 +28,10 @@ import { createGateway, type Gateway } from "./mesh/gateway.ts";
 import { BREAKER_STATE_VALUE } from "./mesh/routing/circuit-breaker.ts";
 import { emptyServiceStats } from "./mesh/routing/routing-table.ts";
 import { createHttpProvider, type HttpProvider } from "./mesh/provider-handler.ts";
+import { isOpenService, verifyAccess } from "./mesh/access/access-policy.ts";
+import { DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCache } from "./mesh/access/replay-cache.ts";
+import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, signAccessToken, type AccessDomain } from "./mesh/access/request-token.ts";
+import { MAX_USAGE_QUERY_LIMIT, UsageLedger } from "./mesh/access/usage-ledger.ts";
 import { createDsmpLibp2p, libp2pInitFromConfig, type DsmpLibp2p } from "./p2p/libp2p-node.ts";
 import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/service-record-dht.ts";
 
@@ -62,6 +66,14 @@ export interface XnodeInit {
   dhtInitialQuerySelfIntervalMs?: number;
   /** Allow/deny rules for libp2p connections (tests shape topologies with it). Default: allow all. */
   connectionGater?: ConnectionGater;
+  /**
+   * The consumer whose key the gateway signs access tokens with for paid and private services
+   * (docs/access.md). Default: the node's own key. A client that sends its own `dsmp-access` header
+   * (`dsmp call --key`) is forwarded as it is.
+   */
+  consumerAccount?: Pick<LocalAccount, "address" | "signTypedData">;
+  /** Nonces the provider remembers at most. @default {@link DEFAULT_REPLAY_CACHE_CAPACITY} */
+  replayCacheCapacity?: number;
 }
 
 export interface XnodeStatus {
@@ -83,6 +95,8 @@ export interface Xnode {
   readonly resolver: ServiceResolver;
   readonly announcer: ServiceAnnouncer;
   readonly metrics: DsmpMetrics;
+  /** Calls this node served, for per-call settlement and usage statistics. */
+  readonly usage: UsageLedger;
   readonly apiUrl: string;
   readonly gatewayUrl: string;
   status(): XnodeStatus;
@@ -187,6 +201,24 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     });
     cleanups.push({ name: "resolver", run: () => resolver.stop() });
 
+    // Access: tokens for paid and private services, checked against the chain view (docs/access.md).
+    const accessDomain: AccessDomain = { chainId, registry };
+    const replay = new ReplayCache(init.replayCacheCapacity ?? DEFAULT_REPLAY_CACHE_CAPACITY);
+    const consumer = init.consumerAccount ?? identity.account;
+    // Subscriptions end at a block timestamp: judge them at the later of the wall clock and the chain's clock.
+    let chainTime = 0n;
+    let chainTimeBlock: bigint | undefined;
+    chainView.on("synced", ({ block }) => {
+      if (block === chainTimeBlock) return;
+      chainTimeBlock = block;
+      client
+        .getBlock({ blockNumber: block })
+        .then((b) => void (b.timestamp > chainTime && (chainTime = b.timestamp)))
+        .catch((err: unknown) => nodeLog.debug({ err }, "reading the block timestamp failed"));
+    });
+    const usage = await UsageLedger.open(join(config.node.dataDir, `usage-${chainId}.jsonl`), { logger: log });
+    cleanups.push({ name: "usage ledger", run: () => usage.close() });
+
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];
     // Label by service only for services this node serves: peers may name any id (bounded label values).
@@ -203,6 +235,39 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           metrics.providerSeconds.observe({ service }, e.durationSeconds);
         },
       },
+      authorize: async ({ serviceId, head }) => {
+        const header = head.headers.find(([name]) => name === ACCESS_HEADER)?.[1];
+        const now = unixSecondsNow();
+        const decision = await verifyAccess(
+          { serviceId, header },
+          { domain: accessDomain, state: chainView.state, now, chainNow: chainTime > BigInt(now) ? chainTime : BigInt(now), replay },
+        );
+        if (!decision.allow) {
+          metrics.accessDenied.inc({ reason: decision.reason });
+          const code = decision.status === 401 ? "unauthorized" : decision.status === 403 ? "forbidden" : "busy";
+          return { allow: false, code, message: `${decision.reason}: ${decision.message}` };
+        }
+        const token = decision.token;
+        return {
+          allow: true,
+          onServed: (call) => {
+            metrics.usageCalls.inc({ service: serviceLabel(serviceId.toString()) });
+            usage.append({
+              serviceId: serviceId.toString(),
+              consumer: token?.consumer ?? null,
+              provider: identity.address,
+              time: Date.now(),
+              status: call.status,
+              requestBytes: call.requestBytes,
+              responseBytes: call.responseBytes,
+              durationMs: Math.round(call.durationMs * 1000) / 1000,
+              nonce: token?.nonce ?? null,
+              expiry: token?.expiry ?? null,
+              signature: token?.signature ?? null,
+            });
+          },
+        };
+      },
     })({
       libp2p,
       logger: log.child({ module: "provider" }),
@@ -216,7 +281,18 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       getMultiaddrs: () => libp2p.getMultiaddrs(),
     });
     cleanups.push({ name: "announcer", run: () => announcer.stop({ signal: AbortSignal.timeout(10_000) }) });
-    const gateway: Gateway = createGateway({ host: config.gateway.host, port: config.gateway.port })({
+    const gateway: Gateway = createGateway({
+      host: config.gateway.host,
+      port: config.gateway.port,
+      // Public free services (per this node's chain view) go without a token; anything else, including a
+      // service the view does not know yet, gets one signed by the consumer key.
+      signAccess: async (serviceId) => {
+        const service = chainView.state.services.get(serviceId);
+        if (service !== undefined && service.status === "active" && isOpenService(service)) return undefined;
+        const token = await signAccessToken({ account: consumer, domain: accessDomain, serviceId, expiry: unixSecondsNow() + DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS });
+        return encodeAccessToken(token);
+      },
+    })({
       libp2p,
       logger: log.child({ module: "gateway" }),
       resolveProviders: async (serviceId, signal) => {
@@ -321,6 +397,23 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         },
         {
           method: "GET",
+          pattern: "/v1/usage",
+          handler: async (req) => {
+            const serviceId = req.query.get("serviceId") ?? undefined;
+            const consumerFilter = req.query.get("consumer") ?? undefined;
+            const limitText = req.query.get("limit") ?? undefined;
+            if (serviceId !== undefined && !/^(0|[1-9][0-9]{0,77})$/.test(serviceId)) throw new ApiBadRequestError(`serviceId must be a decimal integer, got "${serviceId}"`);
+            if (consumerFilter !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(consumerFilter)) throw new ApiBadRequestError(`consumer must be an address, got "${consumerFilter}"`);
+            if (limitText !== undefined && (!/^[0-9]{1,5}$/.test(limitText) || Number(limitText) > MAX_USAGE_QUERY_LIMIT)) {
+              throw new ApiBadRequestError(`limit must be an integer from 0 to ${MAX_USAGE_QUERY_LIMIT}, got "${limitText}"`);
+            }
+            const result = await usage.query({ serviceId, consumer: consumerFilter as Address | undefined, limit: limitText === undefined ? undefined : Number(limitText) });
+            const summary = Object.fromEntries(usage.summary());
+            return { chainId, registry, ...result, summary: serviceId === undefined ? summary : { [serviceId]: summary[serviceId] ?? { calls: 0, requestBytes: 0, responseBytes: 0 } } };
+          },
+        },
+        {
+          method: "GET",
           pattern: "/v1/services/:id/providers",
           handler: async (req) => {
             if (!/^[1-9][0-9]{0,77}$/.test(req.params.id!)) throw new ApiBadRequestError(`service id must be a positive integer, got "${req.params.id}"`);
@@ -341,6 +434,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       resolver,
       announcer,
       metrics,
+      usage,
       apiUrl: api.url,
       gatewayUrl,
       status,

@@ -145,6 +145,18 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
     addBreakerSource(source: () => Iterable<BreakerSample>): void {
       breakerSources.push(source);
     },
+    accessDenied: new Counter({
+      name: "dsmp_access_denied_total",
+      help: "Calls to services this node serves refused by the access policy, by denial reason (docs/protocol.md §8.5)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    usageCalls: new Counter({
+      name: "dsmp_usage_calls_total",
+      help: "Calls served and recorded in the usage ledger, by service",
+      labelNames: ["service"] as const,
+      registers,
+    }),
     chainSyncedBlock: new Gauge({ name: "dsmp_chain_synced_block", help: "Newest block folded into the chain view", registers }),
     chainReorgs: new Counter({ name: "dsmp_chain_reorgs_total", help: "Reorgs the chain view repaired", registers }),
   };

@@ -17,6 +17,10 @@ import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { printFields, printJson, printLine } from "./output.ts";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Hex } from "viem";
+import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, signAccessToken } from "../mesh/access/request-token.ts";
+import { connectChain } from "./chain-connection.ts";
 
 /** `<serviceId>=<backend URL>` → a served service. */
 export function parseServe(text: string): ServedService {
@@ -121,7 +125,23 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
   const gateway = input.string("gateway") ?? process.env.DSMP_GATEWAY_URL ?? `http://${DEFAULT_GATEWAY_HOST}:${DEFAULT_GATEWAY_PORT}`;
   const data = input.string("data");
   const method = (input.string("method") ?? (data === undefined ? "GET" : "POST")).toUpperCase();
-  const res = await fetchOrExplain(`${gateway}/svc/${id}/${path}`, { method, body: data, signal: io.signal }, "the gateway");
+  const proof = parseProof(input.string("proof"));
+  const headers: Record<string, string> = {};
+  // With a key, sign our own access token: the gateway forwards it instead of signing with its node key.
+  if (input.global.privateKey !== undefined) {
+    const client = await connectChain(input.global, { signs: false, signal: io.signal });
+    const token = await signAccessToken({
+      account: privateKeyToAccount(input.global.privateKey),
+      domain: { chainId: client.chainId, registry: client.contracts.serviceRegistry },
+      serviceId: BigInt(id),
+      expiry: Math.floor(Date.now() / 1000) + DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS,
+      proof,
+    });
+    headers[ACCESS_HEADER] = encodeAccessToken(token);
+  } else if (proof.length > 0) {
+    throw new CliUsageError("--proof needs --key (or DSMP_PRIVATE_KEY): the proof travels in the token the key signs");
+  }
+  const res = await fetchOrExplain(`${gateway}/svc/${id}/${path}`, { method, body: data, headers, signal: io.signal }, "the gateway");
   const body = await res.text();
   if (input.global.json) {
     printJson(io, { status: res.status, provider: res.headers.get("x-dsmp-provider"), attempts: Number(res.headers.get("x-dsmp-attempts") ?? 0), body });
@@ -138,6 +158,16 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
     }
     throw new GatewayRequestError(`service ${id} answered ${res.status}${error === undefined ? "" : ` (${error})`}`, { status: res.status, error, details: body });
   }
+}
+
+/** `--proof 0x…,0x…`: the Merkle proof of the key's address in the service's allow-list root. */
+function parseProof(text: string | undefined): Hex[] {
+  if (text === undefined || text === "") return [];
+  const parts = text.split(",").map((p) => p.trim().toLowerCase());
+  if (parts.length > MAX_ALLOWLIST_PROOF_LENGTH || !parts.every((p) => /^0x[0-9a-f]{64}$/.test(p))) {
+    throw new CliUsageError(`--proof wants up to ${MAX_ALLOWLIST_PROOF_LENGTH} comma-separated 32-byte hex values`);
+  }
+  return parts as Hex[];
 }
 
 export const nodeDaemonCommands: readonly CliCommand[] = [
@@ -169,6 +199,8 @@ export const nodeDaemonCommands: readonly CliCommand[] = [
   {
     path: ["call"],
     summary: "call a service through a node's gateway and print the answer",
+    description:
+      "Paid and private services need an access token. With --key (or DSMP_PRIVATE_KEY) the CLI signs one as that account (it reads the chain id and ServiceRegistry from --rpc-url / --deployment); without, the gateway signs with its node's key.",
     positionals: [
       { name: "serviceId", description: "on-chain service id" },
       { name: "path", description: "path under the service (default /)", optional: true },
@@ -177,8 +209,13 @@ export const nodeDaemonCommands: readonly CliCommand[] = [
       { name: "gateway", type: "string", value: "<url>", description: `gateway (env DSMP_GATEWAY_URL; default http://${DEFAULT_GATEWAY_HOST}:${DEFAULT_GATEWAY_PORT})` },
       { name: "data", type: "string", value: "<text>", description: "request body (makes the default method POST)" },
       { name: "method", type: "string", value: "<verb>", description: "HTTP method (default GET, or POST with --data)" },
+      { name: "proof", type: "string", value: "<hex,...>", description: "Merkle proof of the --key account in a private service's allow-list root" },
     ],
-    examples: ["dsmp call 1 hello --gateway http://127.0.0.1:4663", "dsmp call 1 echo --data 'hi' --json"],
+    examples: [
+      "dsmp call 1 hello --gateway http://127.0.0.1:4663",
+      "dsmp call 1 echo --data 'hi' --json",
+      "DSMP_PRIVATE_KEY=0x… dsmp call 2 hello   # as a subscriber of paid service 2",
+    ],
     run: callCommand,
   },
 ];

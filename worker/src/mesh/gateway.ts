@@ -30,6 +30,7 @@ import { DEFAULT_REPLAY_BUFFER_BYTES, ReplayableBody } from "./replayable-body.t
 import { retryBackoffMs, type BackoffOptions } from "./routing/backoff.ts";
 import type { BreakerState } from "./routing/circuit-breaker.ts";
 import { RoutingTable, type RouteCandidate, type RoutingOptions, type ServiceStats } from "./routing/routing-table.ts";
+import { ACCESS_HEADER } from "./access/request-token.ts";
 
 /** Every gateway URL starts with this; what follows is `<serviceId>` and the path for the service. */
 export const GATEWAY_PATH_PREFIX = "/svc/";
@@ -122,6 +123,12 @@ export interface GatewayMetrics {
   breakerChanged?(event: { serviceId: string; provider: string; state: BreakerState }): void;
 }
 
+/**
+ * Access token for a request to a paid or private service, as the `dsmp-access` header value, or `undefined`
+ * when the service needs none (docs/protocol.md §8). Called only when the client sent no token of its own.
+ */
+export type SignAccess = (serviceId: bigint, signal: AbortSignal) => Promise<string | undefined>;
+
 export interface GatewayInit extends Partial<GatewayOptions> {
   /** @default {@link DEFAULT_REQUEST_TIMEOUT_MS} */
   requestTimeoutMs?: number | undefined;
@@ -137,6 +144,11 @@ export interface GatewayInit extends Partial<GatewayOptions> {
   routing?: RoutingOptions | undefined;
   /** Backoff between attempts (defaults in routing/backoff.ts). */
   retryBackoff?: BackoffOptions | undefined;
+  /**
+   * Signs access tokens with the consumer's key. A `dsmp-access` header the HTTP client sent is forwarded
+   * as it is instead. Absent: requests go without a token (unless the client sent one).
+   */
+  signAccess?: SignAccess | undefined;
 }
 
 export interface GatewayComponents {
@@ -275,6 +287,7 @@ class HttpGateway implements Gateway {
   readonly #maxAttempts: number;
   readonly #replayBufferBytes: number;
   readonly #drainTimeoutMs: number;
+  readonly #signAccess: SignAccess | undefined;
   readonly #libp2p: GatewayComponents["libp2p"];
   readonly #resolveProviders: ResolveProviders;
   readonly #log: Logger;
@@ -298,6 +311,7 @@ class HttpGateway implements Gateway {
     this.#maxAttempts = Math.max(1, init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.#replayBufferBytes = init.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS;
+    this.#signAccess = init.signAccess;
     this.#libp2p = components.libp2p;
     this.#resolveProviders = components.resolveProviders;
     this.#log = (components.logger ?? createSilentLogger()).child({ module: "gateway" });
@@ -441,6 +455,16 @@ class HttpGateway implements Gateway {
     if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
 
     const headers = stripHopByHop(headerPairsFromRaw(req.rawHeaders), ["host"]);
+    if (this.#signAccess !== undefined && !headers.some(([name]) => name === ACCESS_HEADER)) {
+      let token: string | undefined;
+      try {
+        token = await this.#signAccess(BigInt(route.serviceId), signal);
+      } catch (error) {
+        if (signal.aborted) return this.#answerAborted(res, state);
+        return this.#answerError(res, state, "internal", `signing the access token failed: ${messageOf(error)}`);
+      }
+      if (token !== undefined) headers.push([ACCESS_HEADER, token]);
+    }
     if (headers.length > MAX_HEADER_COUNT) {
       return this.#answerError(res, state, "head-too-large", `${headers.length} headers, at most ${MAX_HEADER_COUNT}`);
     }

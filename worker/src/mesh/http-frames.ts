@@ -53,6 +53,7 @@ export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 export const HTTP_ERROR_STATUS: Readonly<Record<MeshErrorCode, number>> = {
   "bad-request": 400,
   unauthorized: 401,
+  forbidden: 403,
   "unknown-service": 404,
   "head-too-large": 431,
   internal: 500,

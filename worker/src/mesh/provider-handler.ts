@@ -16,6 +16,7 @@ import { FrameStream } from "./frame-stream.ts";
 import { RequestFrameSequence } from "./frame-sequence.ts";
 import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type RequestHead } from "./http-frames.ts";
 import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
+import { ACCESS_HEADER } from "./access/request-token.ts";
 
 /** Time a peer has to send its REQUEST_HEAD after opening a stream: 10 s, generous for a slow link. */
 export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
@@ -56,6 +57,22 @@ export interface HttpProviderMetrics {
   }): void;
 }
 
+/** A call that passed {@link HttpProviderInit.authorize} and was answered by the backend. */
+export interface ServedCall {
+  status: number;
+  requestBytes: number;
+  responseBytes: number;
+  durationMs: number;
+}
+
+/** What the access check says about one request. */
+export type ProviderAuthorization =
+  | { allow: true; /** Called once the response is fully sent (metering). */ onServed?: ((call: ServedCall) => void) | undefined }
+  | { allow: false; code: MeshErrorCode; message: string };
+
+/** The access check of a request for a service this node serves (docs/protocol.md §8). Must not throw. */
+export type ProviderAuthorize = (request: { serviceId: bigint; head: RequestHead; peer: string }) => Promise<ProviderAuthorization>;
+
 export interface HttpProviderInit {
   /** Backend base URL (`http:` or `https:`) of each served service; its path is a prefix, its query is ignored. */
   backends: ReadonlyMap<bigint, URL> | BackendResolver;
@@ -68,6 +85,12 @@ export interface HttpProviderInit {
   /** @default {@link DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS} */
   drainTimeoutMs?: number | undefined;
   metrics?: HttpProviderMetrics | undefined;
+  /**
+   * Access check, run after the service is known to be served and before the backend is contacted; a refusal
+   * becomes an ERROR frame (`unauthorized` / `forbidden` / `busy`) and the backend never sees the request.
+   * Absent: every request is served. The `dsmp-access` header is never forwarded to the backend.
+   */
+  authorize?: ProviderAuthorize | undefined;
 }
 
 export interface HttpProviderComponents {
@@ -106,6 +129,7 @@ class HttpProviderService implements HttpProvider {
   readonly #maxInboundStreams: number;
   readonly #drainTimeoutMs: number;
   readonly #metrics: HttpProviderMetrics | undefined;
+  readonly #authorize: ProviderAuthorize | undefined;
   readonly #peerId: string;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #httpAgent = new HttpAgent({ keepAlive: true });
@@ -123,6 +147,7 @@ class HttpProviderService implements HttpProvider {
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS;
     this.#metrics = init.metrics;
+    this.#authorize = init.authorize;
     this.#peerId = components.libp2p.peerId.toString();
   }
 
@@ -187,6 +212,9 @@ class HttpProviderService implements HttpProvider {
   }
   get metrics(): HttpProviderMetrics | undefined {
     return this.#metrics;
+  }
+  get authorize(): ProviderAuthorize | undefined {
+    return this.#authorize;
   }
   backendOf(serviceId: bigint): URL | undefined {
     return this.#resolve(serviceId);
@@ -253,6 +281,7 @@ class ProviderExchange {
   #requestBytes = 0;
   #responseBytes = 0;
   #responseDone = false;
+  #onServed: ((call: ServedCall) => void) | undefined;
 
   constructor(service: HttpProviderService, stream: Stream, connection: Connection) {
     this.#service = service;
@@ -317,6 +346,16 @@ class ProviderExchange {
     if (head.method.toUpperCase() === "CONNECT") throw new MeshRequestError("bad-request", "CONNECT is not forwarded");
     const backend = this.#service.backendOf(BigInt(head.serviceId));
     if (backend === undefined) throw new MeshRequestError("unknown-service", `service ${head.serviceId} is not served by ${this.#service.peerId}`);
+    const authorize = this.#service.authorize;
+    if (authorize !== undefined) {
+      const authorization = await authorize({ serviceId: BigInt(head.serviceId), head, peer: this.#connection.remotePeer.toString() });
+      if (!authorization.allow) {
+        // The ERROR frame's message is the refusal's own (it starts with the denial reason), not prefixed by the code.
+        this.#failure ??= { reason: authorization.code, message: authorization.message };
+        throw new MeshRequestError(authorization.code, authorization.message);
+      }
+      this.#onServed = authorization.onServed;
+    }
     const now = Date.now();
     const remaining = Math.min(head.deadline, now + this.#service.maxRequestMs) - now;
     if (remaining <= 0) throw new MeshRequestError("deadline-exceeded", "the deadline passed before the request arrived");
@@ -329,7 +368,7 @@ class ProviderExchange {
         port: backend.port === "" ? undefined : Number(backend.port),
         path: backendPath(backend, head.path),
         method: head.method,
-        headers: headersObject(stripHopByHop(head.headers, ["host"])),
+        headers: headersObject(stripHopByHop(head.headers, ["host", ACCESS_HEADER])),
         agent: this.#service.agentFor(backend),
         signal,
       };
@@ -430,6 +469,13 @@ class ProviderExchange {
     if (failure !== undefined || stream.status === "open" || stream.status === "closing") {
       this.#abort.abort();
       this.#frames.abort(failure === undefined ? new Error("exchange complete") : new MeshRequestError("internal", failure.message));
+    }
+    if (failure === undefined && status !== undefined && this.#onServed !== undefined) {
+      try {
+        this.#onServed({ status, requestBytes: this.#requestBytes, responseBytes: this.#responseBytes, durationMs: performance.now() - this.#started });
+      } catch (error) {
+        this.#service.log.warn({ err: error }, "recording a served call failed");
+      }
     }
     if (outcome !== undefined) {
       this.#service.metrics?.requestFinished({

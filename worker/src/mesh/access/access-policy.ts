@@ -1,0 +1,148 @@
+/**
+ * The provider's access decision for one call (docs/protocol.md §8.5): (request, chain view, now, replay
+ * memory) → allow | deny {status, reason}. Pure apart from recording an accepted nonce in the replay cache
+ * it is handed; time comes in as values.
+ *
+ * Which services need a token: a service that is **public and free** (no per-call, per-period or one-time
+ * price) is open to anyone and needs none. Every other service needs a valid token; then
+ * - **private** → the consumer is the owner, explicitly granted, or proven in the Merkle `allowlistRoot`;
+ * - **subscription-priced** (per period or one-time) → the consumer has an active subscription, judged at
+ *   chain time (subscriptions end at a block timestamp, Subscriptions.isActive);
+ * - **per-call only** → a valid token is all (it identifies the consumer and is the evidence for per-call
+ *   settlement; no contract takes per-call payment yet, docs/access.md);
+ * - the service owner may always call its own active service.
+ */
+import type { Address } from "viem";
+import { AccessDeniedError, ACCESS_DENIAL_STATUS, type AccessDenialReason } from "../../errors.ts";
+import { isSubscribed, type DsmpState, type ServiceView } from "../../chain/dsmp-state.ts";
+import { verifyAllowlistProof } from "./allowlist-proof.ts";
+import { ReplayCache } from "./replay-cache.ts";
+import {
+  decodeAccessToken,
+  displayAddress,
+  MAX_ACCESS_TOKEN_LIFETIME_SECONDS,
+  recoverAccessTokenSigner,
+  type AccessDomain,
+  type AccessToken,
+} from "./request-token.ts";
+
+/**
+ * Clock difference tolerated between consumer and provider: 30 s either way. NTP keeps hosts within
+ * milliseconds; 30 s forgives a badly set laptop without stretching a token's life much.
+ */
+export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+
+export interface AccessRequest {
+  serviceId: bigint;
+  /** The `dsmp-access` header value, `undefined` when absent. */
+  header: string | undefined;
+}
+
+export interface AccessContext {
+  /** The provider's deployment; tokens for another are refused. */
+  domain: AccessDomain;
+  /** The provider's chain view. */
+  state: DsmpState;
+  /** Wall-clock unix seconds: token expiry is judged against it. */
+  now: number;
+  /**
+   * Unix seconds for subscription expiry: the later of the wall clock and the newest block timestamp seen
+   * (a chain whose clock runs ahead, as a devnet after `evm_increaseTime`, ends subscriptions early).
+   * @default `now`
+   */
+  chainNow?: bigint | undefined;
+  replay: ReplayCache;
+  /** @default {@link DEFAULT_CLOCK_SKEW_SECONDS} */
+  clockSkewSeconds?: number | undefined;
+  /** @default {@link MAX_ACCESS_TOKEN_LIFETIME_SECONDS} */
+  maxLifetimeSeconds?: number | undefined;
+}
+
+export type AccessDecision =
+  | {
+      allow: true;
+      /** Why: `open` (public and free, no token looked at), `owner`, or `token` (all checks passed). */
+      basis: "open" | "owner" | "token";
+      /** The verified token; `undefined` for `open`. */
+      token: AccessToken | undefined;
+    }
+  | { allow: false; status: 401 | 403 | 503; reason: AccessDenialReason; message: string };
+
+/** Public and free: anyone may call without a token. */
+export function isOpenService(service: ServiceView): boolean {
+  const p = service.pricing;
+  return service.visibility === "public" && p.perCall === 0n && p.perPeriod === 0n && p.oneTime === 0n;
+}
+
+/** Needs an active subscription (per-period or one-time priced). */
+export function needsSubscription(service: ServiceView): boolean {
+  return service.pricing.perPeriod > 0n || service.pricing.oneTime > 0n;
+}
+
+function deny(reason: AccessDenialReason, message: string): AccessDecision {
+  return { allow: false, status: ACCESS_DENIAL_STATUS[reason], reason, message };
+}
+
+/**
+ * Decide one call. Checks run cheapest first and stop at the first failure; the signature is recovered only
+ * after the token's form, chain, service and time have passed; the nonce is recorded only when the call is
+ * allowed (a token refused for a missing subscription can be retried once the subscription is indexed).
+ * @example
+ * const decision = await verifyAccess({ serviceId: 2n, header: req.headers["dsmp-access"] }, { domain, state, now, replay });
+ * if (!decision.allow) answer(decision.status, decision.reason);
+ */
+export async function verifyAccess(request: AccessRequest, context: AccessContext): Promise<AccessDecision> {
+  const { state, now, replay, domain } = context;
+  const skew = context.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
+  const maxLifetime = context.maxLifetimeSeconds ?? MAX_ACCESS_TOKEN_LIFETIME_SECONDS;
+  const id = request.serviceId;
+
+  const service = state.services.get(id);
+  if (service === undefined) return deny("service-unknown", `service ${id} is not in this provider's chain view`);
+  if (service.status === "active" && isOpenService(service)) return { allow: true, basis: "open", token: undefined };
+  if (request.header === undefined || request.header === "") {
+    return deny("token-missing", `service ${id} is ${service.visibility === "private" ? "private" : "paid"}: send a signed dsmp-access token`);
+  }
+
+  let token: AccessToken;
+  try {
+    token = decodeAccessToken(request.header);
+  } catch (error) {
+    if (error instanceof AccessDeniedError) return deny(error.reason, error.details ?? error.shortMessage);
+    throw error;
+  }
+  if (token.chainId !== domain.chainId || token.registry !== domain.registry.toLowerCase()) {
+    return deny("wrong-chain", `token for chain ${token.chainId} registry ${token.registry}, this provider serves chain ${domain.chainId} registry ${domain.registry.toLowerCase()}`);
+  }
+  if (token.serviceId !== id) return deny("wrong-service", `token for service ${token.serviceId}, request for service ${id}`);
+  if (token.expiry + skew <= now) return deny("expired", `token expired at ${token.expiry}, now ${now}`);
+  if (token.expiry - now > maxLifetime + skew) {
+    return deny("expiry-too-far", `token expires ${token.expiry - now} s from now, at most ${maxLifetime} s allowed`);
+  }
+  let signer: Address;
+  try {
+    signer = await recoverAccessTokenSigner(token);
+  } catch (error) {
+    if (error instanceof AccessDeniedError) return deny(error.reason, error.details ?? error.shortMessage);
+    throw error;
+  }
+  if (signer !== token.consumer) return deny("wrong-signer", `signed by ${displayAddress(signer)}, token names consumer ${displayAddress(token.consumer)}`);
+  const key = ReplayCache.key(token.consumer, token.nonce);
+  if (replay.has(key, now)) return deny("replayed", `nonce ${token.nonce} of ${displayAddress(token.consumer)} was already used`);
+
+  const owner = token.consumer === service.owner.toLowerCase();
+  if (service.status !== "active" && !owner) return deny("service-retired", `service ${id} is retired`);
+  if (!owner) {
+    if (service.visibility === "private" && !service.granted.has(token.consumer) && !verifyAllowlistProof(service.allowlistRoot, token.consumer, token.proof)) {
+      return deny("not-allowed", `${displayAddress(token.consumer)} is not on the allow-list of private service ${id}`);
+    }
+    const chainNow = context.chainNow ?? BigInt(Math.floor(now));
+    if (needsSubscription(service) && !isSubscribed(state, id, token.consumer, chainNow)) {
+      return deny("not-subscribed", `${displayAddress(token.consumer)} has no active subscription to service ${id}`);
+    }
+  }
+  if (!replay.add(key, token.expiry + skew, now)) {
+    return deny("replay-cache-full", `this provider remembers ${replay.capacity} unexpired nonces; try again shortly`);
+  }
+  return { allow: true, basis: owner ? "owner" : "token", token };
+}

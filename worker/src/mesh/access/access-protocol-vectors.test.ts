@@ -1,0 +1,33 @@
+/**
+ * Test vectors of docs/protocol.md §8.6: the worked access token is signed here and every value the page
+ * shows must match, so the page and the code cannot drift apart.
+ */
+import { readFileSync } from "node:fs";
+import { hashTypedData } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { describe, expect, it } from "vitest";
+import { accessTokenTypedData, decodeAccessToken, encodeAccessToken, recoverAccessTokenSigner, signAccessToken } from "./request-token.ts";
+
+const doc = readFileSync(new URL("../../../../docs/protocol.md", import.meta.url), "utf8");
+const section = doc.slice(doc.indexOf("### 8.6 Worked example"));
+const cell = (name: string) => new RegExp(`^\\| ${name} \\| \`([^\`]+)\` \\|$`, "m").exec(section)?.[1];
+
+describe("docs/protocol.md §8.6 worked example", () => {
+  it("signs to the documented digest, signature, JSON and header", async () => {
+    const key = /private key\s+`(0x[0-9a-f]{64})`/.exec(section)![1] as `0x${string}`;
+    const token = await signAccessToken({
+      account: privateKeyToAccount(key),
+      domain: { chainId: Number(cell("chainId")), registry: cell("registry") as `0x${string}` },
+      serviceId: BigInt(cell("serviceId")!),
+      expiry: Number(cell("expiry")),
+      nonce: cell("nonce") as `0x${string}`,
+    });
+    expect(token.consumer).toBe(cell("consumer"));
+    expect(hashTypedData(accessTokenTypedData(token))).toBe(cell("digest"));
+    expect(token.signature).toBe(cell("signature"));
+    const header = encodeAccessToken(token);
+    expect(section).toContain(`dsmp-access: ${header}\n`);
+    expect(section).toContain(Buffer.from(header, "base64url").toString("utf8"));
+    expect(await recoverAccessTokenSigner(decodeAccessToken(header))).toBe(token.consumer);
+  });
+});

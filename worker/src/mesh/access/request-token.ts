@@ -1,0 +1,226 @@
+/**
+ * Access tokens for paid and private services (docs/protocol.md §8): a consumer signs, per request, a
+ * short-lived EIP-712 message naming the service, itself, an expiry and a random nonce; the gateway sends it
+ * to the provider in the `dsmp-access` header, and the provider checks it (access-policy.ts) before it
+ * contacts the backend.
+ *
+ * The domain binds chain id and the ServiceRegistry address (`verifyingContract`), so a token is good for one
+ * deployment only. The provider is deliberately **not** part of the signed message: the gateway signs before
+ * it picks a provider (and a CLI-signed token is forwarded by any gateway), and a provider retried after a
+ * failure must accept the same token. What that leaves — a provider replaying a token it received to another
+ * provider of the same service within the token's ≤ 5 min lifetime — gains the replayer nothing and is
+ * bounded by the per-provider nonce memory; per-call settlement must count a (consumer, nonce) once across
+ * all providers (docs/access.md).
+ *
+ * Pure apart from `crypto.getRandomValues` in {@link randomNonce}; all crypto is viem's.
+ */
+import { z } from "zod";
+import {
+  getAddress,
+  hashTypedData,
+  hexToBigInt,
+  isAddress,
+  recoverAddress,
+  type Address,
+  type Hex,
+  type LocalAccount,
+} from "viem";
+import { AccessDeniedError } from "../../errors.ts";
+import { SECP256K1_ORDER } from "../../identity/node-identity.ts";
+
+/** The request header that carries the token (lowercase, as header pairs travel). */
+export const ACCESS_HEADER = "dsmp-access";
+/** EIP-712 domain name and version; the domain also binds `chainId` and `verifyingContract` = ServiceRegistry. */
+export const ACCESS_DOMAIN_NAME = "DSMP Access";
+export const ACCESS_DOMAIN_VERSION = "1";
+/** Wire format version (the `v` field). */
+export const ACCESS_TOKEN_WIRE_VERSION = 1;
+/**
+ * Longest lifetime a provider accepts: 300 s (issue 4: "expiry ≤ 5 min"). Bounds how long a nonce must be
+ * remembered, hence the replay memory.
+ */
+export const MAX_ACCESS_TOKEN_LIFETIME_SECONDS = 300;
+/** Lifetime the gateway and the CLI give their tokens: 60 s, ample for one request including retries. */
+export const DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS = 60;
+/**
+ * Longest `dsmp-access` value accepted: 4096 characters, refused before decoding. A token without a proof is
+ * ~420; a 20-level Merkle proof (a million members) adds ~1.8 KiB after base64url.
+ */
+export const MAX_ACCESS_HEADER_LENGTH = 4096;
+/** Most Merkle proof elements: 24 levels, 16 M allow-list members; fits {@link MAX_ACCESS_HEADER_LENGTH}. */
+export const MAX_ALLOWLIST_PROOF_LENGTH = 24;
+
+/** EIP-712 types. `chainId` and `registry` are in the domain, not the struct; `proof` is not signed. */
+export const ACCESS_TOKEN_TYPES = {
+  AccessToken: [
+    { name: "serviceId", type: "uint256" },
+    { name: "consumer", type: "address" },
+    { name: "expiry", type: "uint64" },
+    { name: "nonce", type: "bytes32" },
+  ],
+} as const;
+
+/** The deployment a token is bound to. */
+export interface AccessDomain {
+  chainId: number;
+  /** ServiceRegistry address. */
+  registry: Address;
+}
+
+/** A decoded access token. Addresses and hex are lowercase. */
+export interface AccessToken extends AccessDomain {
+  serviceId: bigint;
+  consumer: Address;
+  /** Unix seconds after which the token is refused. */
+  expiry: number;
+  /** 32 random bytes; a provider accepts each (consumer, nonce) once. */
+  nonce: Hex;
+  /**
+   * Merkle proof of `consumer` in the service's `allowlistRoot` (OpenZeppelin StandardMerkleTree leaf
+   * `keccak256(keccak256(abi.encode(consumer)))`, sorted pairs). Empty unless the consumer is allow-listed by
+   * root rather than by explicit grant. Not signed: it is checked against the on-chain root.
+   */
+  proof: Hex[];
+  /** 65-byte ECDSA signature (r ‖ s ‖ v) of the EIP-712 digest by `consumer`. */
+  signature: Hex;
+}
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-f]{${bytes * 2}}$`), `lowercase hex of ${bytes} bytes`);
+const address = z.string().regex(/^0x[0-9a-f]{40}$/, "lowercase hex address");
+const decimal = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, "decimal without leading zeros");
+
+const WireTokenSchema = z
+  .object({
+    v: z.literal(ACCESS_TOKEN_WIRE_VERSION),
+    chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    registry: address,
+    serviceId: decimal.refine((s) => BigInt(s) < 2n ** 256n, "a uint256"),
+    consumer: address,
+    expiry: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    nonce: hex(32),
+    proof: z.array(hex(32)).max(MAX_ALLOWLIST_PROOF_LENGTH).optional(),
+    signature: hex(65),
+  })
+  .strict();
+
+/** The EIP-712 typed data of a token, as viem's `signTypedData` / `hashTypedData` take it. */
+export function accessTokenTypedData(token: Omit<AccessToken, "signature" | "proof">) {
+  return {
+    domain: { name: ACCESS_DOMAIN_NAME, version: ACCESS_DOMAIN_VERSION, chainId: token.chainId, verifyingContract: token.registry },
+    types: ACCESS_TOKEN_TYPES,
+    primaryType: "AccessToken" as const,
+    message: { serviceId: token.serviceId, consumer: token.consumer, expiry: BigInt(token.expiry), nonce: token.nonce },
+  };
+}
+
+/** 32 random bytes as lowercase hex. */
+export function randomNonce(): Hex {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `0x${Buffer.from(bytes).toString("hex")}`;
+}
+
+export interface SignAccessTokenParameters {
+  /** The consumer's key. */
+  account: Pick<LocalAccount, "address" | "signTypedData">;
+  domain: AccessDomain;
+  serviceId: bigint;
+  /** Unix seconds. */
+  expiry: number;
+  /** @default {@link randomNonce}() */
+  nonce?: Hex | undefined;
+  proof?: readonly Hex[] | undefined;
+}
+
+/**
+ * Sign a token for one request.
+ * @example
+ * const token = await signAccessToken({ account, domain: { chainId: 31337, registry }, serviceId: 2n, expiry: now + 60 });
+ * headers["dsmp-access"] = encodeAccessToken(token);
+ */
+export async function signAccessToken(parameters: SignAccessTokenParameters): Promise<AccessToken> {
+  const unsigned = {
+    chainId: parameters.domain.chainId,
+    registry: parameters.domain.registry.toLowerCase() as Address,
+    serviceId: parameters.serviceId,
+    consumer: parameters.account.address.toLowerCase() as Address,
+    expiry: parameters.expiry,
+    nonce: (parameters.nonce ?? randomNonce()).toLowerCase() as Hex,
+  };
+  const signature = await parameters.account.signTypedData(accessTokenTypedData(unsigned));
+  return { ...unsigned, proof: (parameters.proof ?? []).map((p) => p.toLowerCase() as Hex), signature: signature.toLowerCase() as Hex };
+}
+
+/** The token as the `dsmp-access` header value: base64url (no padding) of its JSON (docs/protocol.md §8.3). */
+export function encodeAccessToken(token: AccessToken): string {
+  const wire = {
+    v: ACCESS_TOKEN_WIRE_VERSION,
+    chainId: token.chainId,
+    registry: token.registry,
+    serviceId: token.serviceId.toString(),
+    consumer: token.consumer,
+    expiry: token.expiry,
+    nonce: token.nonce,
+    ...(token.proof.length > 0 ? { proof: token.proof } : {}),
+    signature: token.signature,
+  };
+  return Buffer.from(JSON.stringify(wire), "utf8").toString("base64url");
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Decode a `dsmp-access` header value. Checks form only (no signature, time or chain checks).
+ * @throws {AccessDeniedError} `token-too-large` or `token-malformed`.
+ */
+export function decodeAccessToken(text: string): AccessToken {
+  if (text.length > MAX_ACCESS_HEADER_LENGTH) {
+    throw new AccessDeniedError("token-too-large", `${text.length} characters, at most ${MAX_ACCESS_HEADER_LENGTH}`);
+  }
+  if (!BASE64URL.test(text)) throw new AccessDeniedError("token-malformed", "not base64url (A–Z a–z 0–9 - _, no padding)");
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(text, "base64url")));
+  } catch (cause) {
+    throw new AccessDeniedError("token-malformed", "not UTF-8 JSON", { cause });
+  }
+  const parsed = WireTokenSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new AccessDeniedError("token-malformed", issues);
+  }
+  const w = parsed.data;
+  return {
+    chainId: w.chainId,
+    registry: w.registry as Address,
+    serviceId: BigInt(w.serviceId),
+    consumer: w.consumer as Address,
+    expiry: w.expiry,
+    nonce: w.nonce as Hex,
+    proof: (w.proof ?? []) as Hex[],
+    signature: w.signature as Hex,
+  };
+}
+
+/**
+ * The address that signed the token (lowercase). Refuses r or s out of range and high-s (malleable)
+ * signatures, so one signed token has exactly one encoding.
+ * @throws {AccessDeniedError} `bad-signature`.
+ */
+export async function recoverAccessTokenSigner(token: AccessToken): Promise<Address> {
+  const r = hexToBigInt(`0x${token.signature.slice(2, 66)}`);
+  const s = hexToBigInt(`0x${token.signature.slice(66, 130)}`);
+  if (r === 0n || r >= SECP256K1_ORDER || s === 0n || s > SECP256K1_ORDER / 2n) {
+    throw new AccessDeniedError("bad-signature", "r or s out of range (s must be in the lower half of the order)");
+  }
+  try {
+    const signer = await recoverAddress({ hash: hashTypedData(accessTokenTypedData(token)), signature: token.signature });
+    return signer.toLowerCase() as Address;
+  } catch (cause) {
+    throw new AccessDeniedError("bad-signature", "no public key recovers from the signature", { cause });
+  }
+}
+
+/** `address` checksummed for messages. */
+export function displayAddress(address: string): string {
+  return isAddress(address, { strict: false }) ? getAddress(address) : address;
+}

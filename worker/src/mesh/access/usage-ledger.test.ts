@@ -1,0 +1,77 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { UsageLedger, type UsageRecord } from "./usage-ledger.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), "dsmp-usage-"));
+  dirs.push(dir);
+  return join(dir, "sub", "usage-31337.jsonl");
+}
+
+const record = (i: number, over: Partial<UsageRecord> = {}): UsageRecord => ({
+  serviceId: String(1 + (i % 2)),
+  consumer: i % 2 === 0 ? null : "0x00000000000000000000000000000000000000c1",
+  provider: "0x00000000000000000000000000000000000000a1",
+  time: 1_800_000_000_000 + i,
+  status: 200,
+  requestBytes: i,
+  responseBytes: 2 * i,
+  durationMs: 1.5,
+  nonce: i % 2 === 0 ? null : `0x${i.toString(16).padStart(64, "0")}`,
+  expiry: i % 2 === 0 ? null : 1_800_000_060,
+  signature: i % 2 === 0 ? null : `0x${"ab".repeat(65)}`,
+  ...over,
+});
+
+describe("UsageLedger", () => {
+  it("appends, survives a reopen, filters and returns newest first", async () => {
+    const file = tempFile();
+    const ledger = await UsageLedger.open(file);
+    for (let i = 0; i < 10; i++) ledger.append(record(i));
+    await ledger.close();
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(10);
+
+    const again = await UsageLedger.open(file);
+    expect(again.summary().get("2")).toEqual({ calls: 5, requestBytes: 1 + 3 + 5 + 7 + 9, responseBytes: 2 * 25 });
+    again.append(record(10));
+    const all = await again.query({ limit: 3 });
+    expect(all.total).toBe(11);
+    expect(all.records.map((r) => r.time % 1000)).toEqual([10, 9, 8]);
+    const paid = await again.query({ serviceId: "2", consumer: "0x00000000000000000000000000000000000000C1" });
+    expect(paid.total).toBe(5);
+    expect(paid.records.every((r) => r.serviceId === "2" && r.signature !== null)).toBe(true);
+    await again.close();
+  });
+
+  it("cuts a record torn by a crash and keeps the rest", async () => {
+    const file = tempFile();
+    const ledger = await UsageLedger.open(file);
+    ledger.append(record(1));
+    ledger.append(record(3));
+    await ledger.close();
+    appendFileSync(file, '{"serviceId":"2","cons');
+    const again = await UsageLedger.open(file);
+    again.append(record(5));
+    const { records, total } = await again.query();
+    expect(total).toBe(3);
+    expect(records.map((r) => r.requestBytes)).toEqual([5, 3, 1]);
+    await again.close();
+  });
+
+  it("batches concurrent appends and loses none", async () => {
+    const file = tempFile();
+    const ledger = await UsageLedger.open(file);
+    for (let i = 0; i < 500; i++) ledger.append(record(i));
+    await ledger.flush();
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(500);
+    expect((await ledger.query({ limit: 0 })).total).toBe(500);
+    await ledger.close();
+    await ledger.close(); // idempotent
+  });
+});
