@@ -249,7 +249,9 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         },
       },
       authorize: async ({ serviceId, head }) => {
-        const header = head.headers.find(([name]) => name === ACCESS_HEADER)?.[1];
+        // Several dsmp-access headers are joined as Node joins repeated headers; the result decodes as malformed.
+        const values = head.headers.filter(([name]) => name === ACCESS_HEADER).map(([, value]) => value);
+        const header = values.length === 0 ? undefined : values.join(", ");
         const now = unixSecondsNow();
         const decision = await verifyAccess(
           { serviceId, header },
