@@ -80,6 +80,8 @@ export interface XnodeStatus {
   peers: number;
   chain: { chainId: number; syncedBlock: string | null; registered: boolean; nodeStatus: string | null };
   serving: { serviceId: string; backend: string }[];
+  /** The account the gateway signs access tokens as: the one that must subscribe or be allow-listed. */
+  gatewayConsumer: Address;
   apiUrl: string;
   gatewayUrl: string;
   metricsUrl: string;
@@ -369,6 +371,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           nodeStatus: view?.status ?? null,
         },
         serving: serve.map((s) => ({ serviceId: s.serviceId.toString(), backend: s.backend.toString() })),
+        gatewayConsumer: consumer.address,
         apiUrl: api?.url ?? "",
         gatewayUrl,
         metricsUrl: api ? `${api.url}/metrics` : "",

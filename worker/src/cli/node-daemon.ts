@@ -94,6 +94,7 @@ function printStatus(io: CliIo, s: XnodeStatus) {
     ["serving", s.serving.map((x) => `${x.serviceId} → ${x.backend}`).join(", ") || "nothing"],
     ["api", s.apiUrl],
     ["gateway", s.gatewayUrl],
+    ["calls as", `${s.gatewayConsumer} (paid and private services need this account's subscription or grant)`],
     ["metrics", s.metricsUrl],
   ]);
 }
