@@ -109,6 +109,7 @@ describe("access to paid and private services", () => {
   });
 
   it("private service: the gateway's own (not allow-listed) key gets 403, the allow-listed consumer 200", async () => {
+    expect(net.nodes[0]!.status().gatewayConsumer).toBe(net.nodes[0]!.identity.address);
     const denied = await callOnceFound(priv.id);
     expect(denied.status).toBe(403);
     expect(denied.json).toMatchObject({ error: "forbidden", serviceId: String(priv.id) });

@@ -131,6 +131,12 @@ export interface GatewayOptions {
   host: string;
   /** @default {@link DEFAULT_GATEWAY_PORT} */
   port: number;
+  /**
+   * Name of the environment variable holding the private key (0x + 64 hex) the gateway signs access tokens
+   * for paid and private services with (docs/access.md). The name, not the key, so keys stay out of config
+   * files. @default unset: the node's own key
+   */
+  consumerKeyEnv?: string | undefined;
 }
 
 export interface RedisOptions {
@@ -226,7 +232,9 @@ const ConfigSchema: z.ZodType<DsmpConfig, z.ZodTypeDef, unknown> = z
     p2p: P2pOptionsSchema,
     chain: ChainOptionsSchema,
     api: ApiOptionsSchema,
-    gateway: EndpointSchema,
+    gateway: z
+      .object({ host, port, consumerKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not a valid environment variable name").optional() })
+      .strict(),
     redis: z.object({ url: urlWithProtocol(["redis:", "rediss:"]) }).strict(),
     metrics: z.object({ enabled: z.boolean() }).strict(),
   })
@@ -332,6 +340,7 @@ export const CONFIG_ENV_VARS: readonly EnvVar[] = [
   { name: "DSMP_API_ALLOWED_HOSTS", section: "api", field: "allowedHosts", kind: "list" },
   { name: "DSMP_GATEWAY_HOST", section: "gateway", field: "host", kind: "string" },
   { name: "DSMP_GATEWAY_PORT", section: "gateway", field: "port", kind: "int" },
+  { name: "DSMP_GATEWAY_CONSUMER_KEY_ENV", section: "gateway", field: "consumerKeyEnv", kind: "string" },
   { name: "DSMP_REDIS_URL", section: "redis", field: "url", kind: "string" },
   { name: "DSMP_METRICS_ENABLED", section: "metrics", field: "enabled", kind: "bool" },
 ];

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import type { ConnectionGater } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { bytesToHex, createPublicClient, http, type Abi, type Address, type LocalAccount } from "viem";
+import { bytesToHex, createPublicClient, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
 import { createMetrics, type DsmpMetrics } from "./api/metrics.ts";
@@ -22,7 +23,7 @@ import { chainViewEligibility } from "./discovery/provider-eligibility.ts";
 import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
 import { ApiBadRequestError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
 import { loadOrCreateKeystore } from "./identity/keystore.ts";
-import type { NodeIdentity } from "./identity/node-identity.ts";
+import { isValidPrivateKey, type NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createGateway, type Gateway } from "./mesh/gateway.ts";
 import { BREAKER_STATE_VALUE } from "./mesh/routing/circuit-breaker.ts";
@@ -68,7 +69,8 @@ export interface XnodeInit {
   connectionGater?: ConnectionGater;
   /**
    * The consumer whose key the gateway signs access tokens with for paid and private services
-   * (docs/access.md). Default: the node's own key. A client that sends its own `dsmp-access` header
+   * (docs/access.md). Default: the key in the environment variable `config.gateway.consumerKeyEnv` names,
+   * else the node's own key. A client that sends its own `dsmp-access` header
    * (`dsmp call --key`) is forwarded as it is.
    */
   consumerAccount?: Pick<LocalAccount, "address" | "signTypedData">;
@@ -83,6 +85,8 @@ export interface XnodeStatus {
   peers: number;
   chain: { chainId: number; syncedBlock: string | null; registered: boolean; nodeStatus: string | null };
   serving: { serviceId: string; backend: string }[];
+  /** The account the gateway signs access tokens as: the one that must subscribe or be allow-listed. */
+  gatewayConsumer: Address;
   apiUrl: string;
   gatewayUrl: string;
   metricsUrl: string;
@@ -101,6 +105,23 @@ export interface Xnode {
   readonly gatewayUrl: string;
   status(): XnodeStatus;
   stop(): Promise<void>;
+}
+
+/**
+ * The account whose key the environment variable `name` holds (`gateway.consumerKeyEnv`); `undefined` when no
+ * name is configured.
+ * @throws {NodeStartError} the variable is unset or holds no valid key.
+ */
+export function consumerAccountFromEnv(name: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): LocalAccount | undefined {
+  if (name === undefined) return undefined;
+  const text = env[name];
+  if (text === undefined || text === "") {
+    throw new NodeStartError(`gateway.consumerKeyEnv names ${name}, which is not set`, { details: `export ${name}=0x<64 hex digits> (the consumer's private key), or unset gateway.consumerKeyEnv to sign with the node key` });
+  }
+  if (!/^0x[0-9a-fA-F]{64}$/.test(text) || !isValidPrivateKey(hexToBytes(text as Hex))) {
+    throw new NodeStartError(`${name} does not hold a private key (0x followed by 64 hex digits, below the curve order)`);
+  }
+  return privateKeyToAccount(text as Hex);
 }
 
 export async function startXnode(init: XnodeInit): Promise<Xnode> {
@@ -204,7 +225,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     // Access: tokens for paid and private services, checked against the chain view (docs/access.md).
     const accessDomain: AccessDomain = { chainId, registry };
     const replay = new ReplayCache(init.replayCacheCapacity ?? DEFAULT_REPLAY_CACHE_CAPACITY);
-    const consumer = init.consumerAccount ?? identity.account;
+    const consumer = init.consumerAccount ?? consumerAccountFromEnv(config.gateway.consumerKeyEnv) ?? identity.account;
     // Subscriptions end at a block timestamp: judge them at the later of the wall clock and the chain's clock.
     let chainTime = 0n;
     let chainTimeBlock: bigint | undefined;
@@ -236,7 +257,9 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         },
       },
       authorize: async ({ serviceId, head }) => {
-        const header = head.headers.find(([name]) => name === ACCESS_HEADER)?.[1];
+        // Several dsmp-access headers are joined as Node joins repeated headers; the result decodes as malformed.
+        const values = head.headers.filter(([name]) => name === ACCESS_HEADER).map(([, value]) => value);
+        const header = values.length === 0 ? undefined : values.join(", ");
         const now = unixSecondsNow();
         const decision = await verifyAccess(
           { serviceId, header },
@@ -370,6 +393,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           nodeStatus: view?.status ?? null,
         },
         serving: serve.map((s) => ({ serviceId: s.serviceId.toString(), backend: s.backend.toString() })),
+        gatewayConsumer: consumer.address,
         apiUrl: api?.url ?? "",
         gatewayUrl,
         metricsUrl: api ? `${api.url}/metrics` : "",

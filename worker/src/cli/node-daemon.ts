@@ -2,6 +2,8 @@
  * `dsmp node start` (run an Xnode until Ctrl-C), `dsmp node status` (ask a running node's control API) and
  * `dsmp call <serviceId> [path]` (a request through a node's gateway).
  */
+import type { Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import {
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
@@ -13,14 +15,12 @@ import {
 } from "../config.ts";
 import { CliUsageError, GatewayRequestError, NodeUnreachableError } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, signAccessToken } from "../mesh/access/request-token.ts";
 import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
+import { connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { printFields, printJson, printLine } from "./output.ts";
-import { privateKeyToAccount } from "viem/accounts";
-import type { Hex } from "viem";
-import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, signAccessToken } from "../mesh/access/request-token.ts";
-import { connectChain } from "./chain-connection.ts";
 
 /** `<serviceId>=<backend URL>` → a served service. */
 export function parseServe(text: string): ServedService {
@@ -94,6 +94,7 @@ function printStatus(io: CliIo, s: XnodeStatus) {
     ["serving", s.serving.map((x) => `${x.serviceId} → ${x.backend}`).join(", ") || "nothing"],
     ["api", s.apiUrl],
     ["gateway", s.gatewayUrl],
+    ["calls as", `${s.gatewayConsumer} (paid and private services need this account's subscription or grant)`],
     ["metrics", s.metricsUrl],
   ]);
 }

@@ -111,6 +111,15 @@ describe("access hooks", () => {
     expect(backend.requests).toHaveLength(0);
   });
 
+  it("meters nothing when the backend fails an allowed call", async () => {
+    backend.handle((_req, res) => res.destroy());
+    const url = await startGateway({ signAccess: async () => "good" });
+    const res = await httpFetch(`${url}/svc/${SERVICE}/x`, { method: "POST", body: Buffer.from("x") });
+    expect(res.status).toBe(502);
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(served).toEqual([]);
+  });
+
   it("answers 500 JSON when signing fails", async () => {
     const url = await startGateway({ signAccess: async () => Promise.reject(new Error("no key")) });
     const res = await httpFetch(`${url}/svc/${SERVICE}/x`);
