@@ -33,6 +33,12 @@ export class MemoryDht {
   readonly unreachableKeys = new Set<string>();
   /** When set, `put` throws it. */
   putError: Error | undefined;
+  /**
+   * Like a real query whose other paths are still converging: `findProviders` reports one provider per
+   * event and `get` one holder per answer, and neither ends until aborted (counted in {@link abortedQueries}).
+   */
+  holdQueriesOpen = false;
+  abortedQueries = 0;
 
   /** Add a value under `key` next to the ones held already (an old or foreign version on another peer). */
   plant(key: Uint8Array, value: Uint8Array): void {
@@ -74,6 +80,13 @@ export class MemoryDht {
         await dht.wait(options.signal);
         const providers = (dht.providers.get(cid.toString()) ?? []).map((id) => ({ id, multiaddrs: [] }));
         yield* dht.twoHops("GET_PROVIDERS");
+        if (dht.holdQueriesOpen) {
+          for (const provider of providers) {
+            yield { ...dht.response(dht.server, "GET_PROVIDERS", []), providers: [provider] };
+            yield { from: dht.server, type: EventTypes.PROVIDER, name: "PROVIDER", providers: [provider], path: PATH };
+          }
+          return yield* dht.untilAborted(options.signal);
+        }
         yield { ...dht.response(dht.server, "GET_PROVIDERS", []), providers };
         // kad-dht reports a provider once per peer that knows it: every one twice here
         yield { from: dht.server, type: EventTypes.PROVIDER, name: "PROVIDER", providers: [...providers, ...providers], path: PATH };
@@ -88,8 +101,19 @@ export class MemoryDht {
         for (const value of dht.values.get(keyText(key)) ?? []) {
           yield { ...dht.response(dht.server, "GET_VALUE", []), record: { key, value } };
         }
+        if (dht.holdQueriesOpen) yield* dht.untilAborted(options.signal);
       },
     };
+  }
+
+  /** Yields nothing and throws the abort reason once `signal` aborts. */
+  private async *untilAborted(signal: AbortSignal | undefined): AsyncGenerator<QueryEvent> {
+    await new Promise((_, reject) => {
+      signal?.addEventListener("abort", () => {
+        this.abortedQueries++;
+        reject(signal.reason);
+      }, { once: true });
+    });
   }
 
   private async wait(signal: AbortSignal | undefined): Promise<void> {

@@ -148,13 +148,47 @@ describe("ServiceResolver lookup", () => {
   });
 
   it("keeps the newest valid record when peers hold several versions", async () => {
-    const { resolver, provider, nowSeconds } = setup();
+    const { resolver, provider, nowSeconds } = setup({ recordQuorum: Infinity });
     await provider(A, { seq: 5n, load: 1 });
     await provider(A, { seq: 9n, load: 2 });
     await provider(A, { seq: 12n, load: 3, expiresAt: nowSeconds() - 1 }); // newest, but expired
     await provider(A, { seq: 7n, load: 4 });
     const [only] = (await resolver.resolveProviders(SERVICE)).providers;
     expect(only).toMatchObject({ load: 2, record: { seq: 9n } });
+  });
+});
+
+describe("ServiceResolver early exit (queries still converging elsewhere)", () => {
+  it("ends the provider query once enoughProviders passed every check, without waiting for the query", async () => {
+    const { dht, resolver, provider } = setup({ enoughProviders: 2, recordQuorum: 1, lookupTimeoutMs: 60_000 });
+    dht.holdQueriesOpen = true;
+    await provider(A, { load: 1 });
+    await provider(SELF, null); // ineligible: does not count
+    await provider(B, { load: 2 });
+    await provider(C, { load: 3 });
+    const result = await resolver.resolveProviders(SERVICE, AbortSignal.timeout(5_000));
+    // Providers that came in while the first records were fetched are still judged (C here).
+    expect(peers(result).slice(0, 2)).toEqual([A.peerId.toString(), B.peerId.toString()]);
+    expect(result.stats.rejected.ineligible).toBe(1);
+    expect(dht.abortedQueries).toBe(1); // the provider query; record queries ended at their quorum of 1
+  });
+
+  it("ends each record query after recordQuorum answers and keeps the best of them", async () => {
+    const { dht, resolver, provider } = setup({ recordQuorum: 2, enoughProviders: 1, lookupTimeoutMs: 60_000 });
+    dht.holdQueriesOpen = true;
+    await provider(A, { seq: 5n, load: 1 });
+    await provider(A, { seq: 9n, load: 2 });
+    await provider(A, { seq: 12n, load: 3 }); // a third holder's answer is not waited for
+    const result = await resolver.resolveProviders(SERVICE, AbortSignal.timeout(5_000));
+    expect(result.providers).toHaveLength(1);
+    expect(result.providers[0]).toMatchObject({ load: 2, record: { seq: 9n } });
+  });
+
+  it("with Infinity waits for the DHT to finish (here: the lookup bound)", async () => {
+    const { dht, resolver, provider } = setup({ enoughProviders: Infinity, lookupTimeoutMs: 100 });
+    dht.holdQueriesOpen = true;
+    await provider(A);
+    await expect(resolver.resolveProviders(SERVICE, AbortSignal.timeout(5_000))).rejects.toThrow();
   });
 });
 
@@ -250,6 +284,9 @@ describe("ServiceResolver concurrency and lifecycle", () => {
     const make = (init: Partial<ServiceResolverInit>) => () => createServiceResolver({ ...locator, eligibility: () => true, ...init });
     expect(make({ maxProviders: 0 })).toThrow(RangeError);
     expect(make({ recordConcurrency: 1.5 })).toThrow(RangeError);
+    expect(make({ enoughProviders: 0 })).toThrow(RangeError);
+    expect(make({ recordQuorum: -1 })).toThrow(RangeError);
+    expect(make({ enoughProviders: Infinity, recordQuorum: Infinity })).not.toThrow();
     expect(make({ cacheTtlMs: 1_000, emptyTtlMs: 2_000 })).toThrow(RangeError);
   });
 });

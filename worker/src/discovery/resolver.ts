@@ -10,6 +10,11 @@
  *     (§3.6), and drops the provider when no valid record is left or the best one is a withdrawal (no
  *     multiaddrs).
  *
+ * Neither query waits for kad-dht to finish: a whole query only ends once every disjoint path has
+ * converged, ~10–30× the time of the first answer (docs/benchmarks.md). The provider query ends once
+ * `enoughProviders` providers passed every check, a record query once `recordQuorum` holders answered
+ * with a value; both also end when the DHT has nothing more to say.
+ *
  * Results are cached per service for `cacheTtlMs` (at most until the first returned record expires).
  * A read in the last `refreshAheadMs` of an entry returns it and refreshes it in the background; a read
  * after expiry waits for a lookup. Concurrent lookups of one service share a single DHT query; each
@@ -50,6 +55,19 @@ export const RESOLVER_LOOKUP_TIMEOUT_MS = 20 * 1000;
  * counts as `missing` instead of holding up the answer about every other provider.
  */
 export const RESOLVER_RECORD_TIMEOUT_MS = 5 * 1000;
+/**
+ * Providers that pass every check after which a lookup stops asking the DHT for more. The gateway needs one
+ * and a couple to fall back on; the rest of a query (every disjoint path converging) costs far more time
+ * than the first answers. Different nodes end with different subsets, which spreads load across the
+ * providers of a service served by many. `Infinity` waits for the whole query.
+ */
+export const RESOLVER_ENOUGH_PROVIDERS = 3;
+/**
+ * Holders of a provider's record whose answers end its record query. Re-announces replace a record every
+ * ~5 min; a holder that missed the latest still has a valid older one, and more answers make picking the
+ * newest likelier. 3 answers (of the k = 20 holders) is a few round trips, not a whole query.
+ */
+export const RESOLVER_RECORD_QUORUM = 3;
 /** Most providers a lookup considers: kad-dht's `k`, what one provider query returns at most. */
 export const RESOLVER_MAX_PROVIDERS = 20;
 /** Record queries in parallel: fast lookups without opening dozens of DHT streams at once. */
@@ -82,6 +100,10 @@ export interface ServiceResolverInit {
   recordTimeoutMs?: number;
   /** @default {@link RESOLVER_MAX_PROVIDERS} */
   maxProviders?: number;
+  /** @default {@link RESOLVER_ENOUGH_PROVIDERS} */
+  enoughProviders?: number;
+  /** @default {@link RESOLVER_RECORD_QUORUM} */
+  recordQuorum?: number;
   /** @default {@link RESOLVER_RECORD_CONCURRENCY} */
   recordConcurrency?: number;
   /** @default {@link RESOLVER_MAX_CACHED_SERVICES} */
@@ -190,6 +212,8 @@ export function createServiceResolver(init: ServiceResolverInit): (components: S
     lookupTimeoutMs: init.lookupTimeoutMs ?? RESOLVER_LOOKUP_TIMEOUT_MS,
     recordTimeoutMs: init.recordTimeoutMs ?? RESOLVER_RECORD_TIMEOUT_MS,
     maxProviders: init.maxProviders ?? RESOLVER_MAX_PROVIDERS,
+    enoughProviders: init.enoughProviders ?? RESOLVER_ENOUGH_PROVIDERS,
+    recordQuorum: init.recordQuorum ?? RESOLVER_RECORD_QUORUM,
     recordConcurrency: init.recordConcurrency ?? RESOLVER_RECORD_CONCURRENCY,
     maxCachedServices: init.maxCachedServices ?? RESOLVER_MAX_CACHED_SERVICES,
     clock: init.clock ?? Date.now,
@@ -197,6 +221,11 @@ export function createServiceResolver(init: ServiceResolverInit): (components: S
   };
   for (const [name, value] of Object.entries({ maxProviders: settings.maxProviders, recordConcurrency: settings.recordConcurrency })) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  for (const [name, value] of Object.entries({ enoughProviders: settings.enoughProviders, recordQuorum: settings.recordQuorum })) {
+    if (!(value === Infinity || (Number.isInteger(value) && value >= 1))) {
+      throw new RangeError(`${name} must be a positive integer or Infinity, got ${value}`);
+    }
   }
   if (!(settings.emptyTtlMs >= 0 && settings.emptyTtlMs <= settings.ttlMs)) {
     throw new RangeError(`emptyTtlMs must be within [0, cacheTtlMs], got ${settings.emptyTtlMs}`);
@@ -213,6 +242,8 @@ interface ResolverSettings {
   lookupTimeoutMs: number;
   recordTimeoutMs: number;
   maxProviders: number;
+  enoughProviders: number;
+  recordQuorum: number;
   recordConcurrency: number;
   maxCachedServices: number;
   clock: () => number;
@@ -319,6 +350,9 @@ class Resolver implements ServiceResolver {
     // Record queries start as providers come in, while the provider query goes on.
     const limit = createLimiter(this.settings.recordConcurrency);
     const pending: Promise<RecordOutcome>[] = [];
+    // Ends the provider query (not the lookup) once enough providers passed every check.
+    const enough = new AbortController();
+    let accepted = 0;
     const consider = (id: PeerId) => {
       const peerId = id.toMultihash().bytes;
       const node = nodeAddressOfPeerId(peerId);
@@ -329,6 +363,7 @@ class Resolver implements ServiceResolver {
       const outcome = limit(async () => {
         const { outcome, stats } = await this.fetchRecord(locator, id.toString(), signal);
         recordStats.push(stats);
+        if (outcome.kind === "found" && ++accepted >= this.settings.enoughProviders) enough.abort();
         return outcome;
       });
       outcome.catch(() => undefined); // awaited below; rejects only when the whole lookup is aborted
@@ -336,7 +371,8 @@ class Resolver implements ServiceResolver {
     };
     let providerQueryMs: number;
     try {
-      for await (const event of this.components.dht.findProviders(serviceProviderCid(locator), { signal })) {
+      const querySignal = AbortSignal.any([signal, enough.signal]);
+      for await (const event of this.components.dht.findProviders(serviceProviderCid(locator), { signal: querySignal })) {
         providerStats.observe(event);
         if (event.name !== "PROVIDER") continue;
         for (const { id } of event.providers) {
@@ -344,11 +380,15 @@ class Resolver implements ServiceResolver {
           found.set(id.toString(), id);
           consider(id);
         }
+        if (found.size >= this.settings.maxProviders || enough.signal.aborted) break;
       }
       providerQueryMs = performance.now() - started;
     } catch (error) {
-      await Promise.allSettled(pending);
-      throw error;
+      if (!enough.signal.aborted || signal.aborted) {
+        await Promise.allSettled(pending);
+        throw error;
+      }
+      providerQueryMs = performance.now() - started; // ended early: enough providers
     }
     const outcomes = await Promise.all(pending);
     const providers: ResolvedProvider[] = [];
@@ -390,10 +430,14 @@ class Resolver implements ServiceResolver {
     const values: Uint8Array[] = [];
     try {
       const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.settings.recordTimeoutMs)]);
+      // kad-dht's get yields every holder's answer as PEER_RESPONSE and the best value (again) as VALUE
+      // only after the whole query; our own copy comes first as a VALUE. Each counts toward the quorum.
       for await (const event of this.components.dht.get(key, { signal: bounded })) {
         stats.observe(event);
         if (event.name === "VALUE") values.push(event.value);
         else if (event.name === "PEER_RESPONSE" && event.messageName === "GET_VALUE" && event.record !== undefined) values.push(event.record.value);
+        else continue;
+        if (values.length >= this.settings.recordQuorum) break;
       }
     } catch (error) {
       // Past the record timeout, or kad-dht's get failing while it pushes the best value to peers holding

@@ -61,6 +61,12 @@ export const DSMP_KAD_PROTOCOL = kadProtocolFor(DEFAULT_PROTOCOL_PREFIX);
  */
 export const DHT_INITIAL_QUERY_SELF_INTERVAL_MS = 1_000;
 
+/** Peers a DHT query asks in parallel on each path: kad-dht's default, 10 (measured in docs/benchmarks.md). */
+export const DHT_ALPHA = 10;
+
+/** Disjoint paths of a DHT query: kad-dht's default, alpha (measured in docs/benchmarks.md). */
+export const DHT_DISJOINT_PATHS = 10;
+
 /**
  * Delay before bootstrap peers are dialled (ms). Lets the node finish starting (listeners up,
  * services registered) before the first connections arrive; short because a node with nothing to
@@ -123,6 +129,10 @@ export interface DsmpDhtOptions {
   initialQuerySelfIntervalMs?: number;
   /** Interval of the periodic self-query once running (ms); library default (5 min) when absent. */
   querySelfIntervalMs?: number;
+  /** Peers asked in parallel per query path. Default {@link DHT_ALPHA}. */
+  alpha?: number;
+  /** Disjoint paths per query (S/Kademlia). Default {@link DHT_DISJOINT_PATHS}. */
+  disjointPaths?: number;
 }
 
 /** Relay server options (an Xnode that opts in to relay for NAT'd peers). */
@@ -278,6 +288,8 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
       validators: dht.validators ?? {},
       selectors: dht.selectors ?? {},
       initialQuerySelfInterval: dht.initialQuerySelfIntervalMs ?? DHT_INITIAL_QUERY_SELF_INTERVAL_MS,
+      alpha: dht.alpha ?? DHT_ALPHA,
+      disjointPaths: dht.disjointPaths ?? DHT_DISJOINT_PATHS,
       ...(dht.querySelfIntervalMs === undefined ? {} : { querySelfInterval: dht.querySelfIntervalMs }),
       logPrefix: "libp2p:dsmp-kad",
       metricsPrefix: "libp2p_dsmp_kad",
