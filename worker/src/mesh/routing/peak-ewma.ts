@@ -6,12 +6,15 @@
  */
 
 /**
- * Decay time constant τ (ms): 10 s, Linkerd's and Finagle's default. A peak is forgotten within about τ; on
- * this project's noisy VMs (measured, docs/mesh.md) 10 s kept a 30 ms slower provider's share lowest in the
- * median run, 1–3 s re-probed it more (14–26 %), at the price of a rare run where an early outlier on the fast
- * provider lets the slow one take traffic for a few seconds.
+ * Decay time constant τ (ms): 1 s, where Linkerd and Finagle use 10 s. A peak is forgotten within a few τ.
+ * Measured here (test/mesh-routing.e2e.test.ts (b), a provider 30 ms slower than its peer, on a VM at load
+ * 13–16 on 2 cores): τ = 10 s gave the slow provider 0–42 % of the calls from run to run — one early outlier
+ * on the fast provider locks the traffic onto the slow one for seconds, and the reverse starves the slow one
+ * of probes — τ = 2 s gave 7–24 %, τ = 1 s 8–19 %. The cost of a short τ is more probes of a slow provider in
+ * a noisy network; in a calm one its estimate takes τ·ln(slow/fast) to fall below the fast one's, so it is
+ * probed about once every few seconds.
  */
-export const DEFAULT_EWMA_DECAY_MS = 10_000;
+export const DEFAULT_EWMA_DECAY_MS = 1_000;
 /**
  * RTT assumed for a provider never measured (ms): 30 ms, Linkerd's default. A new provider looks average, not
  * free (it would take every request) and not hopeless (it would never get one).
