@@ -91,6 +91,16 @@ describe("Xnodes end to end", () => {
     const missing = createMemoryIo();
     expect(await runCli(["call", "999", "--gateway", node.gatewayUrl], missing)).toBe(1);
     expect(missing.err()).toContain("service 999 answered 503");
+
+    // The gateway's golden signals for the call above, through the node's control API.
+    const statIo = createMemoryIo();
+    expect(await runCli(["service", "stat", String(echo.id), "--api", node.apiUrl, "--json"], statIo)).toBe(0);
+    const stat = JSON.parse(statIo.out());
+    expect(stat).toMatchObject({ serviceId: String(echo.id), total: { successes: expect.any(Number) } });
+    expect(stat.total.requests).toBeGreaterThanOrEqual(1);
+    expect(stat.providers.length).toBeGreaterThanOrEqual(1);
+    const scraped = await (await fetch(`${node.apiUrl}/metrics`)).text();
+    expect(scraped).toContain(`dsmp_mesh_requests_total{service="${echo.id}"}`);
   });
 
   it("answers 503 JSON for a service nobody provides", async () => {

@@ -26,7 +26,7 @@ import { loadOrCreateKeystore } from "./identity/keystore.ts";
 import { isValidPrivateKey, type NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createGateway, type Gateway } from "./mesh/gateway.ts";
-import { BREAKER_STATE_VALUE } from "./mesh/routing/circuit-breaker.ts";
+import { exposeBreakerStates, meshMetricsHooks } from "./mesh/gateway-metrics.ts";
 import { emptyServiceStats } from "./mesh/routing/routing-table.ts";
 import { createHttpProvider, type HttpProvider } from "./mesh/provider-handler.ts";
 import { isOpenService, verifyAccess } from "./mesh/access/access-policy.ts";
@@ -347,24 +347,10 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           if (e.attempts > 0) metrics.p2pStreamsOpened.inc({ protocol: "/dsmp/http/1.0.0", direction: "outbound" }, e.attempts);
           if (e.status >= 500) metrics.gatewayErrors.inc({ service, reason: String(e.status) });
         },
-        routed: (e) => {
-          const statusClass = `${Math.floor(e.status / 100)}xx`;
-          metrics.meshRequests.inc({ service: e.serviceId });
-          metrics.meshResponses.inc({ service: e.serviceId, status_class: statusClass, classification: e.status > 0 && e.status < 500 ? "success" : "failure" });
-          metrics.meshResponseSeconds.observe({ service: e.serviceId }, e.durationSeconds);
-        },
-        attemptFinished: (e) => {
-          metrics.meshAttempts.inc({ service: e.serviceId, provider: e.provider, outcome: e.outcome });
-          metrics.meshAttemptSeconds.observe({ service: e.serviceId, provider: e.provider }, e.durationSeconds);
-        },
-        retried: (e) => metrics.meshRetries.inc({ service: e.serviceId }),
-        retryBudgetExhausted: (e) => metrics.meshRetryBudgetExhausted.inc({ service: e.serviceId }),
-        denied: (e) => metrics.meshDenied.inc({ service: e.serviceId, reason: e.reason }),
+        ...meshMetricsHooks(metrics),
       },
     });
-    metrics.addBreakerSource(() =>
-      gateway.breakerStates().map((b) => ({ service: b.serviceId, provider: b.provider, value: BREAKER_STATE_VALUE[b.state] })),
-    );
+    exposeBreakerStates(metrics, gateway);
     await gateway.start();
     cleanups.push({ name: "gateway", run: () => gateway.stop() });
     const gw = gateway.address();

@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createGateway, parseGatewayPath, type Gateway, type GatewayInit, type GatewayMetrics, type ResolveProviders } from "./gateway.ts";
+import { FrameStream } from "./frame-stream.ts";
 import { HTTP_PROTOCOL_ID } from "./http-frames.ts";
 import { httpFetch, learnAddresses, TestBackend, TestNodes, within } from "./mesh.fixture.ts";
 import { createHttpProvider, type HttpProvider } from "./provider-handler.ts";
@@ -213,6 +214,50 @@ describe("gateway → provider → backend", () => {
     await gateway!.stop();
     const get = await httpFetch(`${await startGateway()}/svc/1/x`);
     expect([get.status, get.headers["x-dsmp-provider"], get.headers["x-dsmp-attempts"]]).toEqual([200, providerC.peerId.toString(), "2"]);
+  });
+
+  it("answers access-denied-upstream with the provider's 401, without trying another provider", async () => {
+    await providerB.unhandle(HTTP_PROTOCOL_ID).then(() => providers.shift()?.stop());
+    await providerB.handle(HTTP_PROTOCOL_ID, async (stream) => {
+      const frames = new FrameStream(stream);
+      const head = await frames.read();
+      await frames.write({ type: "error", requestId: head!.requestId, error: { code: "unauthorized", message: "no active subscription" } });
+      await frames.closeWrite();
+    });
+    await startProvider(providerC);
+    directory.set(SERVICE, [providerB.peerId, providerC.peerId]);
+    const base = await startGateway();
+    const denied = await httpFetch(`${base}/svc/1/x`);
+    expect([denied.status, denied.headers["x-dsmp-attempts"], json(denied.body)]).toEqual([
+      401,
+      "1",
+      { error: "access-denied-upstream", reason: expect.stringContaining("no active subscription"), serviceId: "1" },
+    ]);
+    expect(backend.requests).toHaveLength(0);
+    // A refusal is a policy, not ill health: B's breaker stays closed.
+    expect(gateway!.stats("1")!.providers.find((p) => p.provider === providerB.peerId.toString())!.breaker).toBe("closed");
+  });
+
+  it("never retries on the provider that just failed, and stops when the retry budget is spent", async () => {
+    await providerB.unhandle(HTTP_PROTOCOL_ID).then(() => providers.shift()?.stop());
+    let crashes = 0;
+    await providerB.handle(HTTP_PROTOCOL_ID, async (stream) => {
+      crashes += 1;
+      stream.abort(new Error("provider crashed"));
+    });
+    directory.set(SERVICE, [providerB.peerId]);
+    const base = await startGateway({ routing: { retryBudget: { ratio: 0, minPerSecond: 0 }, breaker: { failureThreshold: 100 } } });
+    // The only provider failed: no other to retry on, so one attempt, and the failure is answered.
+    const alone = await httpFetch(`${base}/svc/1/x`);
+    expect([alone.status, alone.headers["x-dsmp-attempts"]]).toEqual([502, "1"]);
+    expect(crashes).toBe(1);
+    // With another provider but an empty budget: still one attempt.
+    await startProvider(providerC);
+    directory.set(SERVICE, [providerB.peerId, providerC.peerId]);
+    await gateway!.stop();
+    const noBudget = await httpFetch(`${await startGateway({ routing: { retryBudget: { ratio: 0, minPerSecond: 0 } } })}/svc/1/x`);
+    expect([noBudget.status, noBudget.headers["x-dsmp-attempts"]]).toEqual([502, "1"]);
+    expect(gateway!.stats("1")!.total.retries).toBe(0);
   });
 
   it("aborts the backend request when the client goes away", async () => {

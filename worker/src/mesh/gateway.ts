@@ -216,6 +216,11 @@ interface RequestState {
   /** Aborted when the client leaves or its body fails. */
   client: AbortController;
   timeout: AbortController;
+  /**
+   * When the current attempt's stream was open (clock ms): the balancer's latency sample starts here, so a
+   * new connection's handshake is not mistaken for the provider's latency (Linkerd measures on ready endpoints).
+   */
+  streamOpenAt?: number | undefined;
 }
 
 /** What a request's routing loop saw of its attempts (for the final error). */
@@ -567,16 +572,18 @@ class HttpGateway implements Gateway {
       const breakerBefore = provider.breaker.state(this.#clock());
       provider.ewma.start();
       state.attempts += 1;
+      state.streamOpenAt = undefined;
       const attemptStarted = this.#clock();
       failure = await this.#attempt(peers.get(choice.id)!.peerId, head, body, res, state, signal);
       const now = this.#clock();
       const elapsed = now - attemptStarted;
+      const rtt = now - (state.streamOpenAt ?? attemptStarted);
       const verdict = attemptVerdict(failure, state, signal);
       if (verdict === "cancelled") {
         provider.ewma.cancel();
         provider.breaker.onCancel(permit);
       } else {
-        provider.ewma.finish(now, elapsed, verdict === "healthy");
+        provider.ewma.finish(now, rtt, verdict === "healthy");
         if (verdict === "healthy") provider.breaker.onSuccess(now, permit);
         else provider.breaker.onFailure(now, permit);
         provider.window.record(now, { latencyMs: elapsed, success: failure === undefined && state.status < 500, retries: 0 });
@@ -626,6 +633,7 @@ class HttpGateway implements Gateway {
       const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#dialTimeoutMs)]);
       const stream = await this.#libp2p.dialProtocol(peer, HTTP_PROTOCOL_ID, { signal: dialSignal, maxOutboundStreams: DEFAULT_MAX_STREAMS_PER_PROVIDER });
       frames = new FrameStream(stream);
+      state.streamOpenAt = this.#clock();
     } catch (error) {
       return { code: "providers-unreachable", reason: `cannot open a stream to ${peer.toString()}: ${messageOf(error)}`, retry: true };
     }
