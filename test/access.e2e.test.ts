@@ -112,7 +112,7 @@ describe("access to paid and private services", () => {
     expect(net.nodes[0]!.status().gatewayConsumer).toBe(net.nodes[0]!.identity.address);
     const denied = await callOnceFound(priv.id);
     expect(denied.status).toBe(403);
-    expect(denied.json).toMatchObject({ error: "forbidden", serviceId: String(priv.id) });
+    expect(denied.json).toMatchObject({ error: "access-denied-upstream", serviceId: String(priv.id) });
     expect(denied.json!.reason).toMatch(/^not-allowed: /);
 
     const allowed = await call(priv.id, { [ACCESS_HEADER]: await tokenOf(ALLOWED, priv.id) });
@@ -164,14 +164,14 @@ describe("access to paid and private services", () => {
     expect((await call(priv.id, { [ACCESS_HEADER]: token })).status).toBe(200);
     const replayed = await call(priv.id, { [ACCESS_HEADER]: token });
     expect(replayed.status).toBe(401);
-    expect(replayed.json).toMatchObject({ error: "unauthorized", reason: expect.stringMatching(/^replayed: /) });
+    expect(replayed.json).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^replayed: /) });
 
     const expired = await call(priv.id, { [ACCESS_HEADER]: await tokenOf(ALLOWED, priv.id, -120) });
-    expect(expired.json).toMatchObject({ error: "unauthorized", reason: expect.stringMatching(/^expired: /) });
+    expect(expired.json).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^expired: /) });
     const wrongService = await call(priv.id, { [ACCESS_HEADER]: await tokenOf(ALLOWED, paid.id) });
-    expect(wrongService.json).toMatchObject({ error: "unauthorized", reason: expect.stringMatching(/^wrong-service: /) });
+    expect(wrongService.json).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^wrong-service: /) });
     const garbage = await call(priv.id, { [ACCESS_HEADER]: "bm90IGEgdG9rZW4" });
-    expect(garbage.json).toMatchObject({ error: "unauthorized", reason: expect.stringMatching(/^token-malformed: /) });
+    expect(garbage.json).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^token-malformed: /) });
   });
 
   it("paid service: 403 before subscribing, 200 after, metered on the provider, 403 again after expiry", async () => {

@@ -520,7 +520,7 @@ class HttpGateway implements Gateway {
       this.#answerError(res, state, "all-breakers-open", `the circuit breakers of ${count} of service ${route.serviceId} are open`);
     } else if (failure !== undefined && isAccessDenial(failure.code)) {
       this.#metrics?.denied?.({ serviceId: route.serviceId, reason: "access-denied-upstream" });
-      this.#answerError(res, state, "access-denied-upstream", `the provider refused access: ${failure.reason}`, GATEWAY_ERROR_STATUS[failure.code]);
+      this.#answerError(res, state, "access-denied-upstream", failure.reason, GATEWAY_ERROR_STATUS[failure.code]);
     } else {
       this.#answerError(res, state, failure!.code, failure!.reason);
     }

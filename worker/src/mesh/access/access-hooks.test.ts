@@ -92,7 +92,7 @@ describe("access hooks", () => {
     const res = await httpFetch(`${url}/svc/${SERVICE}/x`);
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body.toString())).toEqual({
-      error: "forbidden",
+      error: "access-denied-upstream",
       reason: "not-subscribed: 0xabc has no active subscription to service 7",
       serviceId: "7",
     });
@@ -106,7 +106,7 @@ describe("access hooks", () => {
     const url = await startGateway({ signAccess: async () => undefined });
     const res = await httpFetch(`${url}/svc/${SERVICE}/x`);
     expect(res.status).toBe(401);
-    expect(JSON.parse(res.body.toString())).toMatchObject({ error: "unauthorized", reason: expect.stringMatching(/^token-missing/) });
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^token-missing/) });
     expect(seen).toEqual([{ header: undefined, peer: gatewayNode.peerId.toString() }]);
     expect(backend.requests).toHaveLength(0);
   });
