@@ -32,6 +32,8 @@ const SETTLE_MAX_MS = 30_000;
 /** Bound on one random-key lookup while settling: some stall on the last unresponsive peers; the table fills anyway. */
 const SETTLE_ROUND_MS = 3_000;
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** Bound on one provide; the peers that acknowledged by then hold the provider record. */
+const PROVIDE_TIMEOUT_MS = 30_000;
 
 const { values: args } = parseArgs({
   options: {
@@ -166,7 +168,7 @@ async function runSize(n: number): Promise<Row> {
     const providers = new Set<number>();
     while (providers.size < PROVIDERS) providers.add(randomInt(n));
     for (const i of providers) {
-      const acked = await refs[i]!.worker.call<number>({ cmd: "provide", node: refs[i]!.local, serviceId, timeoutMs: LOOKUP_TIMEOUT_MS });
+      const acked = await refs[i]!.worker.call<number>({ cmd: "provide", node: refs[i]!.local, serviceId, timeoutMs: PROVIDE_TIMEOUT_MS });
       log(`  node ${i} provided (${acked} acks)`);
     }
 
