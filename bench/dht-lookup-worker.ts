@@ -4,6 +4,8 @@
  * look up, ping. Not meant to be run by hand.
  */
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import type { SingleKadDHT } from "@libp2p/kad-dht";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -26,6 +28,8 @@ export type WorkerCommand =
   | { cmd: "lookup"; node: number; serviceId: string; timeoutMs: number }
   | { cmd: "ping"; node: number; addr: string; count: number }
   | { cmd: "dialTime"; node: number; addrs: string[] }
+  | { cmd: "profileStart" }
+  | { cmd: "profileStop"; file: string }
   | { cmd: "stop" };
 
 export interface Lookup {
@@ -49,6 +53,7 @@ export interface Lookup {
 
 const LOCATOR = { chainId: 31337, registry: "0x5fbdb2315678afecb367f032d93f642f64180aa3" } as const;
 const nodes: DsmpLibp2p[] = [];
+let profiler: Session | undefined;
 
 function pct(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -118,8 +123,15 @@ async function handle(message: WorkerCommand): Promise<unknown> {
     }
     case "dial": {
       const node = nodes[message.node]!;
-      await Promise.all(message.addrs.map((a) => node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)));
-      return null;
+      const failed = await Promise.all(
+        message.addrs.map((a) =>
+          node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }).then(
+            () => undefined,
+            (err: unknown) => (err instanceof Error ? err.name : String(err)),
+          ),
+        ),
+      );
+      return failed.filter((f) => f !== undefined);
     }
     case "settle": {
       await Promise.all(
@@ -138,8 +150,12 @@ async function handle(message: WorkerCommand): Promise<unknown> {
     case "provide": {
       const cid = serviceProviderCid({ ...LOCATOR, serviceId: BigInt(message.serviceId) });
       let acked = 0;
-      for await (const event of nodes[message.node]!.libp2p.services.dht.provide(cid, { signal: AbortSignal.timeout(message.timeoutMs) })) {
-        if (event.name === "PEER_RESPONSE" && event.messageName === "ADD_PROVIDER") acked++;
+      try {
+        for await (const event of nodes[message.node]!.libp2p.services.dht.provide(cid, { signal: AbortSignal.timeout(message.timeoutMs) })) {
+          if (event.name === "PEER_RESPONSE" && event.messageName === "ADD_PROVIDER") acked++;
+        }
+      } catch {
+        // past the bound: the peers that acknowledged hold the provider record
       }
       return acked;
     }
@@ -148,12 +164,12 @@ async function handle(message: WorkerCommand): Promise<unknown> {
     case "ping": {
       const node = nodes[message.node]!;
       const target = multiaddr(message.addr);
-      await node.libp2p.dial(target);
+      await node.libp2p.dial(target, { signal: AbortSignal.timeout(10_000) });
       const rtts: number[] = [];
-      for (let i = 0; rtts.length < message.count && i < message.count * 4; i++) {
+      for (let i = 0; rtts.length < message.count && i < message.count * 2; i++) {
         const t0 = performance.now();
         try {
-          await node.libp2p.services.ping.ping(target);
+          await node.libp2p.services.ping.ping(target, { signal: AbortSignal.timeout(2_000) });
         } catch {
           continue;
         }
@@ -180,6 +196,20 @@ async function handle(message: WorkerCommand): Promise<unknown> {
       }
       return pct(times, 50);
     }
+    case "profileStart": {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post("Profiler.enable");
+      await profiler.post("Profiler.setSamplingInterval", { interval: 200 });
+      await profiler.post("Profiler.start");
+      return null;
+    }
+    case "profileStop": {
+      const { profile } = await profiler!.post("Profiler.stop");
+      writeFileSync(message.file, JSON.stringify(profile));
+      profiler!.disconnect();
+      return null;
+    }
     case "stop": {
       for (const node of nodes) for (const conn of node.libp2p.getConnections()) conn.abort(new Error("benchmark done"));
       await Promise.allSettled(nodes.map((node) => node.stop()));
@@ -196,3 +226,4 @@ process.on("message", (raw) => {
   );
 });
 process.send!({ ready: true });
+process.on("disconnect", () => process.exit(0));

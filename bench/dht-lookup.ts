@@ -12,7 +12,9 @@
  * routing table holds min(N − 1, k = 20) peers (or SETTLE_MAX_MS passes: reported); 3 random nodes provide
  * the CID; `--lookups` lookups from random non-provider nodes, one at a time. Hops come from the kad-dht
  * query events via the discovery query-stats collector (referral depth of the deepest answering peer).
- * `--profile <dir>` runs the children with `--cpu-prof` (one .cpuprofile per process in <dir>).
+ * `--profile <dir>` CPU-profiles every child during the lookups only (node:inspector; one
+ * `dht-<N>-worker-<i>.cpuprofile` per process in <dir>, open in Chrome DevTools or summarise with
+ * bench/cpuprofile-summary.ts).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
@@ -26,10 +28,12 @@ const PROVIDERS = 3;
 const PINGS = 50;
 /** kad-dht's k: a routing table that holds min(N − 1, K) peers has settled enough for lookups to be representative. */
 const K = 20;
-const SETTLE_MAX_MS = 60_000;
+const SETTLE_MAX_MS = 30_000;
 /** Bound on one random-key lookup while settling: some stall on the last unresponsive peers; the table fills anyway. */
 const SETTLE_ROUND_MS = 3_000;
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** Bound on one provide; the peers that acknowledged by then hold the provider record. */
+const PROVIDE_TIMEOUT_MS = 30_000;
 
 const { values: args } = parseArgs({
   options: {
@@ -77,8 +81,7 @@ class Worker {
   readonly ready: Promise<void>;
 
   constructor(index: number) {
-    const execArgv = [...process.execArgv, ...(args.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=worker-${index}-${Date.now()}.cpuprofile`])];
-    this.child = fork(new URL("./dht-lookup-worker.ts", import.meta.url), [], { execArgv, serialization: "advanced" });
+    this.child = fork(new URL("./dht-lookup-worker.ts", import.meta.url), [], { serialization: "advanced" });
     this.ready = new Promise((resolve, reject) => {
       this.child.once("error", reject);
       this.child.once("exit", (code) => reject(new Error(`worker ${index} exited with ${code}`)));
@@ -147,31 +150,37 @@ async function runSize(n: number): Promise<Row> {
       const { peerId, addr } = started[worker]![local]!;
       return { worker: workers[worker]!, local, peerId, addr: `${addr}` };
     });
+    // New-connection baseline before any link exists: node 0 dials nodes of the other processes.
+    const dialMs = await refs[0]!.worker.call<number>({ cmd: "dialTime", node: refs[0]!.local, addrs: refs.filter((r) => r.worker !== refs[0]!.worker).map((r) => r.addr) });
     for (let i = 1; i < n; i++) {
       const earlier = new Set<number>([0]);
       while (earlier.size < Math.min(3, i)) earlier.add(randomInt(i));
-      await refs[i]!.worker.call({ cmd: "dial", node: refs[i]!.local, addrs: [...earlier].map((j) => refs[j]!.addr) });
+      const failed = await refs[i]!.worker.call<string[]>({ cmd: "dial", node: refs[i]!.local, addrs: [...earlier].map((j) => refs[j]!.addr) });
+      if (failed.length > 0) log(`  node ${i}: ${failed.length} of ${earlier.size} bootstrap dials failed (${failed.join(", ")})`);
     }
     log(`  started and linked in ${Date.now() - t0} ms`);
 
     const settled = await settle(workers, n);
     const pingMs = await refs[1]!.worker.call<number>({ cmd: "ping", node: refs[1]!.local, addr: refs[n - 1]!.addr, count: PINGS });
-    const dialMs = await refs[0]!.worker.call<number>({ cmd: "dialTime", node: refs[0]!.local, addrs: refs.filter((r) => r.worker !== refs[0]!.worker).map((r) => r.addr) });
     log(`  ping p50 ${pingMs.toFixed(3)} ms, new connection p50 ${dialMs.toFixed(1)} ms`);
 
     const serviceId = String(n);
     const providers = new Set<number>();
     while (providers.size < PROVIDERS) providers.add(randomInt(n));
     for (const i of providers) {
-      const acked = await refs[i]!.worker.call<number>({ cmd: "provide", node: refs[i]!.local, serviceId, timeoutMs: LOOKUP_TIMEOUT_MS });
+      const acked = await refs[i]!.worker.call<number>({ cmd: "provide", node: refs[i]!.local, serviceId, timeoutMs: PROVIDE_TIMEOUT_MS });
       log(`  node ${i} provided (${acked} acks)`);
     }
 
     const candidates = refs.map((_, i) => i).filter((i) => !providers.has(i));
     const results: Lookup[] = [];
+    if (args.profile !== undefined) await Promise.all(workers.map((w) => w.call({ cmd: "profileStart" })));
     for (let l = 0; l < lookups; l++) {
       const ref = refs[candidates[randomInt(candidates.length)]!]!;
       results.push(await ref.worker.call<Lookup>({ cmd: "lookup", node: ref.local, serviceId, timeoutMs: LOOKUP_TIMEOUT_MS }));
+    }
+    if (args.profile !== undefined) {
+      await Promise.all(workers.map((w, i) => w.call({ cmd: "profileStop", file: `${args.profile}/dht-${n}-worker-${i}.cpuprofile` })));
     }
     log(`  ${lookups} lookups done`);
     return {
