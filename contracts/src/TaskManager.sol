@@ -75,6 +75,12 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         uint256 weight;
     }
 
+    /// @dev Collateral this contract holds locked in Staking for an operator, and the part booked by running seats.
+    struct Bond {
+        uint128 held;
+        uint128 inUse;
+    }
+
     /// @dev A draw in progress: candidates still in the pool and their total weight.
     struct Pool {
         uint256 seed;
@@ -115,6 +121,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     mapping(uint256 taskId => Task task) private _tasks;
     mapping(uint256 taskId => mapping(uint256 word => uint256 ids)) private _committee;
     mapping(address node => NodeState state) private _nodes;
+    mapping(address operator => Bond bond) private _bonds;
     mapping(uint32 id => address node) private _nodeById;
     uint32 private _nodeIds;
     mapping(uint256 taskId => mapping(address node => uint8 reasons)) private _slashed;
@@ -288,7 +295,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         address[] memory members = _members(taskId, t.n);
         _verifyResultSignatures(taskId, resultDigest(taskId, resultHash, participants), participants, signatures, members);
         uint256 share = _finalize(taskId, t, resultHash, participants, signers);
-        _settle(members, seated, uint32(participants), _collateral(t.reward), share, taskId);
+        _settle(members, seated, uint32(participants), _collateral(t.reward), share);
     }
 
     // ---------------------------------------------------------------- fault proofs
@@ -362,6 +369,24 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     }
 
     /// @inheritdoc ITaskManager
+    function depositCollateral(uint256 amount) external nonReentrant {
+        if (amount == 0 || amount > type(uint128).max) revert TaskManagerInvalidParameter("amount", amount);
+        _bonds[msg.sender].held += uint128(amount);
+        emit CollateralDeposited(msg.sender, amount);
+        STAKING.lock(msg.sender, amount, bytes32(0));
+    }
+
+    /// @inheritdoc ITaskManager
+    function releaseCollateral() external nonReentrant returns (uint256 amount) {
+        Bond storage bond = _bonds[msg.sender];
+        amount = bond.held - bond.inUse;
+        if (amount == 0) revert TaskManagerNothingToWithdraw(msg.sender);
+        bond.held -= uint128(amount);
+        emit CollateralReleased(msg.sender, amount);
+        STAKING.unlock(msg.sender, amount, bytes32(0));
+    }
+
+    /// @inheritdoc ITaskManager
     function withdrawFees() external nonReentrant returns (uint256 amount) {
         amount = accruedFees;
         address to = treasury;
@@ -415,6 +440,12 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         for (uint256 i = 0; i < nodes.length; ++i) {
             if (vacant & _bit(i) != 0) nodes[i] = address(0);
         }
+    }
+
+    /// @inheritdoc ITaskManager
+    function collateralOf(address operator) external view returns (uint256 held, uint256 inUse) {
+        Bond storage bond = _bonds[operator];
+        return (bond.held, bond.inUse);
     }
 
     /// @inheritdoc ITaskManager
@@ -515,15 +546,15 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
             Candidate memory c = pool.list[k];
             pool.totalWeight -= c.weight;
             pool.list[k].weight = 0;
-            try STAKING.lock(c.operator, pool.collateral, _lockRef(taskId)) {
+            if (_reserve(c.operator, pool.collateral, taskId)) {
                 (node, operator) = (c.node, c.operator);
-            } catch {
+            } else {
                 --pool.found;
             }
         }
     }
 
-    /// @dev Walk the registry from a seeded offset and keep up to max(candidateWindow, vacancies) nodes that are
+    /// @dev Walk the registry from a seeded offset and keep up to vacancies + candidateWindow nodes that are
     /// Active, fit the task's resources, have a free slot, can lock the collateral and are not seated already.
     /// Weight = spare slots × min(free stake, stakeWeightCap) (+1 so no eligible node has zero weight).
     function _collect(Task storage t, uint256 seed, address[] memory members, uint32 vacant, uint256 collateral)
@@ -533,7 +564,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     {
         uint256 count = REGISTRY.nodeCount();
         uint256 scan = Math.min(count, MAX_SCAN);
-        uint256 window = Math.min(scan, Math.max(CANDIDATE_WINDOW, TaskMath.popcount(vacant)));
+        uint256 window = Math.min(scan, TaskMath.popcount(vacant) + CANDIDATE_WINDOW);
         list = new Candidate[](window);
         if (count == 0) return (list, 0, 0);
         uint256 start = seed % count;
@@ -541,37 +572,81 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
             IXnodeRegistry.Resources(t.cpuMillicores, t.memoryMiB, t.storageGiB, t.gpus);
 
         for (uint256 j = 0; j < scan && found < window; ++j) {
-            address node = REGISTRY.nodeAt((start + j) % count);
-            if (_contains(members, vacant, node)) continue;
-            (uint256 weight, address operator) = _weight(node, need, collateral);
-            if (weight == 0) continue;
-            list[found] = Candidate(node, operator, weight);
-            totalWeight += weight;
+            Candidate memory c = _candidateAt((start + j) % count, need, members, vacant, collateral);
+            if (c.weight == 0) continue;
+            list[found] = c;
+            totalWeight += c.weight;
             ++found;
         }
     }
 
-    /// @dev Draw weight of `node`, 0 if it is not eligible.
-    function _weight(address node, IXnodeRegistry.Resources memory need, uint256 collateral)
+    /// @dev Registry entry `index` as a candidate; weight 0 when it is not eligible.
+    function _candidateAt(
+        uint256 index,
+        IXnodeRegistry.Resources memory need,
+        address[] memory members,
+        uint32 vacant,
+        uint256 collateral
+    ) private view returns (Candidate memory c) {
+        (address node, address operator, IXnodeRegistry.NodeStatus status, uint32 slots, IXnodeRegistry.Resources memory have) =
+            REGISTRY.assignmentInfoAt(index);
+        c.node = node;
+        c.operator = operator;
+        if (status != IXnodeRegistry.NodeStatus.Active || !_fits(have, need)) return c;
+        if (_contains(members, vacant, node)) return c;
+        c.weight = _weight(node, operator, slots, collateral);
+    }
+
+    function _fits(IXnodeRegistry.Resources memory have, IXnodeRegistry.Resources memory need)
+        private
+        pure
+        returns (bool)
+    {
+        return have.cpuMillicores >= need.cpuMillicores && have.memoryMiB >= need.memoryMiB
+            && have.storageGiB >= need.storageGiB && have.gpus >= need.gpus;
+    }
+
+    /// @dev Draw weight of an Active, fitting node: 0 if it has no free slot or its operator cannot cover the
+    /// collateral (unused collateral held here, topped up from free stake). Otherwise spare slots × the stake its
+    /// operator dedicates to tasks (collateral held here, at least one task's collateral, capped). Staking is only
+    /// read when the held collateral does not cover the task, so a busy network's draw reads no Staking state.
+    function _weight(address node, address operator, uint32 slots, uint256 collateral)
         private
         view
-        returns (uint256, address)
+        returns (uint256)
     {
-        (address operator, IXnodeRegistry.NodeStatus status, uint32 slots, IXnodeRegistry.Resources memory have) =
-            REGISTRY.assignmentInfo(node);
-        if (status != IXnodeRegistry.NodeStatus.Active) return (0, operator);
-        if (
-            have.cpuMillicores < need.cpuMillicores || have.memoryMiB < need.memoryMiB
-                || have.storageGiB < need.storageGiB || have.gpus < need.gpus
-        ) return (0, operator);
         NodeState storage state = _nodes[node];
         uint256 active = state.active;
-        if (active >= slots) return (0, operator);
-        // Collateral already locked for this node's running tasks belongs to the operator it had then.
-        if (active != 0 && state.operator != operator) return (0, operator);
-        uint256 free = STAKING.freeStakeOf(operator);
-        if (free < collateral) return (0, operator);
-        return ((slots - active) * (Math.min(free, STAKE_WEIGHT_CAP) + 1), operator);
+        if (active >= slots) return 0;
+        // Collateral of this node's running tasks is booked on the operator it had then.
+        if (active != 0 && state.operator != operator) return 0;
+        Bond memory bond = _bonds[operator];
+        uint256 spare = bond.held - bond.inUse;
+        if (spare < collateral && STAKING.freeStakeOf(operator) + spare < collateral) return 0;
+        return (slots - active) * Math.min(Math.max(bond.held, collateral), STAKE_WEIGHT_CAP);
+    }
+
+    /// @dev Book `collateral` on `operator`: from collateral this contract already holds unused, locking only the
+    /// shortfall in Staking. False if the operator's free stake cannot cover the shortfall.
+    function _reserve(address operator, uint256 collateral, uint256 taskId) private returns (bool) {
+        Bond memory bond = _bonds[operator];
+        uint256 spare = bond.held - bond.inUse;
+        if (spare < collateral) {
+            uint256 shortfall = collateral - spare;
+            try STAKING.lock(operator, shortfall, _lockRef(taskId)) {
+                bond.held += uint128(shortfall);
+            } catch {
+                return false;
+            }
+        }
+        bond.inUse += uint128(collateral);
+        _bonds[operator] = bond;
+        return true;
+    }
+
+    /// @dev Collateral of a finished / vacated seat goes back to the operator's unused held collateral.
+    function _unbook(address operator, uint256 collateral) private {
+        _bonds[operator].inUse -= uint128(collateral);
     }
 
     function _seat(uint256 taskId, uint256 slot, address node, address operator) private {
@@ -649,10 +724,8 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         uint32 seated,
         uint32 participants,
         uint256 collateral,
-        uint256 share,
-        uint256 taskId
+        uint256 share
     ) private {
-        bytes32 ref = _lockRef(taskId);
         for (uint256 slot = 0; slot < members.length; ++slot) {
             if (seated & _bit(slot) == 0) continue;
             address node = members[slot];
@@ -663,7 +736,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
                 rewardsOf[state.operator] += share;
             }
             _nodes[node] = state;
-            STAKING.unlock(state.operator, collateral, ref);
+            _unbook(state.operator, collateral);
         }
     }
 
@@ -671,12 +744,11 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     function _releaseSeated(uint256 taskId, uint256 n, uint32 seated, uint256 collateral) private {
         if (seated == 0) return;
         address[] memory members = _members(taskId, n);
-        bytes32 ref = _lockRef(taskId);
         for (uint256 slot = 0; slot < n; ++slot) {
             if (seated & _bit(slot) == 0) continue;
             NodeState storage state = _nodes[members[slot]];
             state.active -= 1;
-            STAKING.unlock(state.operator, collateral, ref);
+            _unbook(state.operator, collateral);
         }
     }
 
@@ -703,7 +775,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         address operator = state.operator;
         state.active -= 1;
         emit SlotVacated(taskId, slot, node, round);
-        STAKING.unlock(operator, collateral, _lockRef(taskId));
+        _unbook(operator, collateral);
         if (penalty != 0) {
             uint256 taken = STAKING.slash(operator, penalty, REASON_NO_SHOW, _lockRef(taskId), address(0));
             emit WorkerSlashed(taskId, node, REASON_NO_SHOW, taken, address(0));

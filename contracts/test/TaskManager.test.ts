@@ -74,6 +74,7 @@ describe("TaskManager", () => {
       expect(nodes.map((x) => x.node.toLowerCase())).toContain(member!.toLowerCase());
       const operator = await operatorOf(fx, member!);
       expect(await fx.staking.read.lockedBy([fx.tasks.address, operator])).toBe(reward);
+      expect(await fx.tasks.read.collateralOf([operator])).toEqual([reward, reward]);
       expect(await fx.tasks.read.activeTasksOf([member!])).toBe(1n);
       info = await fx.tasks.read.getTask([taskId]);
       expect(info.status).toBe(TaskStatus.Active);
@@ -90,12 +91,40 @@ describe("TaskManager", () => {
       info = await fx.tasks.read.getTask([taskId]);
       expect(info.status).toBe(TaskStatus.Finalized);
       expect(info.resultHash).toBe(RESULT);
-      expect(await fx.staking.read.lockedBy([fx.tasks.address, operator])).toBe(0n);
+      // The collateral stays locked here for the operator's next seat, unbooked, until the operator releases it.
+      expect(await fx.staking.read.lockedBy([fx.tasks.address, operator])).toBe(reward);
+      expect(await fx.tasks.read.collateralOf([operator])).toEqual([reward, 0n]);
       expect(await fx.tasks.read.activeTasksOf([member!])).toBe(0n);
       expect(await fx.tasks.read.rewardsOf([operator])).toBe(pot);
       expect(await fx.tasks.read.accruedFees()).toBe(fee - fee / 2n);
 
       const opWallet = fx.accounts.operators.find((w) => w.account.address.toLowerCase() === operator.toLowerCase())!;
+      await viem.assertions.emitWithArgs(
+        fx.tasks.write.releaseCollateral({ account: opWallet.account }),
+        fx.tasks,
+        "CollateralReleased",
+        [getAddress(operator), reward],
+      );
+      expect(await fx.staking.read.lockedBy([fx.tasks.address, operator])).toBe(0n);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        fx.tasks.write.releaseCollateral({ account: opWallet.account }),
+        fx.tasks,
+        "TaskManagerNothingToWithdraw",
+        [getAddress(operator)],
+      );
+      // An operator may dedicate more stake to tasks (raises its draw weight); zero is refused.
+      await viem.assertions.emitWithArgs(
+        fx.tasks.write.depositCollateral([50n * 10n ** 18n], { account: opWallet.account }),
+        fx.tasks,
+        "CollateralDeposited",
+        [getAddress(operator), 50n * 10n ** 18n],
+      );
+      expect(await fx.staking.read.lockedBy([fx.tasks.address, operator])).toBe(50n * 10n ** 18n);
+      await viem.assertions.revertWithCustomError(
+        fx.tasks.write.depositCollateral([0n], { account: opWallet.account }),
+        fx.tasks,
+        "TaskManagerInvalidParameter",
+      );
       const opBefore = await fx.token.read.balanceOf([operator]);
       await viem.assertions.emitWithArgs(
         fx.tasks.write.withdrawRewards({ account: opWallet.account }),
@@ -431,7 +460,7 @@ describe("TaskManager", () => {
       const silentOp = await operatorOf(fx, silent);
       const penalty = (REWARD * BigInt(TEST_TASK_PARAMETERS.noShowPenaltyBps)) / 10_000n;
       const bondedBefore = (await fx.staking.read.stakeOf([silentOp])).bonded;
-      const lockedBefore = await fx.staking.read.lockedBy([fx.tasks.address, silentOp]);
+      const [, inUseBefore] = await fx.tasks.read.collateralOf([silentOp]);
       const tx = fx.tasks.write.reallocate([taskId]);
       await viem.assertions.emitWithArgs(tx, fx.tasks, "SlotVacated", [taskId, 3, getAddress(silent), 0]);
       await viem.assertions.emitWithArgs(tx, fx.tasks, "WorkerSlashed", [
@@ -442,7 +471,7 @@ describe("TaskManager", () => {
         zeroAddress,
       ]);
       expect((await fx.staking.read.stakeOf([silentOp])).bonded).toBe(bondedBefore - penalty);
-      expect(await fx.staking.read.lockedBy([fx.tasks.address, silentOp])).toBe(lockedBefore - REWARD);
+      expect((await fx.tasks.read.collateralOf([silentOp]))[1]).toBe(inUseBefore - REWARD);
       expect(await fx.tasks.read.activeTasksOf([silent])).toBe(0n);
       let after = await fx.tasks.read.getTask([taskId]);
       expect(after.status).toBe(TaskStatus.Pending);
@@ -508,7 +537,9 @@ describe("TaskManager", () => {
       expect(await fx.token.read.balanceOf([fx.submitter.account.address])).toBe(before + REWARD + fee);
       for (const m of committee) expect(await fx.tasks.read.activeTasksOf([m])).toBe(0n);
       for (const op of fx.accounts.operators) {
-        expect(await fx.staking.read.lockedBy([fx.tasks.address, op.account.address])).toBe(0n);
+        const [held, inUse] = await fx.tasks.read.collateralOf([op.account.address]);
+        expect(inUse).toBe(0n);
+        expect(await fx.staking.read.lockedBy([fx.tasks.address, op.account.address])).toBe(held);
       }
       expect((await fx.tasks.read.getTask([taskId])).status).toBe(TaskStatus.Refunded);
       await viem.assertions.revertWithCustomErrorWithArgs(

@@ -70,8 +70,9 @@ export interface TaskParameters {
 /**
  * TaskManager defaults (docs/tasks.md explains each): collateral = the reward (min 10 OPEN) per seated worker;
  * a no-show loses a quarter of it, a wrong result all of it, an equivocation twice it; half the protocol fee
- * goes to the finalizing signers; 3 draw rounds; 8 fitting candidates per draw out of at most 64 registry
- * entries; the draw is seeded by the next block's hash; stake above 10 000 OPEN adds no draw weight.
+ * goes to the finalizing signers; 3 draw rounds; a draw weighs vacancies + 2 fitting candidates found in at most
+ * 64 registry entries (each candidate costs ≈ 14 k gas); the draw is seeded by the next block's hash; held task collateral above
+ * 10 000 OPEN adds no draw weight.
  */
 export const TASK_PARAMETER_DEFAULTS: TaskParameters = {
   collateralBps: 10_000,
@@ -81,7 +82,7 @@ export const TASK_PARAMETER_DEFAULTS: TaskParameters = {
   equivocationSlashBps: 20_000,
   finalizerFeeShareBps: 5_000,
   maxRounds: 3,
-  candidateWindow: 8,
+  candidateWindow: 2,
   maxScan: 64,
   drawDelay: 1,
   stakeWeightCap: parseEther("10000"),

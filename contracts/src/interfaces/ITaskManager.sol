@@ -100,10 +100,10 @@ interface ITaskManager {
     /// @param equivocationSlashBps Slash of an equivocating worker, in bps of the collateral (uncapped reason).
     /// @param finalizerFeeShareBps Share of the protocol fee paid to the signers of the finalized result.
     /// @param maxRounds Draw rounds per task (first draw + reallocations), 1..16.
-    /// @param candidateWindow Fitting candidates gathered per draw before the weighted pick, ≥ 1.
+    /// @param candidateWindow Fitting candidates gathered per draw beyond the vacant slots, ≥ 1.
     /// @param maxScan Registry entries examined per draw at most, ≥ candidateWindow.
     /// @param drawDelay Blocks between scheduling a draw and the block whose hash seeds it, ≥ 1.
-    /// @param stakeWeightCap Free stake above this adds no draw weight.
+    /// @param stakeWeightCap Held task collateral above this adds no draw weight.
     struct Parameters {
         uint32 collateralBps;
         uint96 minCollateral;
@@ -233,7 +233,8 @@ interface ITaskManager {
     /// @param round The round the draw is for.
     /// @param drawBlock Block whose hash seeds it.
     event DrawScheduled(uint256 indexed taskId, uint8 round, uint256 drawBlock);
-    /// @notice A node was seated in a slot; it locked `collateral` of its operator's stake.
+    /// @notice A node was seated in a slot; `collateral` of its operator's stake is booked for it (locked in
+    /// Staking by this contract: reused from an earlier seat or newly locked).
     /// @param taskId The task.
     /// @param slot Slot index.
     /// @param node Node address.
@@ -298,6 +299,14 @@ interface ITaskManager {
     /// @param newNode New occupant.
     /// @param round Round of the new draw.
     event WorkerReplaced(uint256 indexed taskId, uint8 slot, address oldNode, address newNode, uint8 round);
+    /// @notice An operator locked more stake as task collateral held here.
+    /// @param operator The operator.
+    /// @param amount Amount locked.
+    event CollateralDeposited(address indexed operator, uint256 amount);
+    /// @notice Unused held collateral was unlocked back to the operator's free stake.
+    /// @param operator The operator.
+    /// @param amount Amount unlocked.
+    event CollateralReleased(address indexed operator, uint256 amount);
     /// @notice Credited rewards were paid out.
     /// @param account Receiver.
     /// @param amount Amount.
@@ -386,6 +395,15 @@ interface ITaskManager {
     /// @param signature The member's signature.
     function proveWrongResult(uint256 taskId, bytes32 resultHash, uint256 participants, bytes calldata signature)
         external;
+    /// @notice Operator: lock `amount` more of the caller's free stake as task collateral held here. Held
+    /// collateral covers future seats without a Staking call and is the stake the draw weighs.
+    /// @param amount Amount (> 0).
+    function depositCollateral(uint256 amount) external;
+    /// @notice Operator: unlock in Staking the collateral this contract holds for the caller beyond what running
+    /// seats use (seats keep their collateral booked while the task runs; a finished seat's collateral stays
+    /// locked here, ready for the operator's next seat, until released).
+    /// @return amount Amount unlocked.
+    function releaseCollateral() external returns (uint256 amount);
     /// @notice Pay the caller its credited rewards.
     /// @return amount Amount paid.
     function withdrawRewards() external returns (uint256 amount);
@@ -407,6 +425,11 @@ interface ITaskManager {
     /// @param taskId The task.
     /// @return nodes n node addresses.
     function committeeOf(uint256 taskId) external view returns (address[] memory nodes);
+    /// @notice Collateral held for an operator (locked in Staking by this contract) and the part running seats use.
+    /// @param operator The operator.
+    /// @return held Locked in Staking by this contract.
+    /// @return inUse Booked by running seats (≤ held).
+    function collateralOf(address operator) external view returns (uint256 held, uint256 inUse);
     /// @notice Tasks a node currently holds (never above its registry slots when assigned).
     /// @param node The node.
     /// @return count Active assignments.

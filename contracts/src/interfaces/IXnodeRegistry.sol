@@ -204,6 +204,17 @@ interface IXnodeRegistry {
         external
         view
         returns (address operator, NodeStatus status, uint32 slots, Resources memory resources);
+    /// @notice `nodeAt(index)` and its `assignmentInfo` in one call (what a task draw reads per candidate).
+    /// @param index Index (< nodeCount()).
+    /// @return node The node.
+    /// @return operator Its operator.
+    /// @return status Its status.
+    /// @return slots Its capacity slots.
+    /// @return resources Its advertised resources.
+    function assignmentInfoAt(uint256 index)
+        external
+        view
+        returns (address node, address operator, NodeStatus status, uint32 slots, Resources memory resources);
     /// @notice Full record of a node (all zero if never registered).
     /// @param node The node.
     /// @return record Its record.
