@@ -73,6 +73,23 @@ describe("TaskManager", () => {
       const [member] = await fx.tasks.read.committeeOf([taskId]);
       expect(nodes.map((x) => x.node.toLowerCase())).toContain(member!.toLowerCase());
       const operator = await operatorOf(fx, member!);
+      const assignedLogs = await fx.publicClient.getContractEvents({ address: fx.tasks.address, abi: fx.tasks.abi, eventName: "TaskAssigned", fromBlock: 0n });
+      expect(assignedLogs.map((l) => l.args)).toEqual([
+        { taskId, slot: 0, node: getAddress(member!), round: 0, operator: getAddress(operator), collateral: reward },
+      ]);
+      const createdLogs = await fx.publicClient.getContractEvents({ address: fx.tasks.address, abi: fx.tasks.abi, eventName: "TaskCreated", fromBlock: 0n });
+      expect(createdLogs[0]!.args).toMatchObject({
+        taskId,
+        submitter: getAddress(fx.submitter.account.address),
+        moduleHash: spec.moduleHash,
+        inputHash: spec.inputHash,
+        n: 1,
+        q: 1,
+        reward,
+        fee,
+        drawBlock: info.drawBlock,
+      });
+      expect(createdLogs[0]!.args.spec!.inputURI).toBe("ipfs://input");
       expect(await fx.staking.read.lockedBy([fx.tasks.address, operator])).toBe(reward);
       expect(await fx.tasks.read.collateralOf([operator])).toEqual([reward, reward]);
       expect(await fx.tasks.read.activeTasksOf([member!])).toBe(1n);
@@ -491,6 +508,26 @@ describe("TaskManager", () => {
 
       const { participants, signatures } = await signSlots(fx, nodes, [...next], taskId, RESULT, [0, 2, 3]);
       await viem.assertions.emit(fx.tasks.write.reportResult([taskId, RESULT, participants, signatures]), fx.tasks, "TaskFinalized");
+    });
+
+    it("nothing to reallocate when every seated worker anchored; anchoring after the report deadline is refused", async () => {
+      const { fx, nodes } = await withNodes(3);
+      const taskId = await createTask(fx, { n: 2, q: 2 });
+      const committee = await assignTask(fx, taskId);
+      const seals = committee.map((w, slot) => seal(taskId, w, slot === 0 ? RESULT : WRONG, keccak256(toHex(`s${slot}`))));
+      for (const slot of [0, 1]) {
+        await fx.tasks.write.anchorCommit([taskId, slot, seals[slot]!, await signCommit(fx, keyOf(nodes, committee[slot]!), taskId, seals[slot]!)]);
+      }
+      const info = await fx.tasks.read.getTask([taskId]);
+      await time.increaseTo(info.reportDeadline + 1n);
+      await viem.assertions.revertWithCustomErrorWithArgs(fx.tasks.write.reallocate([taskId]), fx.tasks, "TaskManagerNothingToReallocate", [taskId]);
+      const late = await signCommit(fx, keyOf(nodes, committee[0]!), taskId, seals[0]!);
+      await viem.assertions.revertWithCustomErrorWithArgs(
+        fx.tasks.write.anchorCommit([taskId, 0, seals[0]!, late]),
+        fx.tasks,
+        "TaskManagerDeadlinePassed",
+        [taskId, info.reportDeadline],
+      );
     });
 
     it("bounded rounds: after maxRounds the submitter claims a refund and all collateral is unlocked", async () => {
