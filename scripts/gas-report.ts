@@ -14,13 +14,16 @@ import {
   getContract,
   http,
   keccak256,
+  encodeAbiParameters,
   maxUint256,
   parseEther,
+  parseEventLogs,
   toHex,
   zeroHash,
   type Abi,
   type Address,
 } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
 import { abis } from "../contracts/index.ts";
 import { nodeIdentity, signNodeRegistration } from "../contracts/test/staking.fixture.ts";
@@ -218,6 +221,99 @@ try {
   await rec.record("LeaseEscrow", "revokeRole", leases.write.revokeRole([role("RESOURCE_REPORTER_ROLE"), reporter!.account.address]));
   await leases.write.grantRole([role("RESOURCE_REPORTER_ROLE"), outsider!.account.address]);
   await rec.record("LeaseEscrow", "renounceRole", at("LeaseEscrow", outsider!).write.renounceRole([role("RESOURCE_REPORTER_ROLE"), outsider!.account.address]));
+
+  // ── TaskManager ──────────────────────────────────────────────────────────────────────────────────
+  log("TaskManager");
+  const tasks = at("TaskManager");
+  const wait = async (tx: Promise<`0x${string}`>) => pub.waitForTransactionReceipt({ hash: await tx });
+  const nodeKeys = new Map<string, `0x${string}`>([[nodeA.node.toLowerCase(), nodeA.nodeKey]]);
+  for (const w of [opA!, opB!]) {
+    await wait(at("OpenToken", w).write.approve([at("Staking").address, maxUint256]));
+    await wait(at("Staking", w).write.stake([20_000n * ONE]));
+  }
+  for (let i = 0; i < 6; i++) {
+    const w = i % 2 === 0 ? opA! : opB!;
+    const id = nodeIdentity(keccak256(toHex(`gas report task node ${i}`)));
+    const deadline = (await now()) + 3_600n;
+    const signature = await signNodeRegistration({
+      nodeKey: id.nodeKey, operator: w.account.address, nonce: await registry.read.nonces([id.node]), deadline, chainId, registry: registry.address,
+    });
+    await wait(at("XnodeRegistry", w).write.register([id.publicKey, resources, 4, "", deadline, signature]));
+    nodeKeys.set(id.node.toLowerCase(), id.nodeKey);
+  }
+  await wait(at("OpenToken", c2!).write.approve([tasks.address, maxUint256]));
+  const taskDomain = { name: "DSMP TaskManager", version: "1", chainId, verifyingContract: tasks.address } as const;
+  const taskTypes = {
+    Commit: [{ name: "taskId", type: "uint256" }, { name: "worker", type: "address" }, { name: "seal", type: "bytes32" }],
+    Result: [{ name: "taskId", type: "uint256" }, { name: "resultHash", type: "bytes32" }, { name: "participants", type: "uint256" }],
+  } as const;
+  const keyOf = (node: string) => privateKeyToAccount(nodeKeys.get(node.toLowerCase())!);
+  const signResult = (node: string, taskId: bigint, resultHash: `0x${string}`, participants: bigint) =>
+    keyOf(node).signTypedData({ domain: taskDomain, types: taskTypes, primaryType: "Result", message: { taskId, resultHash, participants } });
+  const signCommit = (node: string, taskId: bigint, seal: `0x${string}`) =>
+    keyOf(node).signTypedData({ domain: taskDomain, types: taskTypes, primaryType: "Commit", message: { taskId, worker: keyOf(node).address, seal } });
+  const newTask = async (n: number, q: number, windows: number, finalIn: bigint) => {
+    const t = await now();
+    const spec = {
+      moduleHash: keccak256(toHex("module")), inputHash: keccak256(toHex(`input ${t}`)), inputURI: "",
+      resources: { cpuMillicores: 1_000, memoryMiB: 1_024, storageGiB: 1, gpus: 0 },
+      n, q, reward: 10n * ONE, commitWindow: windows, revealWindow: windows, finalDeadline: Number(t + finalIn),
+    };
+    const receipt = await pub.waitForTransactionReceipt({ hash: await at("TaskManager", c2!).write.createTask([spec]) });
+    if (receipt.status !== "success") throw new Error("createTask reverted");
+    const gasUsed = receipt.gasUsed;
+    const s0 = rec.stats.get("TaskManager.createTask") ?? { calls: 0, min: gasUsed, max: gasUsed, total: 0n };
+    rec.stats.set("TaskManager.createTask", { calls: s0.calls + 1, total: s0.total + gasUsed, min: gasUsed < s0.min ? gasUsed : s0.min, max: gasUsed > s0.max ? gasUsed : s0.max });
+    return parseEventLogs({ abi: abis.TaskManager, logs: receipt.logs, eventName: "TaskCreated" })[0]!.args.taskId;
+  };
+  const GOOD = keccak256(toHex("good output"));
+  const BAD = keccak256(toHex("bad output"));
+  const t1 = await newTask(4, 3, 600, 86_400n);
+  await testClient.mine({ blocks: 1 });
+  await rec.record("TaskManager", "assign", tasks.write.assign([t1]));
+  const committee = await tasks.read.committeeOf([t1]);
+  const seal = (node: string, result: `0x${string}`, salt: string) =>
+    keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }], [t1, node as Address, result, keccak256(toHex(salt))]));
+  const seal0 = seal(committee[0]!, GOOD, "s0");
+  await rec.record("TaskManager", "anchorCommit", tasks.write.anchorCommit([t1, 0, seal0, await signCommit(committee[0]!, t1, seal0)]));
+  const liar = committee[3]!;
+  const sealA = seal(liar, GOOD, "a");
+  const sealB = seal(liar, BAD, "b");
+  await rec.record("TaskManager", "proveCommitEquivocation", at("TaskManager", reporter!).write.proveCommitEquivocation([
+    t1, liar, sealA, await signCommit(liar, t1, sealA), sealB, await signCommit(liar, t1, sealB),
+  ]));
+  const liarBad = await signResult(liar, t1, BAD, 8n);
+  // Slot 2 signs the good result and, equivocating, a bad one (commit and result equivocation share one reason).
+  await rec.record("TaskManager", "proveResultEquivocation", at("TaskManager", reporter!).write.proveResultEquivocation([
+    t1, GOOD, 7n, await signResult(committee[2]!, t1, GOOD, 7n), BAD, 4n, await signResult(committee[2]!, t1, BAD, 4n),
+  ]));
+  const sigs = await Promise.all([0, 1, 2].map((i) => signResult(committee[i]!, t1, GOOD, 7n)));
+  await rec.record("TaskManager", "reportResult", tasks.write.reportResult([t1, GOOD, 7n, sigs]));
+  await rec.record("TaskManager", "proveWrongResult", at("TaskManager", reporter!).write.proveWrongResult([t1, BAD, 8n, liarBad]));
+  // A task whose committee stays silent: reallocated once, then refunded after its final deadline.
+  const t2 = await newTask(2, 2, 60, 1_000n);
+  await testClient.mine({ blocks: 1 });
+  await rec.record("TaskManager", "assign", tasks.write.assign([t2]));
+  await later(121);
+  await rec.record("TaskManager", "reallocate", tasks.write.reallocate([t2]));
+  await testClient.mine({ blocks: 1 });
+  await rec.record("TaskManager", "assign", tasks.write.assign([t2]));
+  await later(1_000);
+  await rec.record("TaskManager", "claim", at("TaskManager", c2!).write.claim([t2]));
+  for (const w of [opA!, opB!]) {
+    if ((await tasks.read.rewardsOf([w.account.address])) > 0n) {
+      await rec.record("TaskManager", "withdrawRewards", at("TaskManager", w).write.withdrawRewards());
+    }
+  }
+  await rec.record("TaskManager", "withdrawFees", tasks.write.withdrawFees());
+  await rec.record("TaskManager", "depositCollateral", at("TaskManager", opA!).write.depositCollateral([50n * ONE]));
+  await rec.record("TaskManager", "releaseCollateral", at("TaskManager", opA!).write.releaseCollateral());
+  await rec.record("TaskManager", "setProtocolFee", tasks.write.setProtocolFee([300]));
+  await rec.record("TaskManager", "setTreasury", tasks.write.setTreasury([treasury!.account.address]));
+  await rec.record("TaskManager", "grantRole", tasks.write.grantRole([role("TASK_OBSERVER_ROLE"), reporter!.account.address]));
+  await rec.record("TaskManager", "revokeRole", tasks.write.revokeRole([role("TASK_OBSERVER_ROLE"), reporter!.account.address]));
+  await tasks.write.grantRole([role("TASK_OBSERVER_ROLE"), outsider!.account.address]);
+  await rec.record("TaskManager", "renounceRole", at("TaskManager", outsider!).write.renounceRole([role("TASK_OBSERVER_ROLE"), outsider!.account.address]));
 
   // ── Report ───────────────────────────────────────────────────────────────────────────────────────
   const missing = Object.keys(deployment.contracts)

@@ -174,7 +174,8 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       confirmations: config.chain.confirmations - 1,
       pollIntervalMs: init.chainPollMs ?? 1_000,
       journalFile: join(config.node.dataDir, `chain-view-${chainId}.json`),
-      contracts: DSMP_STATE_CONTRACTS.map((name) => ({
+      // Contracts a deployment predates (e.g. TaskManager) are simply not followed.
+      contracts: DSMP_STATE_CONTRACTS.filter((name) => deployment.contracts[name] !== undefined).map((name) => ({
         name,
         address: deployment.contracts[name]!.address,
         abi: abis[name as keyof typeof abis] as Abi,

@@ -33,6 +33,8 @@ export interface DsmpContractAddresses {
   subscriptions: Address;
   /** Absent from deployments made before LeaseEscrow existed. */
   leaseEscrow: Address | undefined;
+  /** Absent from deployments made before TaskManager existed. */
+  taskManager: Address | undefined;
 }
 
 export type DsmpPublicClient = PublicClient<Transport, Chain>;
@@ -125,6 +127,7 @@ export async function createDsmpChainClient(parameters: CreateDsmpChainClientPar
     serviceRegistry: required("ServiceRegistry"),
     subscriptions: required("Subscriptions"),
     leaseEscrow: deployedAddress(deployment, "LeaseEscrow"),
+    taskManager: deployedAddress(deployment, "TaskManager"),
   };
   const contractNames = new Map(Object.entries(deployment.contracts).map(([name, entry]) => [entry.address.toLowerCase(), name]));
   const baseContext: ChainErrorContext = { rpcUrl, contractNames };

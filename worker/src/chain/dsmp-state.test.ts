@@ -73,7 +73,11 @@ describe("dsmpStateReducer against the contracts", () => {
     };
     const indexer = new ChainIndexer({
       client: st.publicClient,
-      contracts: DSMP_STATE_CONTRACTS.map((name) => ({ name, address: addresses[name]!, abi: abis[name as keyof typeof abis] })),
+      contracts: DSMP_STATE_CONTRACTS.filter((name) => addresses[name] !== undefined).map((name) => ({
+        name,
+        address: addresses[name]!,
+        abi: abis[name as keyof typeof abis],
+      })),
       reducer: dsmpStateReducer,
     });
     await indexer.sync();

@@ -67,7 +67,42 @@ export interface SubscriptionView {
   oneTimeUntil: bigint;
 }
 
+export type TaskStatus = "pending" | "active" | "finalized" | "refunded";
+
+/** A compute task (TaskManager), folded from its events. */
+export interface TaskView {
+  id: bigint;
+  submitter: Address;
+  moduleHash: Hex;
+  inputHash: Hex;
+  /** Empty: the input is fetched from the submitter's node by hash. */
+  inputURI: string;
+  resources: NodeResources;
+  n: number;
+  q: number;
+  reward: bigint;
+  fee: bigint;
+  commitWindow: number;
+  revealWindow: number;
+  finalDeadline: bigint;
+  status: TaskStatus;
+  round: number;
+  /** Block whose hash seeds the pending draw. */
+  drawBlock: bigint;
+  /** Node in each slot (lower-case); the zero address while a slot is vacant. */
+  committee: Address[];
+  /** Current round's deadlines (0 before the first draw). */
+  commitDeadline: bigint;
+  reportDeadline: bigint;
+  /** Slots whose commit was anchored on-chain this round. */
+  anchored: Set<number>;
+  resultHash: Hex | undefined;
+  participants: bigint;
+  slashes: { node: Address; reason: number; amount: bigint }[];
+}
+
 export interface DsmpState {
+  tasks: Map<bigint, TaskView>;
   nodes: Map<Address, NodeView>;
   nodeByPeerId: Map<Hex, Address>;
   stakes: Map<Address, StakeView>;
@@ -76,6 +111,7 @@ export interface DsmpState {
   minNodeStake: bigint;
 }
 
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
 const subKey = (serviceId: bigint, consumer: Address) => `${serviceId}:${consumer.toLowerCase()}`;
 const lower = (a: Address) => a.toLowerCase() as Address;
 
@@ -232,6 +268,74 @@ const handlers: Record<string, Record<string, Handler>> = {
       if (v) v.allowlistRoot = a.root;
     },
   },
+  TaskManager: {
+    TaskCreated: (s, a) => {
+      const spec = a.spec;
+      s.tasks.set(a.taskId, {
+        id: a.taskId,
+        submitter: lower(a.submitter),
+        moduleHash: a.moduleHash,
+        inputHash: a.inputHash,
+        inputURI: spec.inputURI,
+        resources: {
+          cpuMillicores: Number(spec.resources.cpuMillicores),
+          memoryMiB: Number(spec.resources.memoryMiB),
+          storageGiB: Number(spec.resources.storageGiB),
+          gpus: Number(spec.resources.gpus),
+        },
+        n: Number(a.n),
+        q: Number(a.q),
+        reward: a.reward,
+        fee: a.fee,
+        commitWindow: Number(spec.commitWindow),
+        revealWindow: Number(spec.revealWindow),
+        finalDeadline: BigInt(spec.finalDeadline),
+        status: "pending",
+        round: 0,
+        drawBlock: a.drawBlock,
+        committee: Array.from({ length: Number(a.n) }, () => ZERO_ADDRESS),
+        commitDeadline: 0n,
+        reportDeadline: 0n,
+        anchored: new Set(),
+        resultHash: undefined,
+        participants: 0n,
+        slashes: [],
+      });
+    },
+    DrawScheduled: (s, a) => {
+      const t = s.tasks.get(a.taskId);
+      if (!t) return;
+      t.drawBlock = a.drawBlock;
+      t.round = Number(a.round);
+    },
+    TaskAssigned: (s, a) => {
+      const t = s.tasks.get(a.taskId);
+      if (t) t.committee[Number(a.slot)] = lower(a.node);
+    },
+    RoundStarted: (s, a) => {
+      const t = s.tasks.get(a.taskId);
+      if (!t) return;
+      Object.assign(t, { status: "active", round: Number(a.round), commitDeadline: BigInt(a.commitDeadline), reportDeadline: BigInt(a.reportDeadline) });
+      t.anchored.clear();
+    },
+    CommitAnchored: (s, a) => void s.tasks.get(a.taskId)?.anchored.add(Number(a.slot)),
+    SlotVacated: (s, a) => {
+      const t = s.tasks.get(a.taskId);
+      if (!t) return;
+      t.committee[Number(a.slot)] = ZERO_ADDRESS;
+      t.status = "pending";
+    },
+    TaskFinalized: (s, a) => {
+      const t = s.tasks.get(a.taskId);
+      if (t) Object.assign(t, { status: "finalized", resultHash: a.resultHash, participants: a.participants });
+    },
+    TaskRefunded: (s, a) => {
+      const t = s.tasks.get(a.taskId);
+      if (t) t.status = "refunded";
+    },
+    WorkerSlashed: (s, a) =>
+      void s.tasks.get(a.taskId)?.slashes.push({ node: lower(a.node), reason: Number(a.reason), amount: a.amount }),
+  },
   Subscriptions: {
     Subscribed: (s, a) => {
       const key = subKey(a.serviceId, a.consumer);
@@ -263,6 +367,7 @@ const handlers: Record<string, Record<string, Handler>> = {
 /** The reducer to hand to ChainIndexer; contract names must match the indexer's configuration. */
 export const dsmpStateReducer: Reducer<DsmpState> = {
   initial: () => ({
+    tasks: new Map(),
     nodes: new Map(),
     nodeByPeerId: new Map(),
     stakes: new Map(),
@@ -293,6 +398,18 @@ export function isServingNode(s: DsmpState, node: Address, minStake = 0n): boole
   if (!n || n.status !== "active") return false;
   const stake = s.stakes.get(n.operator);
   return !!stake && stake.bonded >= stake.locked && stake.bonded >= minStake;
+}
+
+/** Pending or active tasks in which `node` holds a slot, with the slot index. */
+export function tasksAssignedTo(s: DsmpState, node: Address): { task: TaskView; slot: number }[] {
+  const me = lower(node);
+  const out: { task: TaskView; slot: number }[] = [];
+  for (const task of s.tasks.values()) {
+    if (task.status !== "pending" && task.status !== "active") continue;
+    const slot = task.committee.indexOf(me);
+    if (slot >= 0) out.push({ task, slot });
+  }
+  return out;
 }
 
 /** When the consumer's access ends (unix seconds; 0 = never subscribed). */
