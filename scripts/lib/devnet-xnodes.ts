@@ -52,6 +52,8 @@ export interface StartDevnetXnodesParameters {
   ephemeralPorts?: boolean;
   logger?: Logger;
   progress?: (line: string) => void;
+  /** Serve the built web UI from this directory on node 0's control API (`/`, plus `/v1/web-config`). */
+  webDir?: string | undefined;
 }
 
 /** Answers any method and path with 200 and the request body unchanged. */
@@ -147,7 +149,8 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
         });
       }
       const serve = services.filter((s) => s.providers.includes(i)).map((s) => ({ serviceId: s.id, backend: new URL(echoUrl) }));
-      nodes.push(await startXnode({ config, serve, logger: p.logger ?? createSilentLogger(), chainPollMs: 250, dhtInitialQuerySelfIntervalMs: 100 }));
+      const web = i === 0 && p.webDir !== undefined ? { web: { dir: p.webDir } } : {};
+      nodes.push(await startXnode({ config, serve, logger: p.logger ?? createSilentLogger(), chainPollMs: 250, dhtInitialQuerySelfIntervalMs: 100, ...web }));
       progress(`node ${i}: ${identity.address} ${identity.peerId.toString()}`);
     }
   } catch (err) {

@@ -11,6 +11,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { bytesToHex, createPublicClient, http, type Abi, type Address } from "viem";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
+import { createStaticFileHandler } from "./api/static-files.ts";
 import { createMetrics, type DsmpMetrics } from "./api/metrics.ts";
 import { readDeploymentFile } from "./chain/deployment-file.ts";
 import { ChainIndexer } from "./chain/indexer.ts";
@@ -57,6 +58,27 @@ export interface XnodeInit {
   chainPollMs?: number;
   /** DHT self-query interval at start (ms): small in tests and on the devnet. */
   dhtInitialQuerySelfIntervalMs?: number;
+  /** Serve the web UI (static files) from the control API, plus `GET /v1/web-config` for it. */
+  web?: XnodeWebOptions;
+}
+
+export interface XnodeWebOptions {
+  /** Directory of the built UI (`web/dist`). */
+  dir: string;
+  /**
+   * JSON-RPC URL the browser uses. @default config.chain.rpcUrl — set it when that URL carries an API key
+   * or is not reachable from browsers (it is handed to every visitor).
+   */
+  publicRpcUrl?: string;
+}
+
+/** What `GET /v1/web-config` answers: everything the UI needs to talk to this chain (no build-time config). */
+export interface WebConfig {
+  chainId: number;
+  rpcUrl: string;
+  /** Contract name → address, from the node's deployments file. */
+  contracts: Record<string, Address>;
+  node: { address: Address; peerId: string };
 }
 
 export interface XnodeStatus {
@@ -297,7 +319,22 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
             return { ...result, providers: result.providers.map(({ record: _record, ...p }) => p) };
           },
         },
+        ...(init.web === undefined
+          ? []
+          : [
+              {
+                method: "GET" as const,
+                pattern: "/v1/web-config",
+                handler: async (): Promise<WebConfig> => ({
+                  chainId,
+                  rpcUrl: init.web!.publicRpcUrl ?? config.chain.rpcUrl,
+                  contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([name, c]) => [name, c.address])),
+                  node: { address: identity.address, peerId: identity.peerId.toString() },
+                }),
+              },
+            ]),
       ],
+      ...(init.web === undefined ? {} : { fallback: createStaticFileHandler({ root: init.web.dir }) }),
     });
     cleanups.push({ name: "api", run: () => api!.close() });
     nodeLog.info({ api: api.url, gateway: gatewayUrl }, "xnode started");
