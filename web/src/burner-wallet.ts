@@ -38,6 +38,16 @@ export function createBurnerProvider(init: { chainId: number; rpcUrl: string; pr
   const account = privateKeyToAccount(init.privateKey ?? DEV_BURNER_PRIVATE_KEY);
   const chain = { id: init.chainId, name: "DSMP devnet", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [init.rpcUrl] } } };
   const wallet = createWalletClient({ account, chain, transport: http(init.rpcUrl) });
+  // Like a real wallet, the burner answers eth_accounts only after the person connected (eth_requestAccounts),
+  // remembered for the tab's origin; otherwise wagmi's reconnect-on-load would connect it unasked.
+  const AUTH_KEY = "dsmp.devBurner.connected";
+  const storage = typeof localStorage === "undefined" ? undefined : localStorage;
+  let authorized = storage?.getItem(AUTH_KEY) === "1";
+  const authorize = (yes: boolean) => {
+    authorized = yes;
+    if (yes) storage?.setItem(AUTH_KEY, "1");
+    else storage?.removeItem(AUTH_KEY);
+  };
   let id = 0;
   const forward = async (method: string, params: unknown) => {
     const res = await fetch(init.rpcUrl, {
@@ -53,7 +63,9 @@ export function createBurnerProvider(init: { chainId: number; rpcUrl: string; pr
     const list = (params ?? []) as unknown[];
     switch (method) {
       case "eth_accounts":
+        return authorized ? [account.address] : [];
       case "eth_requestAccounts":
+        authorize(true);
         return [account.address];
       case "eth_chainId":
         return numberToHex(init.chainId);
@@ -63,9 +75,12 @@ export function createBurnerProvider(init: { chainId: number; rpcUrl: string; pr
         return null;
       }
       case "wallet_requestPermissions":
-      case "wallet_getPermissions":
+        authorize(true);
         return [{ parentCapability: "eth_accounts" }];
+      case "wallet_getPermissions":
+        return authorized ? [{ parentCapability: "eth_accounts" }] : [];
       case "wallet_revokePermissions":
+        authorize(false);
         return null;
       case "eth_sendTransaction": {
         const tx = list[0] as { to?: Address; data?: Hex; value?: Hex; gas?: Hex };

@@ -7,7 +7,7 @@ import { formatOpen, shortHex } from "../format.ts";
 
 export function WalletBar() {
   const { web } = useDsmp();
-  const { address, chainId, status } = useConnection();
+  const { address, chainId, status, connector } = useConnection();
   const connectors = useConnectors();
   const connect = useConnect();
   const { disconnect } = useDisconnect();
@@ -16,7 +16,8 @@ export function WalletBar() {
 
   if (status !== "connected" || address === undefined) {
     const seen = new Set<string>();
-    const list = connectors.filter((c) => (seen.has(c.name) ? false : (seen.add(c.name), true)));
+    const hasWindowEthereum = typeof window !== "undefined" && (window as { ethereum?: unknown }).ethereum !== undefined;
+    const list = connectors.filter((c) => (c.id === "injected" && !hasWindowEthereum) || seen.has(c.name) ? false : (seen.add(c.name), true));
     return (
       <section className="wallet" aria-label="Wallet">
         <span className="muted">{status === "connecting" || status === "reconnecting" ? "connecting…" : "not connected"}</span>
@@ -46,6 +47,7 @@ export function WalletBar() {
       <span data-testid="account" title={address}>
         {shortHex(address)}
       </span>
+      <span className="muted">via {connector?.name === DEV_BURNER_LABEL ? <strong className="burner-label">{DEV_BURNER_LABEL}</strong> : (connector?.name ?? "wallet")}</span>
       <span data-testid="open-balance">{balance.data === undefined ? "…" : formatOpen(balance.data)}</span>
       <button type="button" onClick={() => disconnect()}>
         Disconnect

@@ -62,7 +62,6 @@ function SubscribePanel({ service }: { service: ServiceRow }) {
 
   if (!write.ready) return <p className="muted">{write.reason}.</p>;
   if (service.retired) return <p>This service is retired: no new subscriptions.</p>;
-  if (!recurring && !oneTime) return <p>Free service: no subscription needed.</p>;
   if (sub.isPending) return <p>reading your subscription…</p>;
   if (sub.isError) return <p role="alert" className="error">cannot read your subscription: {sub.error.message.split("\n")[0]}</p>;
   const s = sub.data;
@@ -73,6 +72,7 @@ function SubscribePanel({ service }: { service: ServiceRow }) {
       </p>
     );
   }
+  if (!recurring && !oneTime) return <p>Free service: no subscription needed{service.visibility === "private" ? " (your account is on its allow-list)" : ""}.</p>;
   const now = time.data ? time.data.chainSeconds : Math.floor(Date.now() / 1000);
   const total = p.perPeriod * BigInt(Math.max(1, periods));
   return (
