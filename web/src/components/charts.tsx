@@ -59,7 +59,12 @@ export function LineChart({ title, unit, series }: { title: string; unit: string
           {unit}, last {Math.max(1, Math.round((t1 - t0) / 1000))} s
         </text>
         {series.map((s) => (
-          <polyline key={s.name} fill="none" stroke={s.color} strokeWidth="2" points={s.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" ")} />
+          <g key={s.name}>
+            <polyline fill="none" stroke={s.color} strokeWidth="2" points={s.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" ")} />
+            {s.points.map((p) => (
+              <circle key={p.t} cx={x(p.t)} cy={y(p.v)} r="2.5" fill={s.color} />
+            ))}
+          </g>
         ))}
       </svg>
       <ul className="legend">
@@ -77,7 +82,7 @@ export function BarChart({ title, bars, unit }: { title: string; unit: string; b
   const max = Math.max(1, ...bars.map((b) => b.value));
   const rowH = 26;
   const h = Math.max(rowH, bars.length * rowH) + 8;
-  const x = linearScale([0, max], [0, W - 200]);
+  const x = linearScale([0, max], [0, W - 290]);
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>

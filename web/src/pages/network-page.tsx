@@ -19,11 +19,15 @@ interface MetricPoint {
   peers: number;
 }
 
+/** Latency quantiles cover the requests of the last minute. */
+const WINDOW_MS = 60_000;
+
 /** Scrapes the node's /metrics every few seconds and keeps a short history of derived figures. */
 function useGatewayHistory() {
   const { apiBase } = useDsmp();
   const [points, setPoints] = useState<MetricPoint[]>([]);
-  const prev = useRef<{ t: number; buckets: { le: number; count: number }[]; requests: number } | undefined>(undefined);
+  // Earlier scrapes: quantiles are taken over the last WINDOW_MS (a sliding window), rates over the last scrape.
+  const seen = useRef<{ t: number; buckets: { le: number; count: number }[]; requests: number }[]>([]);
   const scrape = useQuery({
     queryKey: ["metrics-text"],
     queryFn: async () => {
@@ -39,12 +43,13 @@ function useGatewayHistory() {
     const samples = parsePrometheusText(scrape.data.text);
     const buckets = histogramBuckets(samples, "dsmp_gateway_request_seconds");
     const requests = sumCounter(samples, "dsmp_gateway_requests_total");
-    const before = prev.current;
-    const delta = bucketDelta(buckets, before?.buckets);
+    const before = seen.current.at(-1);
+    const windowStart = seen.current.find((s) => s.t >= scrape.data.t - WINDOW_MS) ?? before;
+    const delta = bucketDelta(buckets, windowStart?.buckets);
     const dt = before ? (scrape.data.t - before.t) / 1000 : 0;
     const p50 = histogramQuantile(0.5, delta);
     const p99 = histogramQuantile(0.99, delta);
-    prev.current = { t: scrape.data.t, buckets, requests };
+    seen.current = [...seen.current.filter((s) => s.t >= scrape.data.t - WINDOW_MS), { t: scrape.data.t, buckets, requests }];
     setPoints((ps) =>
       [
         ...ps,
@@ -78,7 +83,7 @@ export function NetworkPage() {
           bars={(nodes.data ?? []).map((n) => ({ label: shortHex(n.address), value: Number(n.operatorStake / 10n ** 18n) }))}
         />
         <LineChart
-          title="Gateway latency seen by this node (per scrape interval)"
+          title="Gateway latency through this node (last minute)"
           unit="ms"
           series={[
             { name: "p50", color: "#1d4ed8", points: line("p50") },
