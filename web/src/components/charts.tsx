@@ -97,7 +97,7 @@ export function BarChart({ title, bars, unit }: { title: string; unit: string; b
               </text>
               <rect x={140} y={3} width={Math.max(2, x(b.value))} height={rowH - 8} fill="#1d4ed8" rx="3" />
               <text x={146 + Math.max(2, x(b.value))} y={16} fontSize="12" fill="#101828">
-                {b.value} {unit}
+                {b.value} {b.value === 1 && unit.endsWith("s") ? unit.slice(0, -1) : unit}
               </text>
             </g>
           ))}
