@@ -101,6 +101,12 @@ function walletBackend(rpcUrl: string, key: Hex) {
         case "wallet_getPermissions":
           result = authorized ? [{ parentCapability: "eth_accounts" }] : [];
           break;
+        case "eth_signTypedData_v4": {
+          const data = JSON.parse(params[1] as string) as { domain: never; types: Record<string, never>; primaryType: string; message: never };
+          const { EIP712Domain: _domain, ...types } = data.types;
+          result = await wallet.account.signTypedData({ domain: data.domain, types, primaryType: data.primaryType, message: data.message });
+          break;
+        }
         case "eth_sendTransaction": {
           const tx = params[0] as { to: Address; data?: Hex; value?: Hex; gas?: Hex };
           result = await wallet.sendTransaction({ to: tx.to, data: tx.data, value: tx.value ? BigInt(tx.value) : undefined, gas: tx.gas ? BigInt(tx.gas) : undefined });
@@ -261,9 +267,22 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const sub = await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "getSubscription", args });
     expect(sub.balance).toBeGreaterThan(parseEther("19"));
 
+    // Renew one period with an ERC-2612 permit: one signature, one transaction, no approval.
+    const expiresBefore = await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "expiresAt", args });
+    const logBefore = (await txLog(page, "subscribe-tx")).length;
+    await page.getByLabel(/pay with a permit signature/).check();
+    await page.getByLabel(/Periods of/).fill("1");
+    await page.getByRole("button", { name: "Renew" }).click();
+    await expect.poll(async () => (await txLog(page, "subscribe-tx")).at(-1) ?? "", { timeout: 30_000 }).toMatch(/^subscribe-tx:confirmed:confirmed: renewed for 1 × 30d \(10 OPEN\) with a permit/);
+    const renewStates = (await txLog(page, "subscribe-tx")).slice(logBefore).map((l) => l.split(":").slice(1).join(":"));
+    expect(renewStates.some((l) => l.startsWith("signing:sign permit"))).toBe(true);
+    expect(renewStates.filter((l) => l.startsWith("pending")).map((l) => l.split(":")[1])).toEqual(["renew"]);
+    const expiresAfter = await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "expiresAt", args });
+    expect(expiresAfter - expiresBefore).toBe(30n * 86_400n);
+
     // Cancel shows the refund before signing (not signed here).
     await page.getByRole("button", { name: "Cancel subscription…" }).click();
-    await expect.poll(() => page.getByTestId("refund-preview").textContent()).toMatch(/refunds \d+(\.\d+)? OPEN/);
+    await expect.poll(() => page.getByTestId("refund-preview").textContent()).toMatch(/refunds ≈?\d+(\.\d+)? OPEN/);
     await page.getByRole("button", { name: "Keep subscription" }).click();
     await page.screenshot({ path: join(SHOTS, "service-subscribed.png"), fullPage: true });
 

@@ -6,7 +6,7 @@
 import { abis } from "@dsmp/contracts";
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useReducer, useRef } from "react";
-import type { Abi, Address, Hex, PublicClient, TransactionReceipt } from "viem";
+import { parseSignature, type Abi, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
 import { useConnection, useWalletClient } from "wagmi";
 import { useDsmp } from "./dsmp-context.tsx";
 import { decodeFailure } from "./revert-reasons.ts";
@@ -26,7 +26,20 @@ export interface TxContext {
   write(step: string, request: WriteRequest): Promise<TransactionReceipt>;
   /** Approve `spender` for exactly `amount` OPEN when the allowance is short. */
   ensureAllowance(spender: Address, amount: bigint): Promise<void>;
+  /** Sign an ERC-2612 permit for exactly `amount` (no transaction): the struct the `…WithPermit` calls take. */
+  permit(spender: Address, amount: bigint): Promise<Erc2612Permit>;
 }
+
+export interface Erc2612Permit {
+  value: bigint;
+  deadline: bigint;
+  v: number;
+  r: Hex;
+  s: Hex;
+}
+
+/** How long a permit signature stays usable: long enough to be mined, short enough not to linger. */
+export const PERMIT_LIFETIME_SECONDS = 1_800n;
 
 class TxRevertedError extends Error {
   override readonly name = "TxRevertedError";
@@ -65,8 +78,27 @@ export function useTxRunner() {
         if (allowance >= amount) return;
         await write("approve OPEN", { address: dsmp.contracts.token, abi: abis.OpenToken as Abi, functionName: "approve", args: [spender, amount] });
       };
+      const permit: TxContext["permit"] = async (spender, value) => {
+        const token = dsmp.contracts.token;
+        const [[, name, version, chainId, verifyingContract], nonce, block] = await Promise.all([
+          client.readContract({ address: token, abi: abis.OpenToken, functionName: "eip712Domain" }),
+          client.readContract({ address: token, abi: abis.OpenToken, functionName: "nonces", args: [address] }),
+          client.getBlock(),
+        ]);
+        const deadline = block.timestamp + PERMIT_LIFETIME_SECONDS;
+        dispatch({ type: "sign", step: "sign permit" });
+        const signature = await wallet.signTypedData({
+          account: address,
+          domain: { name, version, chainId, verifyingContract },
+          types: { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+          primaryType: "Permit",
+          message: { owner: address, spender, value, nonce, deadline },
+        });
+        const { r, s, v, yParity } = parseSignature(signature);
+        return { value, deadline, v: v === undefined ? yParity + 27 : Number(v), r, s };
+      };
       try {
-        const summary = await action({ account: address, client, write, ensureAllowance });
+        const summary = await action({ account: address, client, write, ensureAllowance, permit });
         dispatch({ type: "finish", summary });
       } catch (err) {
         const failure = decodeFailure(err);

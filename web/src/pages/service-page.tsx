@@ -53,6 +53,7 @@ function SubscribePanel({ service }: { service: ServiceRow }) {
   const time = useChainTime();
   const tx = useTxRunner();
   const [periods, setPeriods] = useState(1);
+  const [usePermit, setUsePermit] = useState(false);
   const [confirmCancel, setConfirmCancel] = useState(false);
   const p = service.pricing;
   const recurring = p.perPeriod > 0n;
@@ -89,9 +90,15 @@ function SubscribePanel({ service }: { service: ServiceRow }) {
           onSubmit={(e) => {
             e.preventDefault();
             void tx.run(async (t) => {
-              await t.ensureAllowance(subscriptions, total);
-              await t.write(s.active ? "renew" : "subscribe", { address: subscriptions, abi: S, functionName: s.active ? "renew" : "subscribe", args: [service.id, periods, p.perPeriod, []] });
-              return `${s.active ? "renewed" : "subscribed"} for ${periods} × ${formatDuration(p.periodSeconds)} (${formatOpen(total)})`;
+              const verb = s.active ? "renew" : "subscribe";
+              if (usePermit) {
+                const permit = await t.permit(subscriptions, total);
+                await t.write(verb, { address: subscriptions, abi: S, functionName: "subscribeWithPermit", args: [service.id, periods, p.perPeriod, [], permit] });
+              } else {
+                await t.ensureAllowance(subscriptions, total);
+                await t.write(verb, { address: subscriptions, abi: S, functionName: verb, args: [service.id, periods, p.perPeriod, []] });
+              }
+              return `${s.active ? "renewed" : "subscribed"} for ${periods} × ${formatDuration(p.periodSeconds)} (${formatOpen(total)})${usePermit ? " with a permit" : ""}`;
             });
           }}
         >
@@ -99,8 +106,11 @@ function SubscribePanel({ service }: { service: ServiceRow }) {
             Periods of {formatDuration(p.periodSeconds)}
             <input type="number" min={1} max={120} required value={periods} onChange={(e) => setPeriods(Math.max(1, Math.floor(Number(e.target.value) || 1)))} />
           </label>
+          <label className="inline">
+            <input type="checkbox" checked={usePermit} onChange={(e) => setUsePermit(e.target.checked)} /> pay with a permit signature (ERC-2612) instead of an approval transaction
+          </label>
           <span>
-            total {formatOpen(total)} (approve, then {s.active ? "renew" : "subscribe"})
+            total {formatOpen(total)} ({usePermit ? "sign a permit, then" : "approve, then"} {s.active ? "renew" : "subscribe"})
           </span>
           <button type="submit" disabled={tx.busy}>
             {s.active ? "Renew" : "Subscribe"}
