@@ -234,7 +234,6 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
         .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) && !(el.tagName === "BUTTON" && el.textContent.trim()))
         .map((el) => el.outerHTML.slice(0, 100))`);
       expect(unnamed, path).toEqual([]);
-      if (path === "/leases") await page.screenshot({ path: join(SHOTS, "leases.png"), fullPage: true });
     }
   });
 
@@ -299,6 +298,43 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     // A private service says "not allowed" to an account off its allow-list.
     await page.goto(new URL(`/services/${priv.id}`, webUrl).toString());
     await expect.poll(() => page.getByTestId("not-allowed").textContent(), { timeout: 20_000 }).toContain("Not allowed");
+  });
+
+  it("lessee: an offer is listed, a lease opens, its accrued cost shows, and closing early shows the refund first", async () => {
+    // Node 0's operator (dev account 1) offers capacity: 0.001 OPEN/s, 1 min – 1 day, 1 min notice.
+    const viemChain = { ...hardhat, rpcUrls: { default: { http: [chain.rpcUrl] } } };
+    const pub = createPublicClient({ chain: viemChain, transport: http(chain.rpcUrl) });
+    const operator = createWalletClient({ chain: viemChain, transport: http(chain.rpcUrl), account: devAccount(1) });
+    const leases = deployment.contracts.LeaseEscrow!.address;
+    const hash = await operator.writeContract({
+      address: leases,
+      abi: abis.LeaseEscrow,
+      functionName: "postOffer",
+      args: [net.nodes[0]!.identity.address, { cpuMillicores: 1_000, memoryMiB: 1_024, storageGiB: 10, gpus: 0 }, parseEther("0.001"), 60n, 86_400n, 60n, 2],
+    });
+    expect((await pub.waitForTransactionReceipt({ hash })).status).toBe("success");
+
+    const page = await openAs(CONSUMER, "/leases");
+    await expect.poll(() => page.getByRole("cell", { name: "3.6 OPEN / hour" }).count(), { timeout: 15_000 }).toBe(1);
+    await page.getByLabel("Offer").selectOption({ label: "#1 — 3.6 OPEN/h" });
+    await page.getByLabel("Deposit (OPEN)").fill("3.6");
+    await page.getByRole("button", { name: "Open lease" }).click();
+    await expect.poll(() => page.getByTestId("lease-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    expect(await page.getByTestId("lease-tx").textContent()).toContain("lease opened on offer #1 with 3.6 OPEN (≈ 1h)");
+    const ids = await pub.readContract({ address: leases, abi: abis.LeaseEscrow, functionName: "leasesOfLessee", args: [devAccount(CONSUMER).address] });
+    expect(ids).toEqual([1n]);
+
+    await page.getByRole("button", { name: "Close lease #1…" }).click();
+    const close = page.getByRole("button", { name: /^Close lease #1 and refund ≈?3\.5\d* OPEN$/ });
+    await close.waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(SHOTS, "leases.png"), fullPage: true });
+    const balanceBefore = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
+    await close.click();
+    await expect.poll(() => page.getByTestId("lease-tx").textContent(), { timeout: 30_000 }).toMatch(/^confirmed: lease #1 closing; refund about/);
+    const lease = await pub.readContract({ address: leases, abi: abis.LeaseEscrow, functionName: "getLease", args: [1n] });
+    expect([2, 3]).toContain(lease.status); // closing (notice period running) or already ended
+    const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
+    expect(balanceAfter - balanceBefore).toBeGreaterThan(parseEther("3.5"));
   });
 
   it("operator: stake → register an Xnode → request unbond shows the countdown; a revert is decoded", async () => {
