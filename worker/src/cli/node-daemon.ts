@@ -23,6 +23,15 @@ import { printFields, printJson, printLine } from "./output.ts";
 /** Where `--web` finds the built UI (`npm run build` writes it). */
 export const DEFAULT_WEB_DIR = "web/dist";
 
+/** `--web` / `--web-dir <dir>` → the directory of the built UI to serve, checked to hold an index.html. */
+export function webDirOf(input: CommandInput): string | undefined {
+  const webDir = input.string("web-dir") ?? (input.flag("web") ? DEFAULT_WEB_DIR : undefined);
+  if (webDir !== undefined && !existsSync(join(webDir, "index.html"))) {
+    throw new CliUsageError(`--web: ${webDir}/index.html not found — build the UI with \`npm run build\` or pass --web-dir <dir>`);
+  }
+  return webDir;
+}
+
 /** `<serviceId>=<backend URL>` → a served service. */
 export function parseServe(text: string): ServedService {
   const at = text.indexOf("=");
@@ -72,11 +81,8 @@ export function nodeConfigFlags(input: CommandInput): ConfigLayer {
 /** Runs an Xnode until `io.signal` aborts (first Ctrl-C), then stops it gracefully. */
 export async function nodeStartCommand(input: CommandInput, io: CliIo): Promise<void> {
   const serve = (input.string("serve") ?? "").split(",").filter(Boolean).map(parseServe);
+  const webDir = webDirOf(input);
   const config = await loadConfig({ file: input.string("config"), env: process.env, flags: nodeConfigFlags(input) });
-  const webDir = input.string("web-dir") ?? (input.flag("web") ? DEFAULT_WEB_DIR : undefined);
-  if (webDir !== undefined && !existsSync(join(webDir, "index.html"))) {
-    throw new CliUsageError(`--web: ${webDir}/index.html not found — build the UI with \`npm run build\` or pass --web-dir <dir>`);
-  }
   const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }), ...(webDir === undefined ? {} : { web: { dir: webDir } }) });
   const status = node.status();
   if (input.global.json) printJson(io, status);
