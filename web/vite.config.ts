@@ -11,5 +11,5 @@ export default defineConfig({
   base: "/",
   plugins: [react()],
   build: { outDir: "dist", emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 1500 },
-  server: { proxy: { "/v1": process.env.DSMP_API_URL ?? "http://127.0.0.1:4662", "/healthz": process.env.DSMP_API_URL ?? "http://127.0.0.1:4662" } },
+  server: { proxy: Object.fromEntries(["/v1", "/healthz", "/metrics"].map((path) => [path, process.env.DSMP_API_URL ?? "http://127.0.0.1:4662"])) },
 });

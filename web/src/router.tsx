@@ -27,7 +27,7 @@ const listeners = new Set<() => void>();
 export function navigate(to: string) {
   window.history.pushState(null, "", to + window.location.search);
   for (const l of listeners) l();
-  window.scrollTo?.(0, 0);
+  if (!navigator.userAgent.includes("jsdom")) window.scrollTo(0, 0);
 }
 
 export function useRoute(): Route {
