@@ -1,10 +1,10 @@
 /**
  * Local devnet: a Hardhat chain on 127.0.0.1, every DSMP contract deployed and wired, development accounts
  * funded with OPEN, N Xnodes (default 4) registered and staked, the demo services (`echo` public and free,
- * `paid`, `private`) announced in the DHT, and `devnet.json` describing it all. Ctrl-C stops everything.
- * The web UI joins with its own issue.
+ * `paid`, `private`) announced in the DHT, the web UI served by node 0 (when `web/dist` is built), and
+ * `devnet.json` describing it all. Ctrl-C stops everything.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, formatEther, http, parseEther, type Address } from "viem";
 import { hardhat } from "viem/chains";
@@ -94,6 +94,8 @@ try {
   }
   progress(`funded ${accounts.length - 1} accounts with ${values.fund} OPEN each`);
 
+  const webDir = existsSync("web/dist/index.html") ? "web/dist" : undefined;
+  if (webDir === undefined) progress("web/dist is not built (`npm run build`): the devnet runs without the web UI");
   progress(`starting ${nodeCount} Xnodes`);
   xnodes = await startDevnetXnodes({
     rpcUrl: node.rpcUrl,
@@ -102,6 +104,7 @@ try {
     count: nodeCount,
     rootDir: ".devnet",
     progress,
+    webDir,
   });
 
   const description = {
@@ -117,6 +120,7 @@ try {
       })),
     ),
     mnemonic: DEV_MNEMONIC,
+    webUrl: webDir === undefined ? null : `${xnodes.nodes[0]!.apiUrl}/`,
     nodes: xnodes.nodes.map((n) => {
       const st = n.status();
       return { address: st.address, peerId: st.peerId, multiaddrs: st.multiaddrs, apiUrl: st.apiUrl, gatewayUrl: st.gatewayUrl, metricsUrl: st.metricsUrl };
@@ -134,7 +138,12 @@ try {
     for (const sv of description.services) console.log(`  ${sv.id.padEnd(7)}  ${sv.name.padEnd(7)}  ${sv.visibility.padEnd(10)}  nodes ${sv.providers.join(", ")}`);
     const echo = description.services.find((sv) => sv.name === "echo");
     console.log(`\n  ${accounts.length} development accounts (mnemonic: "${DEV_MNEMONIC}"), e.g. ${accounts[1]?.address ?? deployer.address}`);
-    console.log(`  wrote ${values.out}; the web UI is not part of the devnet yet`);
+    console.log(`  wrote ${values.out}`);
+    console.log(
+      description.webUrl === null
+        ? `  web UI: not built — run \`npm run build\` and restart the devnet`
+        : `  web UI: ${description.webUrl}  (connect a wallet on chain ${description.chainId}, or use the dev burner account)`,
+    );
     if (echo) console.log(`\n  try:  npx dsmp call ${echo.id} hello --data hi --gateway ${description.nodes.at(-1)!.gatewayUrl}`);
     console.log(`\nCtrl-C stops the devnet.`);
   }

@@ -65,6 +65,8 @@ export interface StartDevnetXnodesParameters {
    * it). Default: none.
    */
   connectionGater?: (i: number, started: readonly Xnode[]) => ConnectionGater | undefined;
+  /** Serve the built web UI from this directory on node 0's control API (`/`, plus `/v1/web-config`). */
+  webDir?: string | undefined;
 }
 
 /** Answers any method and path with 200 and the request body unchanged. */
@@ -106,6 +108,7 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
       chainPollMs: 250,
       dhtInitialQuerySelfIntervalMs: 100,
       ...(gater === undefined ? {} : { connectionGater: gater }),
+      ...(i === 0 && p.webDir !== undefined ? { web: { dir: p.webDir } } : {}),
     });
   };
   const stopAll = async () => {

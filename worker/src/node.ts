@@ -13,6 +13,7 @@ import { bytesToHex, createPublicClient, hexToBytes, http, type Abi, type Addres
 import { privateKeyToAccount } from "viem/accounts";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
+import { createStaticFileHandler } from "./api/static-files.ts";
 import { createMetrics, type DsmpMetrics } from "./api/metrics.ts";
 import { readDeploymentFile } from "./chain/deployment-file.ts";
 import { ChainIndexer } from "./chain/indexer.ts";
@@ -76,6 +77,27 @@ export interface XnodeInit {
   consumerAccount?: Pick<LocalAccount, "address" | "signTypedData">;
   /** Nonces the provider remembers at most. @default {@link DEFAULT_REPLAY_CACHE_CAPACITY} */
   replayCacheCapacity?: number;
+  /** Serve the web UI (static files) from the control API, plus `GET /v1/web-config` for it. */
+  web?: XnodeWebOptions;
+}
+
+export interface XnodeWebOptions {
+  /** Directory of the built UI (`web/dist`). */
+  dir: string;
+  /**
+   * JSON-RPC URL the browser uses. @default config.chain.rpcUrl — set it when that URL carries an API key
+   * or is not reachable from browsers (it is handed to every visitor).
+   */
+  publicRpcUrl?: string;
+}
+
+/** What `GET /v1/web-config` answers: everything the UI needs to talk to this chain (no build-time config). */
+export interface WebConfig {
+  chainId: number;
+  rpcUrl: string;
+  /** Contract name → address, from the node's deployments file. */
+  contracts: Record<string, Address>;
+  node: { address: Address; peerId: string };
 }
 
 export interface XnodeStatus {
@@ -432,7 +454,22 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
             return { ...result, providers: result.providers.map(({ record: _record, ...p }) => p) };
           },
         },
+        ...(init.web === undefined
+          ? []
+          : [
+              {
+                method: "GET" as const,
+                pattern: "/v1/web-config",
+                handler: async (): Promise<WebConfig> => ({
+                  chainId,
+                  rpcUrl: init.web!.publicRpcUrl ?? config.chain.rpcUrl,
+                  contracts: Object.fromEntries(Object.entries(deployment.contracts).map(([name, c]) => [name, c.address])),
+                  node: { address: identity.address, peerId: identity.peerId.toString() },
+                }),
+              },
+            ]),
       ],
+      ...(init.web === undefined ? {} : { fallback: createStaticFileHandler({ root: init.web.dir }) }),
     });
     cleanups.push({ name: "api", run: () => api!.close() });
     nodeLog.info({ api: api.url, gateway: gatewayUrl }, "xnode started");

@@ -49,6 +49,11 @@ export interface ApiServerInit {
   registry: Registry;
   checks?: HealthCheck[];
   routes?: ApiRoute[];
+  /**
+   * Asked for requests no route matches (e.g. the web UI's static files, see static-files.ts); returns true
+   * when it answered. Without it, or when it returns false, the request gets the JSON 404.
+   */
+  fallback?: (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
   logger: Logger;
 }
 
@@ -177,6 +182,7 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
         return send(res, 200, await init.registry.metrics(), init.registry.contentType);
       }
       const match = matchRoute(routes, req.method ?? "GET", url.pathname);
+      if (!match && !url.pathname.startsWith("/v1/") && (await init.fallback?.(req, res, url.pathname))) return;
       if (!match) throw new ApiNotFoundError(`no route ${req.method} ${url.pathname}`);
       const body = req.method === "POST" ? await readJson(req) : undefined;
       const result = await match.route.handler({ method: req.method!, path: url.pathname, params: match.params, query: url.searchParams, body });

@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { CliUsageError } from "../errors.ts";
 import { resolveCommandLine } from "./command-line.ts";
 import { COMMANDS } from "./command-table.ts";
-import { nodeConfigFlags, parseServe } from "./node-daemon.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_WEB_DIR, nodeConfigFlags, parseServe, webDirOf } from "./node-daemon.ts";
 
 function inputOf(argv: string[]) {
   const resolved = resolveCommandLine(argv, COMMANDS, {});
@@ -23,6 +26,19 @@ describe("dsmp node start flags", () => {
     const none = nodeConfigFlags(inputOf(["node", "start"]));
     expect(none.chain).toBeUndefined();
     expect(none.api?.port).toBeUndefined();
+  });
+
+  it("--web serves web/dist, --web-dir another directory, and both need a built index.html", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dsmp-webdir-"));
+    try {
+      expect(webDirOf(inputOf(["node", "start"]))).toBeUndefined();
+      expect(() => webDirOf(inputOf(["node", "start", "--web-dir", dir]))).toThrow(`--web: ${dir}/index.html not found`);
+      writeFileSync(join(dir, "index.html"), "<!doctype html>");
+      expect(webDirOf(inputOf(["node", "start", "--web-dir", dir]))).toBe(dir);
+      expect(DEFAULT_WEB_DIR).toBe("web/dist");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

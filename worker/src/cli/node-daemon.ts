@@ -2,6 +2,8 @@
  * `dsmp node start` (run an Xnode until Ctrl-C), `dsmp node status` (ask a running node's control API) and
  * `dsmp call <serviceId> [path]` (a request through a node's gateway).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
@@ -21,6 +23,18 @@ import { connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { printFields, printJson, printLine } from "./output.ts";
+
+/** Where `--web` finds the built UI (`npm run build` writes it). */
+export const DEFAULT_WEB_DIR = "web/dist";
+
+/** `--web` / `--web-dir <dir>` → the directory of the built UI to serve, checked to hold an index.html. */
+export function webDirOf(input: CommandInput): string | undefined {
+  const webDir = input.string("web-dir") ?? (input.flag("web") ? DEFAULT_WEB_DIR : undefined);
+  if (webDir !== undefined && !existsSync(join(webDir, "index.html"))) {
+    throw new CliUsageError(`--web: ${webDir}/index.html not found — build the UI with \`npm run build\` or pass --web-dir <dir>`);
+  }
+  return webDir;
+}
 
 /** `<serviceId>=<backend URL>` → a served service. */
 export function parseServe(text: string): ServedService {
@@ -71,8 +85,9 @@ export function nodeConfigFlags(input: CommandInput): ConfigLayer {
 /** Runs an Xnode until `io.signal` aborts (first Ctrl-C), then stops it gracefully. */
 export async function nodeStartCommand(input: CommandInput, io: CliIo): Promise<void> {
   const serve = (input.string("serve") ?? "").split(",").filter(Boolean).map(parseServe);
+  const webDir = webDirOf(input);
   const config = await loadConfig({ file: input.string("config"), env: process.env, flags: nodeConfigFlags(input) });
-  const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }) });
+  const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }), ...(webDir === undefined ? {} : { web: { dir: webDir } }) });
   const status = node.status();
   if (input.global.json) printJson(io, status);
   else printStatus(io, status);
@@ -186,8 +201,10 @@ export const nodeDaemonCommands: readonly CliCommand[] = [
       { name: "dht-mode", type: "string", value: "<lan|wan>", description: "lan keeps loopback/private addresses in the DHT" },
       { name: "api-port", type: "string", value: "<port>", description: `control API port (default ${DEFAULT_API_PORT})` },
       { name: "gateway-port", type: "string", value: "<port>", description: `gateway port (default ${DEFAULT_GATEWAY_PORT})` },
+      { name: "web", type: "boolean", description: `serve the web UI from the control API (files in ${DEFAULT_WEB_DIR})` },
+      { name: "web-dir", type: "string", value: "<dir>", description: "serve the web UI from this directory (implies --web)" },
     ],
-    examples: ["dsmp node start --config node.json --serve 1=http://127.0.0.1:8080"],
+    examples: ["dsmp node start --config node.json --serve 1=http://127.0.0.1:8080", "dsmp node start --web   # then open the api URL"],
     run: nodeStartCommand,
   },
   {

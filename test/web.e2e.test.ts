@@ -1,0 +1,389 @@
+/**
+ * The web UI end to end in a real browser: a `hardhat node`, the deploy script, 3 Xnodes (the devnet's demo
+ * services), the UI built with Vite and served by node 0's control API, Debian's chromium driven by
+ * playwright-core, and an injected EIP-1193 test wallet (window.ethereum + EIP-6963) whose `request` is
+ * forwarded to a viem wallet client holding a devnet key. Consumer: connect → subscribe to the paid service →
+ * Subscriptions.isActive on-chain → `dsmp call` succeeds. Operator: stake → register an Xnode (key generated in
+ * the browser) → request unbond → the countdown shows. Screenshots go to test-results/web/.
+ *
+ * Skips (saying so) only when /usr/bin/chromium is missing; .ci/run installs it.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { build } from "vite";
+import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex } from "viem";
+import { hardhat } from "viem/chains";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { abis, type Deployment } from "../contracts/index.ts";
+import { deploy } from "../scripts/lib/deploy.ts";
+import { devAccount, devPrivateKey } from "../scripts/lib/dev-accounts.ts";
+import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
+import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
+import { runCli } from "../worker/src/cli/main.ts";
+import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ROOT = new URL("..", import.meta.url).pathname;
+const SHOTS = join(ROOT, "test-results", "web");
+const NODES = 3;
+/** Devnet accounts for the browser: with 3 nodes the devnet uses 1–3 (operators), 4 (owner), 5 (allow-listed). */
+const CONSUMER = 7;
+const OPERATOR = 8;
+
+if (!existsSync(CHROMIUM)) console.warn(`web.e2e: SKIPPED — ${CHROMIUM} not found (apt-get install chromium; .ci/run does it)`);
+
+/**
+ * The page side of the test wallet: an EIP-1193 provider whose request() crosses to Node through
+ * `__dsmpWallet` (exposeFunction), announced as window.ethereum and over EIP-6963.
+ */
+const WALLET_INIT_SCRIPT = `(() => {
+  const provider = {
+    isDsmpTestWallet: true,
+    async request({ method, params }) {
+      const answer = JSON.parse(await window.__dsmpWallet(method, JSON.stringify(params ?? [])));
+      if (answer.error) throw Object.assign(new Error(answer.error.message), answer.error);
+      return answer.result;
+    },
+    on() { return provider; },
+    removeListener() { return provider; },
+  };
+  window.ethereum = provider;
+  const info = { uuid: "5b1d7a8e-0d55-4c3e-9d44-3e7a6f1c0a11", name: "DSMP Test Wallet", rdns: "org.dsmp.testwallet",
+    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'/%3E" };
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+  // Every transaction state the UI shows, in order (pending can be brief on an automining chain).
+  window.__txLog = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target;
+      if (el.dataset && el.dataset.testid && el.dataset.status) window.__txLog.push(el.dataset.testid + ":" + el.dataset.status + ":" + el.textContent);
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-status"] });
+})();`;
+
+/** The Node side: a viem wallet client for a devnet key answers what a wallet answers; the rest goes to the chain. */
+function walletBackend(rpcUrl: string, key: Hex) {
+  const chain = { ...hardhat, rpcUrls: { default: { http: [rpcUrl] } } };
+  const wallet = createWalletClient({ chain, transport: http(rpcUrl), account: devAccountFromKey(key) });
+  const pub = createPublicClient({ chain, transport: http(rpcUrl) });
+  let authorized = false; // like a real wallet: no accounts until the page asks to connect
+  return async (method: string, paramsJson: string): Promise<string> => {
+    const params = JSON.parse(paramsJson) as unknown[];
+    try {
+      let result: unknown;
+      switch (method) {
+        case "eth_accounts":
+          result = authorized ? [wallet.account.address] : [];
+          break;
+        case "eth_requestAccounts":
+          authorized = true;
+          result = [wallet.account.address];
+          break;
+        case "eth_chainId":
+          result = `0x${chain.id.toString(16)}`;
+          break;
+        case "wallet_switchEthereumChain":
+          result = null;
+          break;
+        case "wallet_revokePermissions":
+          authorized = false;
+          result = null;
+          break;
+        case "wallet_requestPermissions":
+          authorized = true;
+          result = [{ parentCapability: "eth_accounts" }];
+          break;
+        case "wallet_getPermissions":
+          result = authorized ? [{ parentCapability: "eth_accounts" }] : [];
+          break;
+        case "eth_signTypedData_v4": {
+          const data = JSON.parse(params[1] as string) as { domain: never; types: Record<string, never>; primaryType: string; message: never };
+          const { EIP712Domain: _domain, ...types } = data.types;
+          result = await wallet.account.signTypedData({ domain: data.domain, types, primaryType: data.primaryType, message: data.message });
+          break;
+        }
+        case "eth_sendTransaction": {
+          const tx = params[0] as { to: Address; data?: Hex; value?: Hex; gas?: Hex };
+          result = await wallet.sendTransaction({ to: tx.to, data: tx.data, value: tx.value ? BigInt(tx.value) : undefined, gas: tx.gas ? BigInt(tx.gas) : undefined });
+          break;
+        }
+        default:
+          result = await pub.request({ method, params } as never);
+      }
+      return JSON.stringify({ result });
+    } catch (err) {
+      const e = err as { code?: number; shortMessage?: string; message: string; data?: unknown; cause?: { data?: unknown; code?: number } };
+      return JSON.stringify({ error: { code: e.cause?.code ?? e.code ?? -32603, message: e.shortMessage ?? e.message, data: e.cause?.data ?? e.data } });
+    }
+  };
+}
+
+function devAccountFromKey(key: Hex) {
+  for (const i of [CONSUMER, OPERATOR]) if (devPrivateKey(i) === key) return devAccount(i);
+  throw new Error("unknown test key");
+}
+
+describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
+  let chain: HardhatNode;
+  let net: DevnetXnodes;
+  let deployment: Deployment;
+  let browser: Browser;
+  let webUrl: string;
+  const root = mkdtempSync(join(tmpdir(), "dsmp-web-"));
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    const webDir = join(root, "web-dist");
+    await build({ configFile: join(ROOT, "web", "vite.config.ts"), logLevel: "warn", build: { outDir: webDir, emptyOutDir: true } });
+    chain = await startHardhatNode();
+    const outDir = join(root, "deployments");
+    deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
+    // OPEN for the browser's accounts (the deployer holds the supply).
+    const viemChain = { ...hardhat, rpcUrls: { default: { http: [chain.rpcUrl] } } };
+    const pub = createPublicClient({ chain: viemChain, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: viemChain, transport: http(chain.rpcUrl), account: devAccount(0) });
+    for (const i of [CONSUMER, OPERATOR]) {
+      const hash = await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i).address, parseEther("1000")] });
+      await pub.waitForTransactionReceipt({ hash });
+    }
+    net = await startDevnetXnodes({
+      rpcUrl: chain.rpcUrl,
+      deployment,
+      deploymentsFile: join(outDir, `${deployment.chainId}.json`),
+      count: NODES,
+      rootDir: join(root, "nodes"),
+      ephemeralPorts: true,
+      webDir,
+    });
+    webUrl = `${net.nodes[0]!.apiUrl}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    mkdirSync(SHOTS, { recursive: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await net?.stop();
+    await chain?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function openAs(index: number, path = "/"): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    contexts.push(context);
+    await context.exposeFunction("__dsmpWallet", walletBackend(chain.rpcUrl, devPrivateKey(index)));
+    await context.addInitScript(WALLET_INIT_SCRIPT);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(new URL(path, webUrl).toString());
+    await page.getByRole("button", { name: "Connect DSMP Test Wallet" }).click();
+    await expect.poll(() => page.getByTestId("account").getAttribute("title"), { timeout: 15_000 }).toBe(devAccount(index).address);
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  const txLog = (page: Page, id: string) => page.evaluate((id) => (globalThis as unknown as { __txLog: string[] }).__txLog.filter((l) => l.startsWith(`${id}:`)), id);
+
+  it("is served by the node with its chain config, and answers client-side routes with the app", async () => {
+    const config = (await (await fetch(`${net.nodes[0]!.apiUrl}/v1/web-config`)).json()) as { chainId: number; contracts: Record<string, string> };
+    expect(config.chainId).toBe(31337);
+    expect(config.contracts.Subscriptions?.toLowerCase()).toBe(deployment.contracts.Subscriptions!.address.toLowerCase());
+    const spa = await fetch(`${net.nodes[0]!.apiUrl}/services/1`);
+    expect(spa.headers.get("content-type")).toContain("text/html");
+    expect(await spa.text()).toContain('<div id="root">');
+    expect((await fetch(`${net.nodes[0]!.apiUrl}/v1/nope`)).status).toBe(404);
+  });
+
+  it("the dev burner connects without a wallet; the pages are keyboard reachable and every control is labelled", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(webUrl);
+    expect(await page.getByRole("button", { name: "Connect browser wallet" }).count()).toBe(0); // no window.ethereum here
+    await page.getByRole("button", { name: "Connect dev burner (devnet only)" }).click();
+    await expect.poll(() => page.getByTestId("account").getAttribute("title"), { timeout: 15_000 }).toBe(devAccount(9).address);
+    expect(await page.locator(".wallet").textContent()).toContain("via dev burner (devnet only)");
+
+    // Keyboard: Tab from the top of a fresh load reaches the navigation; Enter follows the link.
+    await page.goto(webUrl);
+    await page.getByTestId("account").waitFor();
+    let reached = false;
+    for (let i = 0; i < 12 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = (await page.evaluate("document.activeElement?.textContent")) === "Network";
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press("Enter");
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/network");
+
+    for (const path of ["/", "/operate", "/leases", "/tasks", "/network"]) {
+      await page.goto(new URL(path, webUrl).toString());
+      await page.getByRole("main").waitFor();
+      await page.waitForLoadState("networkidle").catch(() => {});
+      // A control without a name: no label (wrapping or for=), no aria-label(ledby), no text.
+      const unnamed = await page.evaluate(`[...document.querySelectorAll("input, select, textarea, button")]
+        .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) && !(el.tagName === "BUTTON" && el.textContent.trim()))
+        .map((el) => el.outerHTML.slice(0, 100))`);
+      expect(unnamed, path).toEqual([]);
+    }
+  });
+
+  it("consumer: connect → subscribe to the paid service (approve + subscribe, pending → confirmed) → active on-chain → dsmp call succeeds", async () => {
+    const paid = net.services.find((s) => s.name === "paid")!;
+    const priv = net.services.find((s) => s.name === "private")!;
+    const consumer = devAccount(CONSUMER).address;
+    const page = await openAs(CONSUMER);
+
+    await expect.poll(() => page.getByRole("link", { name: "paid" }).count(), { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId("node-indicator").getAttribute("data-online"), { timeout: 15_000 }).toBe("true");
+    await page.screenshot({ path: join(SHOTS, "services.png"), fullPage: true });
+
+    await page.getByRole("link", { name: "paid" }).click();
+    await expect.poll(() => page.getByTestId("subscription-status").textContent(), { timeout: 15_000 }).toBe("Not subscribed");
+    await page.getByLabel(/Periods of/).fill("2");
+    await page.getByRole("button", { name: "Subscribe" }).click();
+    await expect.poll(() => page.getByTestId("subscribe-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    const states = (await txLog(page, "subscribe-tx")).map((l) => l.split(":").slice(1).join(":"));
+    // approve and subscribe each went signing → pending; the action ended confirmed.
+    expect(states.filter((s) => s.startsWith("pending")).length).toBe(2);
+    expect(states.some((s) => s.startsWith("pending:approve OPEN: pending"))).toBe(true);
+    expect(states.some((s) => s.startsWith("pending:subscribe: pending"))).toBe(true);
+    expect(states.at(-1)).toMatch(/^confirmed:confirmed: subscribed for 2 × 30d/);
+    await expect.poll(() => page.getByTestId("subscription-status").getAttribute("data-active"), { timeout: 15_000 }).toBe("true");
+
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const args = [paid.id, consumer] as const;
+    expect(await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "isActive", args })).toBe(true);
+    const sub = await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "getSubscription", args });
+    expect(sub.balance).toBeGreaterThan(parseEther("19"));
+
+    // Renew one period with an ERC-2612 permit: one signature, one transaction, no approval.
+    const expiresBefore = await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "expiresAt", args });
+    const logBefore = (await txLog(page, "subscribe-tx")).length;
+    await page.getByLabel(/pay with a permit signature/).check();
+    await page.getByLabel(/Periods of/).fill("1");
+    await page.getByRole("button", { name: "Renew" }).click();
+    await expect.poll(async () => (await txLog(page, "subscribe-tx")).at(-1) ?? "", { timeout: 30_000 }).toMatch(/^subscribe-tx:confirmed:confirmed: renewed for 1 × 30d \(10 OPEN\) with a permit/);
+    const renewStates = (await txLog(page, "subscribe-tx")).slice(logBefore).map((l) => l.split(":").slice(1).join(":"));
+    expect(renewStates.some((l) => l.startsWith("signing:sign permit"))).toBe(true);
+    expect(renewStates.filter((l) => l.startsWith("pending")).map((l) => l.split(":")[1])).toEqual(["renew"]);
+    const expiresAfter = await pub.readContract({ address: deployment.contracts.Subscriptions!.address, abi: abis.Subscriptions, functionName: "expiresAt", args });
+    expect(expiresAfter - expiresBefore).toBe(30n * 86_400n);
+
+    // Cancel shows the refund before signing (not signed here).
+    await page.getByRole("button", { name: "Cancel subscription…" }).click();
+    await expect.poll(() => page.getByTestId("refund-preview").textContent()).toMatch(/refunds ≈?\d+(\.\d+)? OPEN/);
+    await page.getByRole("button", { name: "Keep subscription" }).click();
+    await page.screenshot({ path: join(SHOTS, "service-subscribed.png"), fullPage: true });
+
+    // A dsmp call to the paid service as that consumer. `dsmp call` has no --key yet (the access-token check
+    // lands separately), so the call goes through a gateway that does not serve the service.
+    const gateway = net.nodes[0]!.gatewayUrl;
+    const body = await waitFor("the paid service to answer through node 0", async () => {
+      const io = createMemoryIo();
+      const code = await runCli(["call", String(paid.id), "hello", "--gateway", gateway, "--data", `from ${consumer}`, "--json"], io);
+      return code === 0 ? (JSON.parse(io.out()) as { status: number; body: string }) : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect(body).toMatchObject({ status: 200, body: `from ${consumer}` });
+
+    // A private service says "not allowed" to an account off its allow-list.
+    await page.goto(new URL(`/services/${priv.id}`, webUrl).toString());
+    await expect.poll(() => page.getByTestId("not-allowed").textContent(), { timeout: 20_000 }).toContain("Not allowed");
+  });
+
+  it("lessee: an offer is listed, a lease opens, its accrued cost shows, and closing early shows the refund first", async () => {
+    // Node 0's operator (dev account 1) offers capacity: 0.001 OPEN/s, 1 min – 1 day, 1 min notice.
+    const viemChain = { ...hardhat, rpcUrls: { default: { http: [chain.rpcUrl] } } };
+    const pub = createPublicClient({ chain: viemChain, transport: http(chain.rpcUrl) });
+    const operator = createWalletClient({ chain: viemChain, transport: http(chain.rpcUrl), account: devAccount(1) });
+    const leases = deployment.contracts.LeaseEscrow!.address;
+    const hash = await operator.writeContract({
+      address: leases,
+      abi: abis.LeaseEscrow,
+      functionName: "postOffer",
+      args: [net.nodes[0]!.identity.address, { cpuMillicores: 1_000, memoryMiB: 1_024, storageGiB: 10, gpus: 0 }, parseEther("0.001"), 60n, 86_400n, 60n, 2],
+    });
+    expect((await pub.waitForTransactionReceipt({ hash })).status).toBe("success");
+
+    const page = await openAs(CONSUMER, "/leases");
+    await expect.poll(() => page.getByRole("cell", { name: "3.6 OPEN / hour" }).count(), { timeout: 15_000 }).toBe(1);
+    await page.getByLabel("Offer").selectOption({ label: "#1 — 3.6 OPEN/h" });
+    await page.getByLabel("Deposit (OPEN)").fill("3.6");
+    await page.getByRole("button", { name: "Open lease" }).click();
+    await expect.poll(() => page.getByTestId("lease-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    expect(await page.getByTestId("lease-tx").textContent()).toContain("lease opened on offer #1 with 3.6 OPEN (≈ 1h)");
+    const ids = await pub.readContract({ address: leases, abi: abis.LeaseEscrow, functionName: "leasesOfLessee", args: [devAccount(CONSUMER).address] });
+    expect(ids).toEqual([1n]);
+
+    await page.getByRole("button", { name: "Close lease #1…" }).click();
+    const close = page.getByRole("button", { name: /^Close lease #1 and refund ≈?3\.5\d* OPEN$/ });
+    await close.waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(SHOTS, "leases.png"), fullPage: true });
+    const balanceBefore = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
+    await close.click();
+    await expect.poll(() => page.getByTestId("lease-tx").textContent(), { timeout: 30_000 }).toMatch(/^confirmed: lease #1 closing; refund about/);
+    const lease = await pub.readContract({ address: leases, abi: abis.LeaseEscrow, functionName: "getLease", args: [1n] });
+    expect([2, 3]).toContain(lease.status); // closing (notice period running) or already ended
+    const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
+    expect(balanceAfter - balanceBefore).toBeGreaterThan(parseEther("3.5"));
+  });
+
+  it("operator: stake → register an Xnode → request unbond shows the countdown; a revert is decoded", async () => {
+    const operator = devAccount(OPERATOR).address;
+    const page = await openAs(OPERATOR, "/operate");
+    await page.getByLabel("Amount to stake (OPEN)").fill("150");
+    await page.getByRole("button", { name: "Stake", exact: true }).click();
+    await expect.poll(() => page.getByTestId("stake-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    await expect.poll(() => page.getByTestId("bonded").textContent(), { timeout: 10_000 }).toBe("150 OPEN");
+
+    await page.getByRole("button", { name: "Generate node key" }).click();
+    const nodeText = (await page.getByTestId("node-address").textContent()) ?? "";
+    const nodeAddress = /0x[0-9a-fA-F]{40}/.exec(nodeText)?.[0] as Address;
+    expect(nodeAddress).toMatch(/^0x/);
+    await page.getByRole("button", { name: "Register Xnode" }).click();
+    await expect.poll(() => page.getByTestId("register-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    await expect.poll(() => page.getByTestId("my-nodes").textContent(), { timeout: 10_000 }).toContain("active");
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const node = await pub.readContract({ address: deployment.contracts.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "getNode", args: [nodeAddress] });
+    expect(node.operator).toBe(operator);
+    expect(node.status).toBe(1);
+
+    // 150 staked, 100 bonded to the node: unbonding 500 is refused, and the reason reads as a sentence.
+    await page.getByLabel("Amount to unbond (OPEN)").fill("500");
+    await page.getByRole("button", { name: "Request unbond" }).click();
+    await expect.poll(() => page.getByTestId("stake-tx").getAttribute("data-status"), { timeout: 15_000 }).toBe("error");
+    expect(await page.getByTestId("stake-tx").textContent()).toMatch(/request unbond failed: not enough free stake: have 50 OPEN, need 500 OPEN/);
+
+    await page.getByLabel("Amount to unbond (OPEN)").fill("30");
+    await page.getByRole("button", { name: "Request unbond" }).click();
+    await expect.poll(() => page.getByTestId("stake-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    await expect.poll(() => page.getByTestId("unbonding").getAttribute("data-state"), { timeout: 10_000 }).toBe("waiting");
+    expect(await page.getByTestId("unbonding").textContent()).toMatch(/^30 OPEN unbonding, released in \d+d/);
+    const info = await pub.readContract({ address: deployment.contracts.Staking!.address, abi: abis.Staking, functionName: "stakeOf", args: [operator] });
+    expect(info.unbonding).toBe(parseEther("30"));
+    await page.screenshot({ path: join(SHOTS, "operate.png"), fullPage: true });
+
+    await page.getByRole("link", { name: "Network" }).click();
+    await expect.poll(() => page.getByRole("img", { name: /Most-subscribed services/ }).getAttribute("aria-label"), { timeout: 15_000 }).toMatch(/paid #\d+: 1 subscribers/);
+    // Traffic through node 0's gateway while the page scrapes the node's /metrics: the latency chart fills in.
+    const echo = net.services.find((s) => s.name === "echo")!;
+    const latency = page.getByRole("img", { name: /Gateway latency through this node/ });
+    await waitFor("three latency points on the chart", async () => {
+      await Promise.all(Array.from({ length: 5 }, () => fetch(`${net.nodes[0]!.gatewayUrl}/svc/${echo.id}/x`, { method: "POST", body: "x" }).then((r) => r.text())));
+      return (await latency.count()) === 1 && (await latency.locator("circle").count()) >= 6; // p50 and p99 points
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    expect(await latency.getAttribute("aria-label")).toMatch(/p50: \d+(\.\d)? ms; p99: \d+(\.\d)? ms/);
+    await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
+    await page.getByRole("link", { name: "Tasks" }).click();
+    expect(await page.getByTestId("tasks-missing").textContent()).toContain("TaskManager not deployed on this chain");
+  });
+});

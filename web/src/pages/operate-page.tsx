@@ -1,0 +1,341 @@
+/** Operators: stake, request unbond, withdraw (with the countdown), register an Xnode, and their Xnodes. */
+import { abis } from "@dsmp/contracts";
+import { useQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { parseEther, type Abi, type Address, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { useConnection } from "wagmi";
+import { useChainTime, useNodesOf } from "../chain-reads.ts";
+import { useWriteReady } from "../components/wallet-bar.tsx";
+import { useDsmp } from "../dsmp-context.tsx";
+import { formatDuration, formatOpen, formatUtc, shortHex, unbondingCountdown } from "../format.ts";
+import { TxStatus, useTxRunner } from "../tx-runner.tsx";
+import { NOT_REPORTED } from "./services-page.tsx";
+
+/** XnodeRegistry's EIP-712 proof of possession (same as worker/src/chain/actions/register-node.ts). */
+export const NODE_REGISTRATION_DOMAIN = { name: "DSMP XnodeRegistry", version: "1" } as const;
+export const NODE_REGISTRATION_TYPES = {
+  NodeRegistration: [
+    { name: "operator", type: "address" },
+    { name: "node", type: "address" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const;
+
+/** A node key's 64-byte public key (X‖Y, no 0x04 prefix) as the registry wants it. */
+export function nodePublicKey64(privateKey: Hex): Hex {
+  return `0x${privateKeyToAccount(privateKey).publicKey.slice(4)}`;
+}
+
+/** Parses an OPEN amount typed by a person; undefined when it is not a positive number. */
+export function parseOpenInput(text: string): bigint | undefined {
+  if (!/^\s*\d+(\.\d{1,18})?\s*$/.test(text)) return undefined;
+  const v = parseEther(text.trim());
+  return v > 0n ? v : undefined;
+}
+
+/** Seconds on the chain's clock, advanced locally between reads so a countdown ticks each second. */
+function useChainNow(): number {
+  const time = useChainTime();
+  const [, tick] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => tick((n) => n + 1), 1_000);
+    return () => clearInterval(t);
+  }, []);
+  if (!time.data) return Math.floor(Date.now() / 1000);
+  return time.data.chainSeconds + Math.floor((Date.now() - time.data.wallMs) / 1000);
+}
+
+function useStake(account: Address | undefined) {
+  const { client, contracts } = useDsmp();
+  return useQuery({
+    queryKey: ["stake", account],
+    enabled: account !== undefined,
+    queryFn: async () => {
+      const [info, free, delay, minNodeStake] = await Promise.all([
+        client.readContract({ address: contracts.staking, abi: abis.Staking, functionName: "stakeOf", args: [account!] }),
+        client.readContract({ address: contracts.staking, abi: abis.Staking, functionName: "freeStakeOf", args: [account!] }),
+        client.readContract({ address: contracts.staking, abi: abis.Staking, functionName: "unbondingDelay" }),
+        client.readContract({ address: contracts.registry, abi: abis.XnodeRegistry, functionName: "minNodeStake" }),
+      ]);
+      return { info, free, delay, minNodeStake };
+    },
+  });
+}
+
+function useSlashes(account: Address | undefined) {
+  const { client, contracts } = useDsmp();
+  return useQuery({
+    queryKey: ["slashes", account],
+    enabled: account !== undefined,
+    queryFn: () => client.getContractEvents({ address: contracts.staking, abi: abis.Staking, eventName: "Slashed", args: { operator: account! }, fromBlock: 0n }),
+  });
+}
+
+function AmountForm({ label, button, onAmount, busy }: { label: string; button: string; onAmount: (amount: bigint) => void; busy: boolean }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState("");
+  const id = `amount-${button.replace(/\W+/g, "-").toLowerCase()}`;
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        const amount = parseOpenInput(text);
+        if (amount === undefined) return setError("enter a positive amount of OPEN, e.g. 100 or 12.5");
+        setError("");
+        onAmount(amount);
+      }}
+    >
+      <label htmlFor={id}>{label}</label>
+      <input id={id} inputMode="decimal" value={text} onChange={(e) => setText(e.target.value)} aria-invalid={error !== ""} aria-describedby={error ? `${id}-err` : undefined} />
+      <button type="submit" disabled={busy}>
+        {button}
+      </button>
+      {error ? (
+        <span id={`${id}-err`} className="error">
+          {error}
+        </span>
+      ) : null}
+    </form>
+  );
+}
+
+function StakeSection() {
+  const { contracts } = useDsmp();
+  const { address } = useConnection();
+  const stake = useStake(address);
+  const now = useChainNow();
+  const tx = useTxRunner();
+  const St = abis.Staking as Abi;
+  const d = stake.data;
+  const countdown = d ? unbondingCountdown(d.info.unbondingReleaseAt, d.info.unbonding, now) : undefined;
+  return (
+    <section aria-labelledby="stake-title" className="panel">
+      <h2 id="stake-title">Stake</h2>
+      {d ? (
+        <dl className="facts">
+          <dt>Bonded</dt>
+          <dd data-testid="bonded">{formatOpen(d.info.bonded)}</dd>
+          <dt>Locked (node bonds, leases, tasks)</dt>
+          <dd>{formatOpen(d.info.locked)}</dd>
+          <dt>Free</dt>
+          <dd>{formatOpen(d.free)}</dd>
+          <dt>Unbonding</dt>
+          <dd data-testid="unbonding" data-state={countdown?.state}>
+            {countdown?.text}
+          </dd>
+          <dt>Unbonding delay</dt>
+          <dd>{formatDuration(d.delay)}</dd>
+          <dt>Stake per Xnode</dt>
+          <dd>{formatOpen(d.minNodeStake)}</dd>
+        </dl>
+      ) : stake.isError ? (
+        <p className="error">cannot read stake: {stake.error.message.split("\n")[0]}</p>
+      ) : (
+        <p>reading…</p>
+      )}
+      <AmountForm
+        label="Amount to stake (OPEN)"
+        button="Stake"
+        busy={tx.busy}
+        onAmount={(amount) =>
+          void tx.run(async (t) => {
+            await t.ensureAllowance(contracts.staking, amount);
+            await t.write("stake", { address: contracts.staking, abi: St, functionName: "stake", args: [amount] });
+            return `staked ${formatOpen(amount)}`;
+          })
+        }
+      />
+      <AmountForm
+        label="Amount to unbond (OPEN)"
+        button="Request unbond"
+        busy={tx.busy}
+        onAmount={(amount) =>
+          void tx.run(async (t) => {
+            await t.write("request unbond", { address: contracts.staking, abi: St, functionName: "requestUnbond", args: [amount] });
+            return `unbonding ${formatOpen(amount)}; withdraw after the delay`;
+          })
+        }
+      />
+      <button
+        type="button"
+        disabled={tx.busy || countdown?.state !== "released"}
+        aria-describedby="withdraw-why"
+        onClick={() =>
+          void tx.run(async (t) => {
+            await t.write("withdraw", { address: contracts.staking, abi: St, functionName: "withdraw", args: [] });
+            return "withdrawn";
+          })
+        }
+      >
+        Withdraw
+      </button>
+      <span id="withdraw-why" className="muted">
+        {" "}
+        {countdown?.state === "released" ? "released stake is ready" : "available once the unbonding delay has passed"}
+      </span>
+      <TxStatus state={tx.state} testId="stake-tx" />
+    </section>
+  );
+}
+
+function RegisterSection() {
+  const { contracts, client, web } = useDsmp();
+  const tx = useTxRunner();
+  const [nodeKey, setNodeKey] = useState<Hex | "">("");
+  const [res, setRes] = useState({ cpu: "4000", mem: "8192", storage: "100", gpus: "0", slots: "4", meta: "" });
+  const keyOk = /^0x[0-9a-fA-F]{64}$/.test(nodeKey);
+  const nodeAddress = keyOk ? privateKeyToAccount(nodeKey as Hex).address : undefined;
+  const field = (k: keyof typeof res, label: string) => (
+    <label>
+      {label}
+      <input value={res[k]} inputMode={k === "meta" ? "text" : "numeric"} onChange={(e) => setRes({ ...res, [k]: e.target.value })} />
+    </label>
+  );
+  const download = keyOk
+    ? `data:application/json,${encodeURIComponent(JSON.stringify({ address: nodeAddress, privateKey: nodeKey, chainId: web.chainId, note: "DSMP Xnode key: keep it secret" }, null, 2))}`
+    : undefined;
+  return (
+    <section aria-labelledby="register-title" className="panel">
+      <h2 id="register-title">Register an Xnode</h2>
+      <p className="muted">
+        An Xnode has its own secp256k1 key; the registry checks a signature by that key (proof of possession). Generate one here (it never leaves this page unless you download it) or paste the key of a node you run.
+      </p>
+      <div className="row">
+        <button type="button" onClick={() => setNodeKey(generatePrivateKey())}>
+          Generate node key
+        </button>
+        <label>
+          Node private key
+          <input type="password" autoComplete="off" value={nodeKey} onChange={(e) => setNodeKey(e.target.value.trim() as Hex)} placeholder="0x… (64 hex digits)" />
+        </label>
+      </div>
+      {nodeAddress ? (
+        <p data-testid="node-address">
+          Node address {nodeAddress} —{" "}
+          <a href={download} download={`dsmp-node-${nodeAddress.slice(2, 10)}.json`}>
+            download the node key
+          </a>{" "}
+          (plain JSON: store it safely)
+        </p>
+      ) : null}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!keyOk) return;
+          const key = nodeKey as Hex;
+          void tx.run(async (t) => {
+            const nodeAccount = privateKeyToAccount(key);
+            const [nonce, block] = await Promise.all([
+              client.readContract({ address: contracts.registry, abi: abis.XnodeRegistry, functionName: "nonces", args: [nodeAccount.address] }),
+              client.getBlock(),
+            ]);
+            const deadline = block.timestamp + 3_600n;
+            const signature = await nodeAccount.signTypedData({
+              domain: { ...NODE_REGISTRATION_DOMAIN, chainId: web.chainId, verifyingContract: contracts.registry },
+              types: NODE_REGISTRATION_TYPES,
+              primaryType: "NodeRegistration",
+              message: { operator: t.account, node: nodeAccount.address, nonce, deadline },
+            });
+            const resources = { cpuMillicores: Number(res.cpu), memoryMiB: Number(res.mem), storageGiB: Number(res.storage), gpus: Number(res.gpus) };
+            await t.write("register Xnode", {
+              address: contracts.registry,
+              abi: abis.XnodeRegistry as Abi,
+              functionName: "register",
+              args: [nodePublicKey64(key), resources, Number(res.slots), res.meta, deadline, signature],
+            });
+            return `registered Xnode ${nodeAccount.address}`;
+          });
+        }}
+      >
+        {field("cpu", "CPU (millicores)")}
+        {field("mem", "Memory (MiB)")}
+        {field("storage", "Storage (GiB)")}
+        {field("gpus", "GPUs")}
+        {field("slots", "Capacity slots")}
+        {field("meta", "Metadata URI")}
+        <button type="submit" disabled={!keyOk || tx.busy}>
+          Register Xnode
+        </button>
+      </form>
+      <TxStatus state={tx.state} testId="register-tx" />
+    </section>
+  );
+}
+
+function MyNodes() {
+  const { address } = useConnection();
+  const nodes = useNodesOf(address);
+  const slashes = useSlashes(address);
+  return (
+    <section aria-labelledby="mynodes-title" className="panel">
+      <h2 id="mynodes-title">My Xnodes</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Node</th>
+            <th scope="col">Status</th>
+            <th scope="col">Resources</th>
+            <th scope="col">Slots</th>
+            <th scope="col">Bond</th>
+            <th scope="col">Registered</th>
+            <th scope="col">Proofs of resource</th>
+            <th scope="col">Earnings</th>
+          </tr>
+        </thead>
+        <tbody data-testid="my-nodes">
+          {(nodes.data ?? []).map((n) => (
+            <tr key={n.address}>
+              <td title={n.address}>{shortHex(n.address)}</td>
+              <td>{n.status}</td>
+              <td>
+                {n.resources.cpuMillicores / 1000} CPU · {n.resources.memoryMiB} MiB · {n.resources.storageGiB} GiB · {n.resources.gpus} GPU
+              </td>
+              <td>{n.slots}</td>
+              <td>{formatOpen(n.bond)}</td>
+              <td>{formatUtc(n.registeredAt)}</td>
+              <td>{NOT_REPORTED}</td>
+              <td>{NOT_REPORTED}</td>
+            </tr>
+          ))}
+          {nodes.data?.length === 0 ? (
+            <tr>
+              <td colSpan={8}>no Xnodes registered by this account</td>
+            </tr>
+          ) : null}
+        </tbody>
+      </table>
+      <h3>Slashes</h3>
+      {slashes.data?.length ? (
+        <ul>
+          {slashes.data.map((s) => (
+            <li key={`${s.transactionHash}-${s.logIndex}`}>
+              block {s.blockNumber.toString()}: {formatOpen(s.args.amount ?? 0n)} slashed, reason {s.args.reasonCode}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p className="muted">{slashes.isPending ? "reading…" : "none"}</p>
+      )}
+    </section>
+  );
+}
+
+export function OperatePage() {
+  const write = useWriteReady();
+  return (
+    <section aria-labelledby="operate-title">
+      <h1 id="operate-title">Operate</h1>
+      {write.ready ? (
+        <>
+          <StakeSection />
+          <RegisterSection />
+          <MyNodes />
+        </>
+      ) : (
+        <p>{write.reason}.</p>
+      )}
+    </section>
+  );
+}
