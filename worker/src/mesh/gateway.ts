@@ -586,7 +586,7 @@ class HttpGateway implements Gateway {
         provider.ewma.finish(now, rtt, verdict === "healthy");
         if (verdict === "healthy") provider.breaker.onSuccess(now, permit);
         else provider.breaker.onFailure(now, permit);
-        provider.window.record(now, { latencyMs: elapsed, success: failure === undefined && state.status < 500, retries: 0 });
+        provider.window.record(now, { latencyMs: elapsed, success: verdict === "healthy", retries: 0 });
       }
       const breakerAfter = provider.breaker.state(now);
       if (breakerAfter !== breakerBefore) {

@@ -10,9 +10,9 @@
  * Measured here (test/mesh-routing.e2e.test.ts (b), a provider 30 ms slower than its peer, on a VM at load
  * 13–16 on 2 cores): τ = 10 s gave the slow provider 0–42 % of the calls from run to run — one early outlier
  * on the fast provider locks the traffic onto the slow one for seconds, and the reverse starves the slow one
- * of probes — τ = 2 s gave 7–24 %, τ = 1 s 8–19 %. The cost of a short τ is more probes of a slow provider in
- * a noisy network; in a calm one its estimate takes τ·ln(slow/fast) to fall below the fast one's, so it is
- * probed about once every few seconds.
+ * of probes — τ = 2 s gave 7–24 %, τ = 1 s 8–19 % (5 runs each; 3–33 % over 16 later runs, see docs/mesh.md).
+ * The cost of a short τ is more probes of a slow provider in a noisy network; in a calm one its estimate
+ * takes τ·ln(slow/fast) to fall below the fast one's, so it is probed about once every few seconds.
  */
 export const DEFAULT_EWMA_DECAY_MS = 1_000;
 /**
