@@ -65,7 +65,7 @@ function hexToBytes(hash: Hex): Uint8Array {
 /** Reads the stream until `want` bytes past what `buffered` holds are there, or it ends. Bounded by `max`. */
 class StreamReader {
   readonly #iterator: AsyncIterator<Uint8Array | { subarray(): Uint8Array }>;
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #ended = false;
   constructor(stream: Stream) {
     this.#iterator = (stream as unknown as AsyncIterable<Uint8Array | { subarray(): Uint8Array }>)[Symbol.asyncIterator]();
