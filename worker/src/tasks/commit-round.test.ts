@@ -44,7 +44,9 @@ class Sim {
   readonly log: { slot: number; action: RoundAction; at: number }[] = [];
   now = T0;
   readonly queue: { to: number; event: RoundEvent }[] = [];
-  constructor(readonly members: Member[], taskId = 8n) {
+  readonly members: Member[];
+  constructor(members: Member[], taskId = 8n) {
+    this.members = members;
     this.states = members.map((_, i) => initialRoundState(params(i, taskId)));
   }
   broadcast(event: RoundEvent): void {
