@@ -260,3 +260,13 @@ describe("commit round: table of committee behaviours", () => {
     expect(slotsOf(0n)).toEqual([]);
   });
 });
+
+describe("commit round: evidence after finalization", () => {
+  it("proves a wrong result whose signature arrives after the task is final, once", () => {
+    const s = initialRoundState(params(0)); // slot 0 is rank 0 for task 8: the prover
+    step(s, { type: "finalized", resultHash: GOOD, participants: 0b1011n, now: T0 });
+    const late = step(s, { type: "resultSigReceived", worker: COMMITTEE[2]!, resultHash: BAD, participants: 0b0100n, signature: "0xbad1", now: T0 + 1 });
+    expect(late.actions).toEqual([{ type: "proveWrongResult", worker: COMMITTEE[2], resultHash: BAD, participants: 0b0100n, signature: "0xbad1" }]);
+    expect(step(s, { type: "tick", now: T0 + 2 }).actions).toEqual([]);
+  });
+});

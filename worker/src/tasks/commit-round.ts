@@ -98,7 +98,8 @@ export interface RoundState {
   transmitted: boolean;
   anchored: boolean;
   finalized?: { resultHash: Hex; participants: bigint };
-  proofsSent: boolean;
+  /** Slots already proven wrong or equivocating by this node (each proof is sent once). */
+  proven: Set<number>;
   dropped: Record<DropReason, number>;
 }
 
@@ -133,7 +134,7 @@ export function initialRoundState(params: RoundParams): RoundState {
     resultSigs: new Map(),
     transmitted: false,
     anchored: false,
-    proofsSent: false,
+    proven: new Set(),
     dropped: { "not-committee": 0, "late-commit": 0, duplicate: 0, "reveal-without-commit": 0, "reveal-mismatch": 0, "wrong-task": 0, "after-finalization": 0 },
   };
 }
@@ -282,26 +283,25 @@ function advance(state: RoundState, now: number, actions: RoundAction[]): void {
     actions.push({ type: "anchorCommit", slot: state.selfSlot, seal: ownCommit.seal, signature: ownCommit.signature });
   }
 
-  // 5. Proofs after finalization, by the participant of lowest rank.
-  if (state.finalized !== undefined && !state.proofsSent) {
+  // 5. Proofs after finalization (also for evidence arriving later), by the participant of lowest rank.
+  if (state.finalized !== undefined) {
     const final = state.finalized;
-    const finalSlots = slotsOf(final.participants);
-    const prover = finalSlots.sort((a, b) => transmitRank(p.taskId, a, n) - transmitRank(p.taskId, b, n))[0];
-    state.proofsSent = true;
+    const prover = slotsOf(final.participants).sort((a, b) => transmitRank(p.taskId, a, n) - transmitRank(p.taskId, b, n))[0];
     if (prover === state.selfSlot) {
-      const proved = new Set<number>();
+      for (const [slot, second] of state.equivocations) {
+        if (state.proven.has(slot)) continue;
+        state.proven.add(slot);
+        const first = state.commits.get(slot)!;
+        actions.push({ type: "proveCommitEquivocation", worker: p.committee[slot]!, sealA: first.seal, signatureA: first.signature, sealB: second.seal, signatureB: second.signature });
+      }
       for (const [key, sigs] of state.resultSigs) {
         const [resultHash, bits] = key.split(":") as [Hex, string];
         if (resultHash === final.resultHash) continue;
         for (const [slot, signature] of sigs) {
-          if (proved.has(slot)) continue;
-          proved.add(slot);
+          if (state.proven.has(slot)) continue;
+          state.proven.add(slot);
           actions.push({ type: "proveWrongResult", worker: p.committee[slot]!, resultHash, participants: BigInt(bits), signature });
         }
-      }
-      for (const [slot, second] of state.equivocations) {
-        const first = state.commits.get(slot)!;
-        actions.push({ type: "proveCommitEquivocation", worker: p.committee[slot]!, sealA: first.seal, signatureA: first.signature, sealB: second.seal, signatureB: second.signature });
       }
     }
   }
