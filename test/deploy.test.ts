@@ -14,7 +14,7 @@ import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.
 
 const run = promisify(execFile);
 const ROOT = new URL("..", import.meta.url).pathname;
-const EXPECTED = ["OpenToken", "Staking", "XnodeRegistry", "ServiceRegistry", "Subscriptions", "LeaseEscrow"];
+const EXPECTED = ["OpenToken", "Staking", "XnodeRegistry", "ServiceRegistry", "Subscriptions", "LeaseEscrow", "TaskManager"];
 
 describe("deploy script against a hardhat node", () => {
   let node: HardhatNode;
@@ -52,6 +52,15 @@ describe("deploy script against a hardhat node", () => {
       args: [keccak256(toHex("LOCKER_ROLE")), first.contracts.XnodeRegistry!.address],
     });
     expect(locker).toBe(true);
+    for (const roleName of ["LOCKER_ROLE", "SLASHER_ROLE"]) {
+      const granted = await client.readContract({
+        address: first.contracts.Staking!.address,
+        abi: abis.Staking,
+        functionName: "hasRole",
+        args: [keccak256(toHex(roleName)), first.contracts.TaskManager!.address],
+      });
+      expect(granted, `TaskManager has ${roleName}`).toBe(true);
+    }
 
     const blockBefore = await client.getBlockNumber();
     const second = JSON.parse((await deploy()).stdout) as Deployment;

@@ -177,6 +177,16 @@ contract XnodeRegistry is IXnodeRegistry, AccessControl, EIP712, Nonces {
     }
 
     /// @inheritdoc IXnodeRegistry
+    function assignmentInfo(address node)
+        external
+        view
+        returns (address operator, NodeStatus status, uint32 slots, Resources memory resources)
+    {
+        Node storage record = _nodes[node];
+        return (record.operator, record.status, record.slots, record.resources);
+    }
+
+    /// @inheritdoc IXnodeRegistry
     function getNode(address node) external view returns (Node memory) {
         return _nodes[node];
     }

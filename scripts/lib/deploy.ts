@@ -36,8 +36,10 @@ export interface DeployParameters {
   tokenSupply?: bigint;
   /** Stake an operator bonds per registered Xnode. */
   minNodeStake?: bigint;
-  /** Protocol fee on subscriptions and leases, in basis points. */
+  /** Protocol fee on subscriptions, leases and tasks, in basis points. */
   protocolFeeBps?: number;
+  /** TaskManager's fixed parameters; default {@link TASK_PARAMETER_DEFAULTS}. */
+  taskParameters?: TaskParameters;
   /** Folder for `<chainId>.json`; default `deployments/` at the repository root. */
   outDir?: string;
   /** Progress lines (one per action); default silent. */
@@ -49,6 +51,41 @@ export const DEPLOY_DEFAULTS = {
   minNodeStake: parseEther("100"),
   protocolFeeBps: 250,
 } as const;
+
+/** ITaskManager.Parameters as the constructor takes them. */
+export interface TaskParameters {
+  collateralBps: number;
+  minCollateral: bigint;
+  noShowPenaltyBps: number;
+  wrongResultSlashBps: number;
+  equivocationSlashBps: number;
+  finalizerFeeShareBps: number;
+  maxRounds: number;
+  candidateWindow: number;
+  maxScan: number;
+  drawDelay: number;
+  stakeWeightCap: bigint;
+}
+
+/**
+ * TaskManager defaults (docs/tasks.md explains each): collateral = the reward (min 10 OPEN) per seated worker;
+ * a no-show loses a quarter of it, a wrong result all of it, an equivocation twice it; half the protocol fee
+ * goes to the finalizing signers; 3 draw rounds; 8 fitting candidates per draw out of at most 64 registry
+ * entries; the draw is seeded by the next block's hash; stake above 10 000 OPEN adds no draw weight.
+ */
+export const TASK_PARAMETER_DEFAULTS: TaskParameters = {
+  collateralBps: 10_000,
+  minCollateral: parseEther("10"),
+  noShowPenaltyBps: 2_500,
+  wrongResultSlashBps: 10_000,
+  equivocationSlashBps: 20_000,
+  finalizerFeeShareBps: 5_000,
+  maxRounds: 3,
+  candidateWindow: 8,
+  maxScan: 64,
+  drawDelay: 1,
+  stakeWeightCap: parseEther("10000"),
+};
 
 export const DEFAULT_DEPLOYMENTS_DIR = new URL("../../deployments", import.meta.url).pathname;
 
@@ -122,8 +159,19 @@ export async function deploy(params: DeployParameters): Promise<Deployment> {
   const services = await ensure("ServiceRegistry", []);
   await ensure("Subscriptions", [token, services, admin, treasury, feeBps]);
   await ensure("LeaseEscrow", [token, registry, admin, treasury, feeBps]);
+  const tasks = await ensure("TaskManager", [
+    token,
+    staking,
+    registry,
+    admin,
+    treasury,
+    feeBps,
+    params.taskParameters ?? TASK_PARAMETER_DEFAULTS,
+  ]);
 
   await grant("Staking", "LOCKER_ROLE", registry);
+  await grant("Staking", "LOCKER_ROLE", tasks);
+  await grant("Staking", "SLASHER_ROLE", tasks);
 
   const deployment: Deployment = {
     chainId,

@@ -193,6 +193,17 @@ interface IXnodeRegistry {
     /// @param node The node.
     /// @return active True if Active.
     function isActive(address node) external view returns (bool active);
+    /// @notice What task / lease assignment needs to know about a node, in one cheap call (two storage reads,
+    /// no strings): its operator, status, capacity slots and advertised resources.
+    /// @param node The node.
+    /// @return operator Its operator (zero if never registered).
+    /// @return status Its status.
+    /// @return slots Its capacity slots.
+    /// @return resources Its advertised resources.
+    function assignmentInfo(address node)
+        external
+        view
+        returns (address operator, NodeStatus status, uint32 slots, Resources memory resources);
     /// @notice Full record of a node (all zero if never registered).
     /// @param node The node.
     /// @return record Its record.
