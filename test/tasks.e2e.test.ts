@@ -20,8 +20,8 @@ import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.
 import { stake } from "../worker/src/chain/actions/stake.ts";
 import { createDsmpChainClient } from "../worker/src/chain/chain-client.ts";
 import { createSilentLogger } from "../worker/src/log.ts";
-import { createBlobService, type BlobService } from "../worker/src/tasks/blob-protocol.ts";
-import { createBlobStore, sha256Hex, type BlobStore } from "../worker/src/tasks/blob-store.ts";
+import type { BlobService } from "../worker/src/tasks/blob-protocol.ts";
+import { sha256Hex, type BlobStore } from "../worker/src/tasks/blob-store.ts";
 import { createTaskRunner, type TaskRunner } from "../worker/src/tasks/task-runner.ts";
 import { compileWat } from "../worker/src/tasks/wat-compiler.ts";
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
@@ -64,9 +64,9 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       await mined(deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i + 1).address, parseEther("1000")] }));
       await stake(operator, { amount: parseEther("1000") });
       await mined(deployer.sendTransaction({ to: node.identity.address, value: parseEther("10") }));
-      const store = createBlobStore({ dir: join(root, `blobs-${i}`) });
-      const service = createBlobService({ store })({ libp2p: node.p2p.libp2p, logger: createSilentLogger() });
-      await service.start();
+      // The node's own blob store and /dsmp/blob/1.0.0 service; the runner is composed here (not by startXnode)
+      // so that node 2 can be given the test-only output hook.
+      const { store, service } = node.blobs;
       blobs.push({ service, store });
       const runner = createTaskRunner({
         chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: node.identity.account }),
@@ -92,7 +92,6 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
 
   afterAll(async () => {
     for (const r of runners) await r.stop().catch(() => undefined);
-    for (const b of blobs) await b.service.stop().catch(() => undefined);
     await net?.stop();
     await chain?.stop();
     rmSync(root, { recursive: true, force: true });
