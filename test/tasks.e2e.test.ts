@@ -24,6 +24,9 @@ import type { BlobService } from "../worker/src/tasks/blob-protocol.ts";
 import { sha256Hex, type BlobStore } from "../worker/src/tasks/blob-store.ts";
 import { createTaskRunner, type TaskRunner } from "../worker/src/tasks/task-runner.ts";
 import { compileWat } from "../worker/src/tasks/wat-compiler.ts";
+import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
+import { runCli } from "../worker/src/cli/main.ts";
+import { writeFileSync } from "node:fs";
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
 
 const NODES = 4;
@@ -44,6 +47,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let chain: HardhatNode;
   let net: DevnetXnodes;
   let deployment: Deployment;
+  let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
   const blobs: { service: BlobService; store: BlobStore }[] = [];
@@ -52,6 +56,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     chain = await startHardhatNode();
     const outDir = join(root, "deployments");
     deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
+    deploymentsFile = join(outDir, `${deployment.chainId}.json`);
     net = await startDevnetXnodes({ rpcUrl: chain.rpcUrl, deployment, deploymentsFile: join(outDir, `${deployment.chainId}.json`), count: NODES, rootDir: join(root, "nodes"), ephemeralPorts: true });
     const c = deployment.contracts;
     const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
@@ -174,5 +179,41 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     expect(finals).toHaveLength(1);
     // The result bytes are in the honest nodes' blob stores, by their hash.
     expect(sha256Hex((await blobs[0]!.store.get(expected))!)).toBe(expected);
+  });
+
+  it("dsmp task submit (--json) follows a task to its result; task status and task ls show it", async () => {
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    const modulePath = join(root, "wordcount.wasm");
+    const inputPath = join(root, "words.txt");
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "wordcount.wat"), "utf8"));
+    writeFileSync(modulePath, wasm);
+    writeFileSync(inputPath, "one two three\nfour five\n");
+    const expectedOutput = Buffer.from(await runWasm(wasm, readFileSync(inputPath))).toString("hex");
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile];
+    const io = createMemoryIo();
+    const code = await runCli(
+      ["task", "submit", "--module", modulePath, "--input", inputPath, "--n", "4", "--q", "3", "--reward", "5", "--node-api", net.nodes[1]!.apiUrl, "--key", devPrivateKey(9), "--json", ...common],
+      io,
+    );
+    expect(io.err()).toContain("finalized: result");
+    expect(code).toBe(0);
+    const out = JSON.parse(io.out());
+    expect(out.status).toBe("finalized");
+    expect(out.outputHex).toBe(expectedOutput); // 5 words, 2 lines
+    expect(out.resultHash).toBe(sha256Hex(Buffer.from(expectedOutput, "hex")));
+    expect(out.txHashes.length).toBeGreaterThanOrEqual(2);
+    expect(io.err()).toMatch(/created: task \d+/);
+    expect(io.err()).toContain("assigned: round 0");
+
+    const status = createMemoryIo();
+    expect(await runCli(["task", "status", String(out.taskId), "--json", ...common], status)).toBe(0);
+    expect(JSON.parse(status.out())).toMatchObject({ status: "finalized", resultHash: out.resultHash, n: 4, q: 3 });
+    const ls = createMemoryIo();
+    expect(await runCli(["task", "ls", "--json", ...common], ls)).toBe(0);
+    expect(JSON.parse(ls.out()).map((t: { status: string }) => t.status)).toEqual(["finalized", "finalized"]);
   });
 });

@@ -10,6 +10,7 @@ import { nodeRegisterCommands } from "./node-register.ts";
 import { serviceCommands } from "./service.ts";
 import { stakeCommands } from "./stake.ts";
 import { subscribeCommands } from "./subscribe.ts";
+import { taskCommands } from "./task.ts";
 import { tokenCommands } from "./token.ts";
 
 export const COMMANDS: readonly CliCommand[] = [
@@ -18,5 +19,6 @@ export const COMMANDS: readonly CliCommand[] = [
   ...nodeDaemonCommands,
   ...serviceCommands,
   ...subscribeCommands,
+  ...taskCommands,
   ...tokenCommands,
 ];
