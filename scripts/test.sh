@@ -16,12 +16,12 @@ dsmp_ensure_redis
 
 step() { dsmp_log "── $*"; }
 
-step "build: compile contracts (solc-js $(node -p 'require("solc/package.json").version'), offline), generate ABIs, build the web UI"
+step "build: compile contracts (solc-js $(node -p 'require("solc/package.json").version'), offline), generate ABIs, build the Wasm examples and the web UI"
 # Prove the compile needs no network: where we may create a network namespace (root on Linux), build inside
 # one that has only loopback, from scratch; elsewhere build normally.
 if command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
   dsmp_log "building with the network cut (unshare -n, --force)"
-  unshare -n bash -c 'ip link set lo up 2>/dev/null; node_modules/.bin/hardhat build --force --quiet && node scripts/gen-abis.ts && node_modules/.bin/vite build web --logLevel warn' \
+  unshare -n bash -c 'ip link set lo up 2>/dev/null; node_modules/.bin/hardhat build --force --quiet && node scripts/gen-abis.ts && node scripts/build-examples.ts && node_modules/.bin/vite build web --logLevel warn' \
     || dsmp_die "build failed with the network cut: the compile must not download anything"
 else
   npm run --silent build || dsmp_die "build failed"

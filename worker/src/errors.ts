@@ -34,7 +34,17 @@ export type DsmpErrorCode =
   | "NODE_START_FAILED"
   | "NODE_UNREACHABLE"
   | "GATEWAY_REQUEST_FAILED"
-  | "NODE_IDENTITY_MISMATCH";
+  | "NODE_IDENTITY_MISMATCH"
+  | "SANDBOX_MODULE_TOO_LARGE"
+  | "SANDBOX_INVALID_MODULE"
+  | "SANDBOX_FORBIDDEN_IMPORT"
+  | "SANDBOX_TIMEOUT"
+  | "SANDBOX_MEMORY_LIMIT"
+  | "SANDBOX_TRAP"
+  | "BLOB_NOT_FOUND"
+  | "BLOB_TOO_LARGE"
+  | "BLOB_HASH_MISMATCH"
+  | "BLOB_FETCH_FAILED";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -577,4 +587,105 @@ export class NodeIdentityMismatchError extends DsmpError {
       details: `registered PeerId bytes ${registered}, this keystore's ${own}: is this the right keystore?`,
     });
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tasks: Wasm sandbox and blob protocol (docs/tasks.md)
+
+/** Codes of the sandbox errors: why a task's module could not produce an output. */
+export type SandboxErrorCode = Extract<DsmpErrorCode, `SANDBOX_${string}`>;
+
+/**
+ * A module failed in the sandbox. Each subclass is one reason; `reason` is the short word recorded with a
+ * failed task (`too-large`, `invalid`, `forbidden-import`, `timeout`, `memory-limit`, `trap`).
+ */
+export abstract class SandboxError extends DsmpError {
+  abstract override readonly code: SandboxErrorCode;
+  abstract readonly reason: "too-large" | "invalid" | "forbidden-import" | "timeout" | "memory-limit" | "trap";
+}
+
+/** The module is larger than the sandbox accepts. */
+export class ModuleTooLargeError extends SandboxError {
+  override readonly name = "ModuleTooLargeError" as const;
+  readonly code = "SANDBOX_MODULE_TOO_LARGE" as const;
+  readonly reason = "too-large" as const;
+  constructor(size: number, max: number) {
+    super(`module of ${size} bytes is over the ${max}-byte cap`);
+  }
+}
+
+/** Not a valid WebAssembly binary, or it does not follow the sandbox ABI (exports, memory). */
+export class InvalidModuleError extends SandboxError {
+  override readonly name = "InvalidModuleError" as const;
+  readonly code = "SANDBOX_INVALID_MODULE" as const;
+  readonly reason = "invalid" as const;
+}
+
+/** The module imports something; the sandbox ABI grants no imports at all (no clock, randomness or I/O). */
+export class ForbiddenImportError extends SandboxError {
+  override readonly name = "ForbiddenImportError" as const;
+  readonly code = "SANDBOX_FORBIDDEN_IMPORT" as const;
+  readonly reason = "forbidden-import" as const;
+  readonly imports: readonly string[];
+  constructor(imports: readonly string[]) {
+    super(`module imports ${imports.join(", ")}; the sandbox grants no imports`);
+    this.imports = imports;
+  }
+}
+
+/** The run went past its wall-clock cap and its thread was terminated. */
+export class SandboxTimeoutError extends SandboxError {
+  override readonly name = "SandboxTimeoutError" as const;
+  readonly code = "SANDBOX_TIMEOUT" as const;
+  readonly reason = "timeout" as const;
+  constructor(timeoutMs: number) {
+    super(`module ran longer than ${timeoutMs} ms`);
+  }
+}
+
+/** The module declared, or grew to, more memory than the cap (or its thread ran out of heap). */
+export class SandboxMemoryLimitError extends SandboxError {
+  override readonly name = "SandboxMemoryLimitError" as const;
+  readonly code = "SANDBOX_MEMORY_LIMIT" as const;
+  readonly reason = "memory-limit" as const;
+}
+
+/** The module trapped (unreachable, out-of-bounds access, division by zero, stack overflow, bad output span). */
+export class SandboxTrapError extends SandboxError {
+  override readonly name = "SandboxTrapError" as const;
+  readonly code = "SANDBOX_TRAP" as const;
+  readonly reason = "trap" as const;
+}
+
+/** No peer we asked holds a blob with this hash. */
+export class BlobNotFoundError extends DsmpError {
+  override readonly name = "BlobNotFoundError" as const;
+  readonly code = "BLOB_NOT_FOUND" as const;
+  constructor(hash: string, options: DsmpErrorOptions = {}) {
+    super(`blob ${hash} not found`, options);
+  }
+}
+
+/** A blob (stored, offered or received) is over the size cap. */
+export class BlobTooLargeError extends DsmpError {
+  override readonly name = "BlobTooLargeError" as const;
+  readonly code = "BLOB_TOO_LARGE" as const;
+  constructor(size: number, max: number) {
+    super(`blob of at least ${size} bytes is over the ${max}-byte cap`);
+  }
+}
+
+/** Bytes received for a hash do not hash to it. */
+export class BlobHashMismatchError extends DsmpError {
+  override readonly name = "BlobHashMismatchError" as const;
+  readonly code = "BLOB_HASH_MISMATCH" as const;
+  constructor(expected: string, actual: string) {
+    super(`blob hash mismatch: asked for ${expected}, received bytes hashing to ${actual}`);
+  }
+}
+
+/** The blob exchange with a peer failed (stream error, malformed answer, deadline). */
+export class BlobFetchError extends DsmpError {
+  override readonly name = "BlobFetchError" as const;
+  readonly code = "BLOB_FETCH_FAILED" as const;
 }

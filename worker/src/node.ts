@@ -22,7 +22,7 @@ import type { DsmpConfig } from "./config.ts";
 import { createServiceAnnouncer, type ServiceAnnouncer } from "./discovery/announcer.ts";
 import { chainViewEligibility } from "./discovery/provider-eligibility.ts";
 import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
-import { ApiBadRequestError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
+import { ApiBadRequestError, ApiNotFoundError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
 import { loadOrCreateKeystore } from "./identity/keystore.ts";
 import { isValidPrivateKey, type NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -36,6 +36,10 @@ import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken
 import { MAX_USAGE_QUERY_LIMIT, UsageLedger } from "./mesh/access/usage-ledger.ts";
 import { createDsmpLibp2p, libp2pInitFromConfig, type DsmpLibp2p } from "./p2p/libp2p-node.ts";
 import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/service-record-dht.ts";
+import { createDsmpChainClient } from "./chain/chain-client.ts";
+import { createBlobService, type BlobService } from "./tasks/blob-protocol.ts";
+import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.ts";
+import { createTaskRunner, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
 
 /** A service this node provides: the on-chain id and the backend that answers it. */
 export interface ServedService {
@@ -79,6 +83,11 @@ export interface XnodeInit {
   replayCacheCapacity?: number;
   /** Serve the web UI (static files) from the control API, plus `GET /v1/web-config` for it. */
   web?: XnodeWebOptions;
+  /**
+   * Task execution (docs/tasks.md). On when this is given or the environment sets DSMP_REDIS_URL, and the
+   * deployment has a TaskManager; otherwise the node logs "tasks disabled" and only serves blobs.
+   */
+  tasks?: Partial<Pick<TaskRunnerInit, "redisUrl" | "pollMs" | "transmitStaggerMs" | "sandbox" | "testOnlyAlterOutput" | "queuePrefix">>;
 }
 
 export interface XnodeWebOptions {
@@ -123,6 +132,10 @@ export interface Xnode {
   readonly metrics: DsmpMetrics;
   /** Calls this node served, for per-call settlement and usage statistics. */
   readonly usage: UsageLedger;
+  /** Content-addressed blobs (task modules, inputs, outputs) this node holds and serves over /dsmp/blob/1.0.0. */
+  readonly blobs: { store: BlobStore; service: BlobService };
+  /** The task pipeline, when tasks are enabled. */
+  readonly tasks: TaskRunner | undefined;
   readonly apiUrl: string;
   readonly gatewayUrl: string;
   status(): XnodeStatus;
@@ -387,6 +400,37 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         .catch((err) => nodeLog.warn({ err, serviceId: s.serviceId.toString() }, "announce failed; the announcer retries"));
     }
 
+    // Blobs and tasks.
+    const blobStore = createBlobStore({ dir: join(config.node.dataDir, "blobs") });
+    const blobService = createBlobService({ store: blobStore })({ libp2p, logger: log });
+    await blobService.start();
+    cleanups.push({ name: "blob service", run: () => blobService.stop() });
+    const taskRedisUrl = init.tasks?.redisUrl ?? process.env["DSMP_REDIS_URL"];
+    const taskManager = deployment.contracts["TaskManager"];
+    let tasks: TaskRunner | undefined;
+    if (taskRedisUrl === undefined || taskManager === undefined) {
+      nodeLog.info({ reason: taskRedisUrl === undefined ? "no Redis URL (set DSMP_REDIS_URL)" : "no TaskManager in the deployment" }, "tasks disabled");
+    } else {
+      tasks = createTaskRunner({
+        ...init.tasks,
+        redisUrl: taskRedisUrl,
+        chain: await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account }),
+        taskManager: taskManager.address,
+        fromBlock: BigInt(taskManager.blockNumber),
+      })({
+        account: identity.account,
+        pubsub: libp2p.services.pubsub,
+        blobs: blobService,
+        store: blobStore,
+        peers: () => libp2p.getPeers(),
+        logger: log,
+      });
+      await tasks.start();
+      const runner = tasks;
+      cleanups.push({ name: "tasks", run: () => runner.stop() });
+      nodeLog.info({ taskManager: taskManager.address }, "tasks enabled");
+    }
+
     let api: ApiServer | undefined;
     const status = (): XnodeStatus => {
       const view = chainView.state.nodes.get(identity.address.toLowerCase() as Address);
@@ -420,6 +464,37 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       ],
       routes: [
         { method: "GET", pattern: "/v1/status", handler: async () => status() },
+        {
+          // Hand a blob (task module or input) to this node, which then serves it to task committees.
+          method: "POST",
+          pattern: "/v1/blobs",
+          handler: async (req) => {
+            const body = req.body as { base64?: unknown } | undefined;
+            if (typeof body?.base64 !== "string") throw new ApiBadRequestError('body must be {"base64": "<bytes>"}');
+            return { hash: await blobStore.put(Buffer.from(body.base64, "base64")) };
+          },
+        },
+        {
+          method: "GET",
+          pattern: "/v1/blobs/:hash",
+          handler: async (req) => {
+            const hash = req.params.hash!.toLowerCase();
+            if (!isBlobHash(hash)) throw new ApiBadRequestError(`not a sha256 hash: "${req.params.hash}"`);
+            const blob = await blobStore.get(hash);
+            if (blob === undefined) throw new ApiNotFoundError(`no blob ${hash} on this node`);
+            return { hash, base64: Buffer.from(blob).toString("base64") };
+          },
+        },
+        {
+          method: "GET",
+          pattern: "/v1/tasks",
+          handler: async () => ({
+            enabled: tasks !== undefined,
+            queue: tasks === undefined ? null : await tasks.queue.counts(),
+            jobs: tasks === undefined ? [] : [...tasks.outcomes].map(([taskId, outcome]) => ({ taskId, ...outcome })),
+            rounds: tasks === undefined ? [] : [...tasks.rounds].map(([taskId, r]) => ({ taskId, ...r.summary() })),
+          }),
+        },
         {
           method: "GET",
           pattern: "/v1/services/:id/stats",
@@ -483,6 +558,8 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       announcer,
       metrics,
       usage,
+      blobs: { store: blobStore, service: blobService },
+      tasks,
       apiUrl: api.url,
       gatewayUrl,
       status,

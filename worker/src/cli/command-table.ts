@@ -11,6 +11,7 @@ import { serviceCommands } from "./service.ts";
 import { serviceStatCommands } from "./service-stat.ts";
 import { stakeCommands } from "./stake.ts";
 import { subscribeCommands } from "./subscribe.ts";
+import { taskCommands } from "./task.ts";
 import { tokenCommands } from "./token.ts";
 
 export const COMMANDS: readonly CliCommand[] = [
@@ -20,5 +21,6 @@ export const COMMANDS: readonly CliCommand[] = [
   ...serviceCommands,
   ...serviceStatCommands,
   ...subscribeCommands,
+  ...taskCommands,
   ...tokenCommands,
 ];

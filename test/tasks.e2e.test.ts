@@ -1,0 +1,219 @@
+/**
+ * Tasks end to end on real parts: a `hardhat node` with the deployed contracts (TaskManager included), 4 Xnodes
+ * on 127.0.0.1 (registered and staked), each with a task runner on the shared Redis (its own key prefix), blob
+ * service and sandbox. A submitter hands the FNV-1a example module and an input to node 0, creates a task with
+ * n = 4, q = 3, and has it assigned. Node 2 is configured to lie (test-only output hook): the correct result is
+ * finalized with the honest three as participants, the liar is slashed, the honest operators are paid.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { createPublicClient, createWalletClient, http, maxUint256, parseEther, type Address, type Hex } from "viem";
+import { hardhat } from "viem/chains";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { abis, type Deployment } from "../contracts/index.ts";
+import { deploy } from "../scripts/lib/deploy.ts";
+import { devAccount, devPrivateKey } from "../scripts/lib/dev-accounts.ts";
+import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
+import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+import { stake } from "../worker/src/chain/actions/stake.ts";
+import { createDsmpChainClient } from "../worker/src/chain/chain-client.ts";
+import { createSilentLogger } from "../worker/src/log.ts";
+import type { BlobService } from "../worker/src/tasks/blob-protocol.ts";
+import { sha256Hex, type BlobStore } from "../worker/src/tasks/blob-store.ts";
+import { createTaskRunner, type TaskRunner } from "../worker/src/tasks/task-runner.ts";
+import { compileWat } from "../worker/src/tasks/wat-compiler.ts";
+import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
+import { runCli } from "../worker/src/cli/main.ts";
+import { writeFileSync } from "node:fs";
+import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
+
+const NODES = 4;
+const LIAR = 2;
+const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe("tasks end to end (real chain, Redis, libp2p)", () => {
+  let chain: HardhatNode;
+  let net: DevnetXnodes;
+  let deployment: Deployment;
+  let deploymentsFile: string;
+  const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
+  const runners: TaskRunner[] = [];
+  const blobs: { service: BlobService; store: BlobStore }[] = [];
+
+  beforeAll(async () => {
+    chain = await startHardhatNode();
+    const outDir = join(root, "deployments");
+    deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
+    deploymentsFile = join(outDir, `${deployment.chainId}.json`);
+    net = await startDevnetXnodes({ rpcUrl: chain.rpcUrl, deployment, deploymentsFile: join(outDir, `${deployment.chainId}.json`), count: NODES, rootDir: join(root, "nodes"), ephemeralPorts: true });
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const mined = async (hash: Promise<Hex>) => pub.waitForTransactionReceipt({ hash: await hash });
+    const prefix = `dsmp-test:tasks-e2e:${randomUUID()}`;
+    for (const [i, node] of net.nodes.entries()) {
+      // Collateral for tasks comes from the operator's free stake; gas for round transactions from the node key.
+      const operator = await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: devAccount(i + 1) });
+      await mined(deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i + 1).address, parseEther("1000")] }));
+      await stake(operator, { amount: parseEther("1000") });
+      await mined(deployer.sendTransaction({ to: node.identity.address, value: parseEther("10") }));
+      // The node's own blob store and /dsmp/blob/1.0.0 service; the runner is composed here (not by startXnode)
+      // so that node 2 can be given the test-only output hook.
+      const { store, service } = node.blobs;
+      blobs.push({ service, store });
+      const runner = createTaskRunner({
+        chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: node.identity.account }),
+        taskManager: c.TaskManager!.address,
+        fromBlock: BigInt(c.TaskManager!.blockNumber),
+        redisUrl: REDIS_URL,
+        queuePrefix: `${prefix}:${i}`,
+        pollMs: 300,
+        transmitStaggerMs: 2_000,
+        ...(i === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+      })({
+        account: node.identity.account,
+        pubsub: node.p2p.libp2p.services.pubsub,
+        blobs: service,
+        store,
+        peers: () => node.p2p.libp2p.getPeers(),
+        logger: createSilentLogger(),
+      });
+      await runner.start();
+      runners.push(runner);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const r of runners) await r.stop().catch(() => undefined);
+    await net?.stop();
+    await chain?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("4 workers, one liar: the correct result finalizes, the liar is slashed, the honest are paid", async () => {
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(8) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const mined = async (hash: Promise<Hex>) => {
+      const r = await pub.waitForTransactionReceipt({ hash: await hash });
+      expect(r.status).toBe("success");
+      return r;
+    };
+
+    // The submitter's CLI hands module and input to its local node (node 0), which serves them by hash.
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+    const input = new TextEncoder().encode("hello, decentralized service mesh\n".repeat(100));
+    const moduleHash = await blobs[0]!.store.put(wasm);
+    const inputHash = await blobs[0]!.store.put(input);
+    const expected = sha256Hex(await runWasm(wasm, input));
+
+    await mined(deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [submitter.account.address, parseEther("1000")] }));
+    await mined(submitter.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [c.TaskManager!.address, maxUint256] }));
+    const now = (await pub.getBlock()).timestamp;
+    const created = await mined(
+      submitter.writeContract({
+        address: c.TaskManager!.address,
+        abi: abis.TaskManager,
+        functionName: "createTask",
+        args: [
+          {
+            moduleHash,
+            inputHash,
+            inputURI: "",
+            resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 },
+            n: 4,
+            q: 3,
+            reward: parseEther("10"),
+            commitWindow: 60,
+            revealWindow: 60,
+            finalDeadline: Number(now) + 900,
+          },
+        ],
+      }),
+    );
+    const taskId = BigInt(created.logs.find((l) => l.address.toLowerCase() === c.TaskManager!.address.toLowerCase())!.topics[1]!);
+    // The draw is seeded by a later block's hash: mine past it, then anyone may assign.
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await mined(submitter.writeContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "assign", args: [taskId] }));
+    const committee = (await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "committeeOf", args: [taskId] })) as readonly Address[];
+    const nodeAddrs = net.nodes.map((n) => n.identity.address);
+    expect([...committee].sort()).toEqual([...nodeAddrs].sort());
+    const liarSlot = committee.indexOf(nodeAddrs[LIAR]!);
+
+    const info = await until("finalization", async () => {
+      const t = await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "getTask", args: [taskId] });
+      return t.status === 3 ? t : undefined;
+    });
+    expect(info.resultHash).toBe(expected);
+    const participants = [0, 1, 2, 3].filter((s) => ((BigInt(info.participants) >> BigInt(s)) & 1n) === 1n);
+    expect(participants).toEqual([0, 1, 2, 3].filter((s) => s !== liarSlot));
+
+    // The liar's signed wrong Result is proven by the lowest-ranked honest participant: WorkerSlashed for it.
+    const slashed = await until("the liar's slash", async () => {
+      const logs = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "WorkerSlashed", args: { taskId }, fromBlock: 0n });
+      return logs.length > 0 ? logs : undefined;
+    }, 30_000);
+    expect(slashed.map((l) => (l.args as { node: Address }).node)).toEqual([nodeAddrs[LIAR]]);
+    // Honest operators were credited, the liar's was not.
+    for (const [i] of net.nodes.entries()) {
+      const reward = await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(i + 1).address] });
+      if (i === LIAR) expect(reward).toBe(0n);
+      else expect(reward).toBeGreaterThan(0n);
+    }
+    // Exactly one report went on-chain.
+    const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+    // The result bytes are in the honest nodes' blob stores, by their hash.
+    expect(sha256Hex((await blobs[0]!.store.get(expected))!)).toBe(expected);
+  });
+
+  it("dsmp task submit (--json) follows a task to its result; task status and task ls show it", async () => {
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    const modulePath = join(root, "wordcount.wasm");
+    const inputPath = join(root, "words.txt");
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "wordcount.wat"), "utf8"));
+    writeFileSync(modulePath, wasm);
+    writeFileSync(inputPath, "one two three\nfour five\n");
+    const expectedOutput = Buffer.from(await runWasm(wasm, readFileSync(inputPath))).toString("hex");
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile];
+    const io = createMemoryIo();
+    const code = await runCli(
+      ["task", "submit", "--module", modulePath, "--input", inputPath, "--n", "4", "--q", "3", "--reward", "5", "--node-api", net.nodes[1]!.apiUrl, "--key", devPrivateKey(9), "--json", ...common],
+      io,
+    );
+    expect(io.err()).toContain("finalized: result");
+    expect(code).toBe(0);
+    const out = JSON.parse(io.out());
+    expect(out.status).toBe("finalized");
+    expect(out.outputHex).toBe(expectedOutput); // 5 words, 2 lines
+    expect(out.resultHash).toBe(sha256Hex(Buffer.from(expectedOutput, "hex")));
+    expect(out.txHashes.length).toBeGreaterThanOrEqual(2);
+    expect(io.err()).toMatch(/created: task \d+/);
+    expect(io.err()).toContain("assigned: round 0");
+
+    const status = createMemoryIo();
+    expect(await runCli(["task", "status", String(out.taskId), "--json", ...common], status)).toBe(0);
+    expect(JSON.parse(status.out())).toMatchObject({ status: "finalized", resultHash: out.resultHash, n: 4, q: 3 });
+    const ls = createMemoryIo();
+    expect(await runCli(["task", "ls", "--json", ...common], ls)).toBe(0);
+    expect(JSON.parse(ls.out()).map((t: { status: string }) => t.status)).toEqual(["finalized", "finalized"]);
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * The node's task pipeline (DESIGN §4.3–4.6): chain → BullMQ job → blobs → sandbox → committee round → report.
+ *
+ * - A watcher polls TaskManager's `TaskAssigned` events naming this node and adds one job per task to the
+ *   node's durable queue (job id from the task id, so the replay after a restart adds nothing twice).
+ * - A job reads the task (`getTask`, `committeeOf`, the `TaskCreated` event for the hashes), leaves at once if
+ *   the task is final or this node no longer holds a slot, fetches module and input by hash over
+ *   `/dsmp/blob/1.0.0` from connected peers (the submitter's node serves them), runs the module in the sandbox,
+ *   keeps the output in the blob store (so the submitter can fetch it by its hash), and runs the round
+ *   (round-driver.ts) until the task is final or its report deadline passes.
+ * - The commit salt is derived from the node key and task id (a deterministic signature), so a node restarted
+ *   mid-round re-creates the same seal instead of equivocating.
+ * - A module that fails in the sandbox fails the job with its reason; the node does not commit and stays up.
+ */
+import type { PeerId } from "@libp2p/interface";
+import { keccak256, toHex, type Address, type Hex, type LocalAccount } from "viem";
+import { abis } from "@dsmp/contracts";
+import { sendTransaction } from "../chain/transactions.ts";
+import type { DsmpChainClient } from "../chain/chain-client.ts";
+import { SandboxError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { BlobService } from "./blob-protocol.ts";
+import { sha256Hex, type BlobStore } from "./blob-store.ts";
+import { slotsOf } from "./commit-round.ts";
+import { createTaskQueue, type TaskJobContext, type TaskQueue } from "./job-queue.ts";
+import { createRoundDriver, type RoundChain, type RoundDriver } from "./round-driver.ts";
+import { taskManagerDomain } from "./round-messages.ts";
+import { runWasm, type SandboxOptions } from "./wasm-sandbox.ts";
+import type { GossipSub } from "@libp2p/gossipsub";
+
+/** Chain poll interval (ms) of the assignment watcher and of a running job. */
+export const TASK_POLL_MS = 1_000;
+/** After finalization, the job stays this long for proofs against losers (ms). */
+export const TASK_PROOF_GRACE_MS = 3_000;
+/** Transmit stagger between ranked workers (ms). */
+export const TASK_TRANSMIT_STAGGER_MS = 3_000;
+
+/** TaskStatus of ITaskManager. */
+export const TASK_STATUS = ["none", "pending", "active", "finalized", "refunded"] as const;
+
+/** What a job ends with. */
+export type TaskJobOutcome =
+  | { outcome: "finalized"; resultHash: Hex; ownResultHash: Hex; participants: number[]; transactions: { action: string; hash: Hex }[] }
+  | { outcome: "not-final"; ownResultHash: Hex; transactions: { action: string; hash: Hex }[] }
+  | { outcome: "already-closed"; status: string }
+  | { outcome: "not-seated" }
+  | { outcome: "module-failed"; reason: string; message: string };
+
+export interface TaskRunnerInit {
+  chain: DsmpChainClient;
+  taskManager: Address;
+  /** Block TaskManager was deployed at (the watcher starts there). */
+  fromBlock: bigint;
+  redisUrl: string;
+  /** Queue key prefix; default `dsmp:<chainId>:<node address>`. */
+  queuePrefix?: string;
+  sandbox?: Omit<SandboxOptions, "signal">;
+  pollMs?: number;
+  transmitStaggerMs?: number;
+  /**
+   * TEST ONLY: rewrites this node's output before it is hashed, to make it a liar in end-to-end tests.
+   * Never set outside tests.
+   */
+  testOnlyAlterOutput?: (output: Uint8Array) => Uint8Array;
+}
+
+export interface TaskRunnerComponents {
+  account: LocalAccount;
+  pubsub: GossipSub;
+  blobs: BlobService;
+  store: BlobStore;
+  /** Peers to ask for blobs (connected peers). */
+  peers: () => PeerId[];
+  logger: Logger;
+}
+
+export interface TaskRunner {
+  readonly queue: TaskQueue<TaskJobOutcome>;
+  /** Outcomes of jobs finished since start, by task id. */
+  readonly outcomes: Map<string, TaskJobOutcome | { outcome: "job-failed"; reason: string }>;
+  /** Rounds in progress, by task id. */
+  readonly rounds: Map<string, RoundDriver>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerComponents) => TaskRunner {
+  return (components) => {
+    const { chain, taskManager } = init;
+    const { account } = components;
+    const log = components.logger.child({ module: "tasks", node: account.address });
+    const pollMs = init.pollMs ?? TASK_POLL_MS;
+    const domain = taskManagerDomain(chain.chainId, taskManager);
+    const outcomes = new Map<string, TaskJobOutcome | { outcome: "job-failed"; reason: string }>();
+    const rounds = new Map<string, RoundDriver>();
+    const running = new AbortController();
+    let watcher: ReturnType<typeof setTimeout> | undefined;
+    let cursor = init.fromBlock;
+
+    const read = <T>(functionName: "getTask" | "committeeOf", taskId: bigint) =>
+      chain.public.readContract({ address: taskManager, abi: abis.TaskManager, functionName, args: [taskId] }) as Promise<T>;
+    type TaskInfo = { status: number; q: number; n: number; commitDeadline: bigint; reportDeadline: bigint; finalDeadline: bigint; resultHash: Hex; participants: number };
+
+    const tx = (what: string, write: Parameters<typeof sendTransaction>[2]) => sendTransaction(chain, what, write).then((r) => r.hash);
+    const roundChain: RoundChain = {
+      reportResult: (taskId, resultHash, participants, signatures) =>
+        tx("reportResult", (w) => w.writeContract({ address: taskManager, abi: abis.TaskManager, functionName: "reportResult", args: [taskId, resultHash, participants, signatures] })),
+      anchorCommit: (taskId, slot, seal, signature) =>
+        tx("anchorCommit", (w) => w.writeContract({ address: taskManager, abi: abis.TaskManager, functionName: "anchorCommit", args: [taskId, slot, seal, signature] })),
+      proveWrongResult: (taskId, resultHash, participants, signature) =>
+        tx("proveWrongResult", (w) => w.writeContract({ address: taskManager, abi: abis.TaskManager, functionName: "proveWrongResult", args: [taskId, resultHash, participants, signature] })),
+      proveCommitEquivocation: (taskId, worker, sealA, signatureA, sealB, signatureB) =>
+        tx("proveCommitEquivocation", (w) =>
+          w.writeContract({ address: taskManager, abi: abis.TaskManager, functionName: "proveCommitEquivocation", args: [taskId, worker, sealA, signatureA, sealB, signatureB] }),
+        ),
+    };
+
+    const processJob = async ({ data, signal }: TaskJobContext): Promise<TaskJobOutcome> => {
+      const taskId = BigInt(data.taskId);
+      const info = await read<TaskInfo>("getTask", taskId);
+      const status = TASK_STATUS[info.status] ?? "unknown";
+      if (status === "finalized" || status === "refunded") return { outcome: "already-closed", status };
+      if (status !== "active") throw new Error(`task ${taskId} is ${status}; retrying once it is active`);
+      const committee = await read<readonly Address[]>("committeeOf", taskId);
+      if (!committee.some((a) => a.toLowerCase() === account.address.toLowerCase())) return { outcome: "not-seated" };
+      const [created] = await chain.public.getContractEvents({ address: taskManager, abi: abis.TaskManager, eventName: "TaskCreated", args: { taskId }, fromBlock: init.fromBlock });
+      if (created === undefined) throw new Error(`no TaskCreated event for task ${taskId}`);
+      const { moduleHash, inputHash } = created.args as { moduleHash: Hex; inputHash: Hex };
+
+      const peers = components.peers();
+      const [module, input] = await Promise.all([components.blobs.fetch(moduleHash, peers, signal), components.blobs.fetch(inputHash, peers, signal)]);
+      let output: Uint8Array;
+      try {
+        output = await runWasm(module, input, { ...init.sandbox, signal });
+      } catch (err) {
+        if (err instanceof SandboxError) {
+          log.warn({ taskId: data.taskId, reason: err.reason, err: err.shortMessage }, "task module failed");
+          return { outcome: "module-failed", reason: err.reason, message: err.shortMessage };
+        }
+        throw err;
+      }
+      if (init.testOnlyAlterOutput !== undefined) output = init.testOnlyAlterOutput(output);
+      await components.store.put(output);
+      const ownResultHash = sha256Hex(output);
+      const salt = keccak256(await account.signMessage!({ message: `dsmp task salt ${chain.chainId} ${taskManager} ${taskId}` }));
+
+      const commitDeadlineMs = Number(info.commitDeadline) * 1000;
+      const reportDeadlineMs = Number(info.reportDeadline) * 1000;
+      const window = reportDeadlineMs - commitDeadlineMs;
+      const driver = createRoundDriver({
+        params: {
+          taskId,
+          self: account.address,
+          committee,
+          q: Number(info.q),
+          commitDeadlineMs,
+          revealDeadlineMs: commitDeadlineMs + Math.floor(window / 3),
+          reportDeadlineMs,
+          transmitStaggerMs: init.transmitStaggerMs ?? TASK_TRANSMIT_STAGGER_MS,
+          anchorAtMs: commitDeadlineMs + Math.floor((2 * window) / 3),
+        },
+        account,
+        domain,
+        pubsub: components.pubsub,
+        chain: roundChain,
+        logger: log,
+      });
+      rounds.set(data.taskId, driver);
+      driver.start();
+      driver.computed(ownResultHash, salt);
+      try {
+        let finalSince: number | undefined;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, pollMs));
+          signal.throwIfAborted();
+          const now = await read<TaskInfo>("getTask", taskId);
+          if (TASK_STATUS[now.status] === "finalized") {
+            driver.finalized(now.resultHash, BigInt(now.participants));
+            finalSince ??= Date.now();
+            if (Date.now() - finalSince >= TASK_PROOF_GRACE_MS) {
+              return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...driver.transactions] };
+            }
+          } else if (TASK_STATUS[now.status] === "refunded" || Date.now() > Number(now.reportDeadline) * 1000 + pollMs) {
+            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
+          }
+        }
+      } finally {
+        driver.stop();
+        rounds.delete(data.taskId);
+      }
+    };
+
+    const queue = createTaskQueue<TaskJobOutcome>({
+      redisUrl: init.redisUrl,
+      prefix: init.queuePrefix ?? `dsmp:${chain.chainId}:${account.address.toLowerCase()}`,
+      process: processJob,
+    })({ logger: log });
+
+    const watch = async () => {
+      try {
+        const head = await chain.public.getBlockNumber();
+        if (head >= cursor) {
+          const assigned = await chain.public.getContractEvents({
+            address: taskManager,
+            abi: abis.TaskManager,
+            eventName: "TaskAssigned",
+            args: { node: account.address },
+            fromBlock: cursor,
+            toBlock: head,
+          });
+          for (const e of assigned) {
+            const taskId = (e.args as { taskId: bigint }).taskId;
+            const info = await read<TaskInfo>("getTask", taskId);
+            const added = await queue.add({ taskId: taskId.toString(), deadline: Number(info.finalDeadline) });
+            if (added) log.info({ taskId: taskId.toString() }, "task assigned; queued");
+          }
+          cursor = head + 1n;
+        }
+      } catch (err) {
+        log.warn({ err }, "task watcher poll failed; retrying");
+      }
+      if (!running.signal.aborted) watcher = setTimeout(() => void watch(), pollMs);
+    };
+
+    return {
+      queue,
+      outcomes,
+      rounds,
+      async start() {
+        await queue.start({
+          completed: (taskId, result) => {
+            outcomes.set(taskId, result);
+            log.info({ taskId, ...result }, "task job done");
+          },
+          failed: (taskId, reason, final) => {
+            if (final) outcomes.set(taskId, { outcome: "job-failed", reason });
+          },
+        });
+        await watch();
+      },
+      async stop() {
+        running.abort();
+        clearTimeout(watcher);
+        for (const r of rounds.values()) r.stop();
+        await queue.close({ force: true });
+      },
+    };
+  };
+}
