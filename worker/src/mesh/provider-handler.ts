@@ -12,7 +12,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
-import { FrameStream } from "./frame-stream.ts";
+import { StreamExchangeChannel, type ExchangeChannel } from "./exchange-channel.ts";
 import { RequestFrameSequence } from "./frame-sequence.ts";
 import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type RequestHead } from "./http-frames.ts";
 import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
@@ -161,7 +161,12 @@ class HttpProviderService implements HttpProvider {
   }
 
   handleStream(stream: Stream, connection: Connection): Promise<void> {
-    const served = new ProviderExchange(this, stream, connection)
+    return this.serveExchange(new StreamExchangeChannel(stream), connection);
+  }
+
+  /** Serve one exchange, whatever carries it (a 1.0.0 stream or a request of a session); never rejects. */
+  serveExchange(channel: ExchangeChannel, connection: Connection): Promise<void> {
+    const served = new ProviderExchange(this, channel, connection)
       .run()
       .catch((error: unknown) => this.#log.error({ err: error }, "unexpected error serving a stream"));
     this.#inFlight.add(served);
@@ -239,10 +244,13 @@ function waitForDrain(request: ClientRequest, signal: AbortSignal): Promise<void
   });
 }
 
-/** One stream, one request: read the head, forward, stream both bodies, report. */
+/**
+ * One request: read the head, forward, stream both bodies, report. The frames come and go through an
+ * {@link ExchangeChannel}: a whole `/dsmp/http/1.0.0` stream or one request of a `/dsmp/mesh/1.0.0` session.
+ */
 class ProviderExchange {
   readonly #service: HttpProviderService;
-  readonly #frames: FrameStream;
+  readonly #frames: ExchangeChannel;
   readonly #connection: Connection;
   readonly #sequence = new RequestFrameSequence();
   readonly #abort = new AbortController();
@@ -254,14 +262,11 @@ class ProviderExchange {
   #responseBytes = 0;
   #responseDone = false;
 
-  constructor(service: HttpProviderService, stream: Stream, connection: Connection) {
+  constructor(service: HttpProviderService, channel: ExchangeChannel, connection: Connection) {
     this.#service = service;
-    this.#frames = new FrameStream(stream);
+    this.#frames = channel;
     this.#connection = connection;
-    // After END the caller has nothing more to send, so only the stream's reset tells that it left.
-    stream.addEventListener("close", (event) => {
-      if (event.error !== undefined && event.local !== true) this.#peerLeft();
-    });
+    channel.onPeerLeft(() => this.#peerLeft());
   }
 
   /** Record the first failure and abort everything the exchange waits on. */
@@ -426,11 +431,8 @@ class ProviderExchange {
       );
       await this.#sendError(failure.reason, failure.message);
     }
-    const stream = this.#frames.stream;
-    if (failure !== undefined || stream.status === "open" || stream.status === "closing") {
-      this.#abort.abort();
-      this.#frames.abort(failure === undefined ? new Error("exchange complete") : new MeshRequestError("internal", failure.message));
-    }
+    this.#abort.abort();
+    this.#frames.release(failure === undefined ? undefined : new MeshRequestError("internal", failure.message));
     if (outcome !== undefined) {
       this.#service.metrics?.requestFinished({
         serviceId: this.#serviceId,
@@ -443,7 +445,7 @@ class ProviderExchange {
   }
 
   async #sendError(reason: MeshErrorCode, message: string): Promise<void> {
-    if (this.#frames.stream.writeStatus !== "writable") return;
+    if (!this.#frames.writable) return;
     const signal = AbortSignal.timeout(ERROR_SEND_TIMEOUT_MS);
     try {
       await this.#frames.write({ type: "error", requestId: this.#requestId, error: { code: reason, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) } }, signal);
