@@ -16,6 +16,8 @@ import { StreamExchangeChannel, type ExchangeChannel } from "./exchange-channel.
 import { RequestFrameSequence } from "./frame-sequence.ts";
 import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type RequestHead } from "./http-frames.ts";
 import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
+import { ProviderSession } from "./provider-session.ts";
+import { DEFAULT_MAX_INBOUND_SESSIONS, MESH_PROTOCOL_ID } from "./session-protocol.ts";
 
 /** Time a peer has to send its REQUEST_HEAD after opening a stream: 10 s, generous for a slow link. */
 export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
@@ -67,6 +69,8 @@ export interface HttpProviderInit {
   maxInboundStreams?: number | undefined;
   /** @default {@link DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS} */
   drainTimeoutMs?: number | undefined;
+  /** `/dsmp/mesh/1.0.0` session streams per connection. @default {@link DEFAULT_MAX_INBOUND_SESSIONS} */
+  maxInboundSessions?: number | undefined;
   metrics?: HttpProviderMetrics | undefined;
 }
 
@@ -107,7 +111,9 @@ class HttpProviderService implements HttpProvider {
   readonly #drainTimeoutMs: number;
   readonly #metrics: HttpProviderMetrics | undefined;
   readonly #peerId: string;
+  readonly #maxInboundSessions: number;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #sessions = new Set<ProviderSession>();
   readonly #httpAgent = new HttpAgent({ keepAlive: true });
   readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
   #root = new AbortController();
@@ -122,6 +128,7 @@ class HttpProviderService implements HttpProvider {
     this.#maxRequestMs = init.maxRequestMs ?? DEFAULT_MAX_REQUEST_MS;
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS;
+    this.#maxInboundSessions = init.maxInboundSessions ?? DEFAULT_MAX_INBOUND_SESSIONS;
     this.#metrics = init.metrics;
     this.#peerId = components.libp2p.peerId.toString();
   }
@@ -136,16 +143,21 @@ class HttpProviderService implements HttpProvider {
     await this.#libp2p.handle(HTTP_PROTOCOL_ID, (stream, connection) => this.handleStream(stream, connection), {
       maxInboundStreams: this.#maxInboundStreams,
     });
+    await this.#libp2p.handle(MESH_PROTOCOL_ID, (stream, connection) => this.handleSession(stream, connection), {
+      maxInboundStreams: this.#maxInboundSessions,
+    });
     this.#status = "started";
   }
 
   async stop(): Promise<void> {
     if (this.#status !== "started") return;
     this.#status = "stopping";
-    try {
-      await this.#libp2p.unhandle(HTTP_PROTOCOL_ID);
-    } catch (error) {
-      this.#log.warn({ err: error }, "unregistering the http protocol handler failed");
+    for (const protocol of [HTTP_PROTOCOL_ID, MESH_PROTOCOL_ID]) {
+      try {
+        await this.#libp2p.unhandle(protocol);
+      } catch (error) {
+        this.#log.warn({ err: error, protocol }, "unregistering a mesh protocol handler failed");
+      }
     }
     if (this.#inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -155,6 +167,10 @@ class HttpProviderService implements HttpProvider {
     }
     this.#root.abort(new MeshRequestError("internal", "the provider is stopping"));
     await Promise.allSettled([...this.#inFlight]);
+    // Let the last ERROR/END frames go out (they leave on the next event-loop turn), then reset the sessions.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const session of this.#sessions) session.abort(new Error("the provider stopped"));
+    this.#sessions.clear();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
     this.#status = "stopped";
@@ -162,6 +178,22 @@ class HttpProviderService implements HttpProvider {
 
   handleStream(stream: Stream, connection: Connection): Promise<void> {
     return this.serveExchange(new StreamExchangeChannel(stream), connection);
+  }
+
+  /** Serve one `/dsmp/mesh/1.0.0` session stream until it closes (what the registered handler calls). */
+  handleSession(stream: Stream, connection: Connection): void {
+    if (this.#status !== "started") {
+      stream.abort(new Error("the provider is stopping"));
+      return;
+    }
+    const session = new ProviderSession(stream, connection, this);
+    this.#sessions.add(session);
+    void session.closed().finally(() => this.#sessions.delete(session));
+  }
+
+  /** New requests are taken (false while stopping: sessions answer them `busy`). */
+  get accepting(): boolean {
+    return this.#status === "started";
   }
 
   /** Serve one exchange, whatever carries it (a 1.0.0 stream or a request of a session); never rejects. */
