@@ -49,6 +49,8 @@ export class ClientSession {
   #lastId = SESSION_REQUEST_ID;
   #failure: MeshTransportError | undefined;
   #closedNotified = false;
+  /** Response body bytes received and not yet read, over all requests (bounded by credit: ≤ 256 KiB each). */
+  bufferedBytes = 0;
 
   constructor(stream: Stream, options: ClientSessionOptions = {}) {
     this.stream = stream;
@@ -218,6 +220,7 @@ class SessionRequest implements ResponseExchange {
     for (;;) {
       const chunk = this.#chunks.shift();
       if (chunk !== undefined) {
+        this.#session.bufferedBytes -= chunk.byteLength;
         const increment = this.#window.consume(chunk.byteLength);
         if (increment > 0 && !this.#released) this.#session.send({ type: "window", requestId: this.id, increment });
         return chunk;
@@ -277,6 +280,7 @@ class SessionRequest implements ResponseExchange {
           throw new HttpFrameError("body-too-large", `request ${this.id}: BODY beyond the credit granted (${this.#window.remaining} bytes left)`);
         }
         this.#chunks.push(frame.chunk);
+        this.#session.bufferedBytes += frame.chunk.byteLength;
         this.#wakeReader();
         return;
       case "end":
@@ -323,6 +327,10 @@ class SessionRequest implements ResponseExchange {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
+    if (this.#failure !== undefined) {
+      // Nobody will read what is left.
+      for (const chunk of this.#chunks.splice(0)) this.#session.bufferedBytes -= chunk.byteLength;
+    }
     this.#signal.removeEventListener("abort", this.#onAbort);
     this.#session.released(this);
   }

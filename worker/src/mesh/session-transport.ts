@@ -27,6 +27,9 @@ import {
 /** One dial (connection if needed, plus the protocol negotiation): 5 s, as the gateway's default. */
 export const DEFAULT_SESSION_DIAL_TIMEOUT_MS = 5_000;
 
+/** Dials of one session open when the connection found is closing under us (see `#open`). */
+const DIAL_ATTEMPTS = 3;
+
 export interface SessionTransportInit {
   /** @default {@link DEFAULT_SESSION_DIAL_TIMEOUT_MS} */
   dialTimeoutMs?: number | undefined;
@@ -53,6 +56,10 @@ export interface SessionTransportStats {
   opened: number;
   /** Live sessions per provider PeerId. */
   sessions: Record<string, number>;
+  /** Requests in flight over all sessions. */
+  active: number;
+  /** Response body bytes received and not yet read by the gateway, over all sessions. */
+  bufferedBytes: number;
 }
 
 export interface SessionTransport extends ProviderTransport {
@@ -107,13 +114,21 @@ class SessionPool implements SessionTransport {
 
   stats(): SessionTransportStats {
     const sessions: Record<string, number> = {};
-    for (const [key, entry] of this.#peers) sessions[key] = entry.sessions.length;
-    return { opened: this.#opened, sessions };
+    let active = 0;
+    let bufferedBytes = 0;
+    for (const [key, entry] of this.#peers) {
+      sessions[key] = entry.sessions.length;
+      for (const session of entry.sessions) {
+        active += session.active;
+        bufferedBytes += session.bufferedBytes;
+      }
+    }
+    return { opened: this.#opened, sessions, active, bufferedBytes };
   }
 
-  async exchange(peer: PeerId, head: RequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange> {
-    const session = await this.#acquire(peer, signal);
-    return session.request(head, body, signal);
+  exchange(peer: PeerId, head: RequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange> {
+    // The request takes its slot in the same turn as the session is chosen, so concurrent callers see it.
+    return this.#acquire(peer, signal, (session) => session.request(head, body, signal));
   }
 
   async close(): Promise<void> {
@@ -127,8 +142,8 @@ class SessionPool implements SessionTransport {
     this.#peers.clear();
   }
 
-  /** A session with a free slot, opening or waiting for one as the policy says. Returns synchronously usable. */
-  async #acquire(peer: PeerId, signal: AbortSignal): Promise<ClientSession> {
+  /** Choose a session with a free slot (opening one or waiting for one as the policy says) and `start` on it at once. */
+  async #acquire(peer: PeerId, signal: AbortSignal, start: (session: ClientSession) => Promise<ResponseExchange>): Promise<ResponseExchange> {
     const key = peer.toString();
     for (;;) {
       signal.throwIfAborted();
@@ -143,17 +158,18 @@ class SessionPool implements SessionTransport {
         if (session.available && (best === undefined || session.active < best.active)) best = session;
       }
       const slots = entry.sessions.length + (entry.opening === undefined ? 0 : 1);
-      if (best !== undefined && (best.active < this.#growAt || slots >= this.#maxSessions)) return this.#use(entry, best);
+      if (best !== undefined && (best.active < this.#growAt || slots >= this.#maxSessions)) return start(this.#use(entry, best));
       if (entry.opening === undefined && slots < this.#maxSessions) {
         entry.opening = this.#open(entry).finally(() => (entry.opening = undefined));
         entry.opening.catch(() => {});
       }
-      if (best !== undefined) return this.#use(entry, best);
       if (entry.opening !== undefined) {
+        // Every session is busy (or there is none): wait for the new one rather than pile onto the busiest.
         try {
           await raceAbort(entry.opening, signal);
         } catch (error) {
           if (signal.aborted) throw error;
+          if (best?.available === true) return start(this.#use(entry, best));
           throw error instanceof MeshTransportError ? error : new MeshTransportError("unreachable", String(error), { sent: false, cause: error });
         }
         continue;
@@ -178,10 +194,19 @@ class SessionPool implements SessionTransport {
   async #open(entry: PeerSessions): Promise<ClientSession> {
     const signal = AbortSignal.any([this.#root.signal, AbortSignal.timeout(this.#dialTimeoutMs)]);
     let stream;
-    try {
-      stream = await this.#libp2p.dialProtocol(entry.peer, MESH_PROTOCOL_ID, { signal });
-    } catch (error) {
-      throw new MeshTransportError("unreachable", `cannot open a session to ${entry.peer.toString()}: ${(error as Error).message}`, { sent: false, cause: error });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        stream = await this.#libp2p.dialProtocol(entry.peer, MESH_PROTOCOL_ID, { signal });
+        break;
+      } catch (error) {
+        // A connection that just died may still be listed for a moment: its muxer refuses new streams.
+        // Give libp2p a moment to drop it, then dial again (a new connection).
+        if ((error as Error).name === "ConnectionClosedError" && attempt < DIAL_ATTEMPTS && !signal.aborted) {
+          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+          continue;
+        }
+        throw new MeshTransportError("unreachable", `cannot open a session to ${entry.peer.toString()}: ${(error as Error).message}`, { sent: false, cause: error });
+      }
     }
     if (this.#root.signal.aborted) {
       stream.abort(new Error("the transport is closed"));
