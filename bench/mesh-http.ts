@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-const SECTION = "## Mesh HTTP data plane";
+const SECTION_BASE = "## Mesh HTTP data plane";
 const SELF = fileURLToPath(import.meta.url);
 
 const { values: args } = parseArgs({
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "64" },
     body: { type: "string", default: "1024" },
     profile: { type: "boolean", default: false },
+    gateways: { type: "string", default: "1" },
+    port: { type: "string" },
     out: { type: "string", default: "docs/benchmarks.md" },
     // Set by the orchestrator for the child roles.
     backend: { type: "string" },
@@ -126,14 +128,14 @@ async function providerRole(backendPort: number): Promise<void> {
   send({ type: "ready", peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) });
 }
 
-async function gatewayRole(peerId: string, addrs: string[]): Promise<void> {
+async function gatewayRole(peerId: string, addrs: string[], port: number): Promise<void> {
   const { createGateway } = await import("../worker/src/mesh/gateway.ts");
   const { peerIdFromString } = await import("@libp2p/peer-id");
   const { multiaddr } = await import("@multiformats/multiaddr");
   const node = await meshNode();
   const provider = peerIdFromString(peerId);
   await node.peerStore.merge(provider, { multiaddrs: addrs.map((addr) => multiaddr(addr)) });
-  const gateway = createGateway({ host: "127.0.0.1", port: 0 })({ libp2p: node, resolveProviders: async () => [provider] });
+  const gateway = createGateway({ host: "127.0.0.1", port, reusePort: true })({ libp2p: node, resolveProviders: async () => [provider] });
   await gateway.start();
   serveControl(async () => {
     await gateway.stop();
@@ -304,19 +306,22 @@ async function orchestrate(): Promise<void> {
   const proxy = await start("proxy", "proxy", ["--backend", backendPort]);
   const provider = await start("provider", "provider", ["--backend", backendPort]);
   const profileDir = mkdtempSync(join(tmpdir(), "dsmp-mesh-prof-"));
-  const gateway = await start(
-    "gateway",
-    "gateway",
-    ["--peer", String(provider.ready.peerId), "--addrs", (provider.ready.addrs as string[]).join(",")],
-    args.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
-  );
+  // Extra gateway processes share the first one's port (SO_REUSEPORT): the kernel spreads connections.
+  const gatewayCount = Math.max(1, Number(args.gateways));
+  const SECTION = gatewayCount > 1 ? `${SECTION_BASE}, ${gatewayCount} gateway processes` : SECTION_BASE;
+  const gatewayArgs = ["--peer", String(provider.ready.peerId), "--addrs", (provider.ready.addrs as string[]).join(",")];
+  const gateway = await start("gateway", "gateway", gatewayArgs, args.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
+  const gateways = [gateway];
+  for (let index = 1; index < gatewayCount; index++) {
+    gateways.push(await start(`gateway${index + 1}`, "gateway", [...gatewayArgs, "--port", String(gateway.ready.port)]));
+  }
   const load = await start("load", "load");
   log(`processes up: backend :${backendPort}, proxy :${String(proxy.ready.port)}, gateway :${String(gateway.ready.port)}, provider ${String(provider.ready.peerId)}`);
 
   const targets: Array<{ name: string; url: string; path: Child[] }> = [
     { name: "direct", url: `http://127.0.0.1:${backendPort}/echo`, path: [backend] },
     { name: "proxy", url: `http://127.0.0.1:${String(proxy.ready.port)}/echo`, path: [proxy, backend] },
-    { name: "mesh", url: `http://127.0.0.1:${String(gateway.ready.port)}/svc/1/echo`, path: [gateway, provider, backend] },
+    { name: gatewayCount > 1 ? `mesh (${gatewayCount} gateways)` : "mesh", url: `http://127.0.0.1:${String(gateway.ready.port)}/svc/1/echo`, path: [...gateways, provider, backend] },
   ];
   const rows: Row[] = [];
   const phase = async (target: (typeof targets)[number], name: string, rate: number, phaseSeconds: number, record: boolean): Promise<void> => {
@@ -352,21 +357,21 @@ async function orchestrate(): Promise<void> {
   }
 
   await stop(load);
-  await stop(gateway);
+  for (const child of gateways) await stop(child);
   await Promise.all([stop(provider), stop(proxy), stop(backend)]);
 
   // Ratios against the baselines of the same run.
   const find = (target: string, phaseName: string): Row | undefined => rows.find((row) => row.target === target && row.phase === phaseName);
   const ratios: string[] = [];
   for (const rate of rates) {
-    const mesh = find("mesh", `rate ${rate}`);
+    const mesh = find(targets[2]!.name, `rate ${rate}`);
     const proxyRow = find("proxy", `rate ${rate}`);
     const direct = find("direct", `rate ${rate}`);
     if (mesh && proxyRow && direct) {
       ratios.push(`at ${rate}/s: mesh p99 / proxy p99 = ${fmt(mesh.p99 / proxyRow.p99)}×, mesh p99 / direct p99 = ${fmt(mesh.p99 / direct.p99)}×, mesh p50 − direct p50 = ${fmt(mesh.p50 - direct.p50)} ms`);
     }
   }
-  const meshMax = find("mesh", "max");
+  const meshMax = find(targets[2]!.name, "max");
   const proxyMax = find("proxy", "max");
   const directMax = find("direct", "max");
   if (meshMax && proxyMax && directMax) {
@@ -384,7 +389,7 @@ async function orchestrate(): Promise<void> {
     }
   }
 
-  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes}${args.profile ? " --profile" : ""} --out ${args.out}`;
+  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${args.profile ? " --profile" : ""} --out ${args.out}`;
   const cpuHeader = (row: Row): string => row.cpu.map(([name, value]) => `${name} ${fmt(value, 0)}`).join(", ");
   const section = [
     SECTION,
@@ -408,7 +413,7 @@ async function orchestrate(): Promise<void> {
     "",
   ].join("\n");
   let doc = existsSync(args.out) ? readFileSync(args.out, "utf8") : "# Benchmarks\n";
-  const at = doc.indexOf(SECTION);
+  const at = doc.indexOf(`${SECTION}\n`);
   if (at >= 0) {
     const next = doc.indexOf("\n## ", at + SECTION.length);
     const old = doc.slice(at, next < 0 ? undefined : next + 1);
@@ -468,7 +473,7 @@ switch (args.role) {
     await providerRole(Number(args.backend));
     break;
   case "gateway":
-    await gatewayRole(String(args.peer), String(args.addrs).split(","));
+    await gatewayRole(String(args.peer), String(args.addrs).split(","), Number(args.port ?? 0));
     break;
   case "load":
     await loadRole();

@@ -1,6 +1,7 @@
 /**
  * The gateway: a local HTTP server that forwards `ANY /svc/<serviceId>/<path…>` to a provider of that
- * service over `/dsmp/http/1.0.0` and streams the answer back (docs/protocol.md §6).
+ * service and streams the answer back (docs/protocol.md §6). How a request reaches the provider is the
+ * {@link ProviderTransport}'s business: by default a pool of `/dsmp/mesh/1.0.0` sessions (§8).
  *
  * Providers come from an injected `resolveProviders` (the DHT discovery helper builds it) and are tried in
  * the order given: a provider that cannot be dialled is skipped; one that fails mid-request is retried on the
@@ -37,6 +38,12 @@ export const DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS = 10_000;
  * the cap gets our JSON 431 and only absurd ones meet Node's parser limit (also answered with JSON 431).
  */
 export const GATEWAY_MAX_HEADER_BYTES = 32 * 1024;
+
+/**
+ * Reason the per-attempt signal is aborted with once the attempt is over: one shared object, because
+ * `abort()` without a reason builds a DOMException (with a stack trace) on every request.
+ */
+const ATTEMPT_OVER = Object.freeze(new Error("the attempt is over"));
 
 /** Methods that can be sent twice without changing the outcome (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -92,6 +99,11 @@ export interface GatewayInit extends Partial<GatewayOptions> {
   replayBufferBytes?: number | undefined;
   /** @default {@link DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS} */
   drainTimeoutMs?: number | undefined;
+  /**
+   * Listen with SO_REUSEPORT (Linux), so several gateway processes can share one port and the kernel
+   * spreads connections over them: the way to use more than one core. @default false
+   */
+  reusePort?: boolean | undefined;
 }
 
 export interface GatewayComponents {
@@ -211,6 +223,7 @@ class HttpGateway implements Gateway {
   readonly #maxAttempts: number;
   readonly #replayBufferBytes: number;
   readonly #drainTimeoutMs: number;
+  readonly #reusePort: boolean;
   readonly #transport: ProviderTransport;
   /** The transport was built here (not injected), so `stop()` closes it. */
   readonly #ownsTransport: boolean;
@@ -230,6 +243,7 @@ class HttpGateway implements Gateway {
     this.#maxAttempts = Math.max(1, init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.#replayBufferBytes = init.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS;
+    this.#reusePort = init.reusePort ?? false;
     this.#resolveProviders = components.resolveProviders;
     this.#log = (components.logger ?? createSilentLogger()).child({ module: "gateway" });
     this.#ownsTransport = components.transport === undefined;
@@ -260,7 +274,7 @@ class HttpGateway implements Gateway {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(this.#port, this.#host, () => {
+        server.listen({ port: this.#port, host: this.#host, reusePort: this.#reusePort }, () => {
           server.off("error", reject);
           resolve();
         });
@@ -434,7 +448,7 @@ class HttpGateway implements Gateway {
       }
       return await this.#relay(response, peer, res, state, attemptSignal);
     } finally {
-      attempt.abort();
+      attempt.abort(ATTEMPT_OVER);
     }
   }
 

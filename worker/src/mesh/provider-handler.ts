@@ -30,6 +30,8 @@ export const DEFAULT_MAX_REQUEST_MS = 5 * 60_000;
 export const DEFAULT_MAX_INBOUND_STREAMS = 256;
 /** How long `stop()` lets requests in flight finish before aborting them. */
 export const DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS = 10_000;
+/** Reason an exchange's signal is aborted with when it is over: shared, as `abort()` would build a DOMException each time. */
+const EXCHANGE_OVER = Object.freeze(new Error("the exchange is over"));
 /** Bound on sending an ERROR frame to a peer that does not read. */
 const ERROR_SEND_TIMEOUT_MS = 1_000;
 /** Connect errors: the backend never saw the request, so another provider may be tried safely. */
@@ -463,7 +465,7 @@ class ProviderExchange {
       );
       await this.#sendError(failure.reason, failure.message);
     }
-    this.#abort.abort();
+    if (!this.#abort.signal.aborted) this.#abort.abort(EXCHANGE_OVER);
     this.#frames.release(failure === undefined ? undefined : new MeshRequestError("internal", failure.message));
     if (outcome !== undefined) {
       this.#service.metrics?.requestFinished({
