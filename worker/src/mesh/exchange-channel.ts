@@ -15,6 +15,8 @@ export interface ExchangeChannel {
    * @throws {HttpFrameError} on malformed bytes; the peer's stream error; `signal`'s reason.
    */
   read(signal?: AbortSignal): Promise<HttpFrame | null>;
+  /** The next frame if one is already here (no waiting), else `undefined`. Optional fast path. */
+  takeReady?(): HttpFrame | undefined;
   /** Send one response-direction frame; resolves once more may be sent (back-pressure, credit). */
   write(frame: HttpFrame, signal?: AbortSignal): Promise<void>;
   /** Our response is complete (after END or ERROR). */

@@ -436,8 +436,12 @@ class HttpGateway implements Gateway {
   ): Promise<AttemptFailure | undefined> {
     // Aborted when the attempt is over, whatever the outcome: the transport then releases the request
     // (and tells the provider with a RESET if it may still be working on it).
+    // A plain controller that follows `signal`: AbortSignal.any costs measurable CPU per request.
     const attempt = new AbortController();
-    const attemptSignal = AbortSignal.any([signal, attempt.signal]);
+    const follow = (): void => attempt.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener("abort", follow, { once: true });
+    const attemptSignal = attempt.signal;
     try {
       let response: ResponseExchange;
       try {
@@ -448,6 +452,7 @@ class HttpGateway implements Gateway {
       }
       return await this.#relay(response, peer, res, state, attemptSignal);
     } finally {
+      signal.removeEventListener("abort", follow);
       attempt.abort(ATTEMPT_OVER);
     }
   }

@@ -14,7 +14,7 @@ import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.
 import { createSilentLogger, type Logger } from "../log.ts";
 import { StreamExchangeChannel, type ExchangeChannel } from "./exchange-channel.ts";
 import { RequestFrameSequence } from "./frame-sequence.ts";
-import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type RequestHead } from "./http-frames.ts";
+import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type HttpFrame, type RequestHead } from "./http-frames.ts";
 import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 import { ProviderSession } from "./provider-session.ts";
 import { DEFAULT_MAX_INBOUND_SESSIONS, MESH_PROTOCOL_ID } from "./session-protocol.ts";
@@ -332,15 +332,18 @@ class ProviderExchange {
 
   /** The REQUEST_HEAD, or `undefined` when the peer closed or reset before sending one. */
   async #readHead(): Promise<RequestHead | undefined> {
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#service.headTimeoutMs)]);
-    let frame;
-    try {
-      frame = await this.#frames.read(signal);
-    } catch (error) {
-      if (signal.aborted && !this.#abort.signal.aborted) {
-        throw new MeshRequestError("protocol-error", `no request head within ${this.#service.headTimeoutMs} ms`);
+    // On a session the head is there already: skip the timer and composite signal (measurable per request).
+    let frame: HttpFrame | null | undefined = this.#frames.takeReady?.();
+    if (frame === undefined) {
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#service.headTimeoutMs)]);
+      try {
+        frame = await this.#frames.read(signal);
+      } catch (error) {
+        if (signal.aborted && !this.#abort.signal.aborted) {
+          throw new MeshRequestError("protocol-error", `no request head within ${this.#service.headTimeoutMs} ms`);
+        }
+        throw error;
       }
-      throw error;
     }
     if (frame === null) return undefined;
     this.#sequence.accept(frame);

@@ -229,6 +229,12 @@ class SessionExchangeChannel implements ExchangeChannel {
     this.#firePeerLeft();
   }
 
+  takeReady(): HttpFrame | undefined {
+    const frame = this.#inbox[0];
+    if (frame === undefined || frame.type === "body") return undefined; // bodies go through read() for credit
+    return this.#inbox.shift();
+  }
+
   async read(signal?: AbortSignal): Promise<HttpFrame | null> {
     for (;;) {
       const frame = this.#inbox.shift();
