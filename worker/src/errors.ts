@@ -31,6 +31,7 @@ export type DsmpErrorCode =
   | "HTTP_FRAME_INVALID"
   | "MESH_REQUEST_FAILED"
   | "ACCESS_DENIED"
+  | "MESH_TRANSPORT_FAILED"
   | "NODE_START_FAILED"
   | "NODE_UNREACHABLE"
   | "GATEWAY_REQUEST_FAILED"
@@ -469,6 +470,35 @@ export class MeshRequestError extends DsmpError {
   constructor(reason: MeshErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(`${reason}: ${message}`, { cause: options.cause });
     this.reason = reason;
+  }
+}
+
+/**
+ * Why the gateway's transport to a provider failed (not an answer of the provider):
+ * - `unreachable`: no session stream could be opened (dial failed or timed out).
+ * - `overloaded`: every session to the provider is full and the wait queue too; nothing was sent.
+ * - `connection-lost`: the session stream or its connection closed while the request was in flight.
+ * - `protocol-error`: the provider broke the session framing rules; the session was closed.
+ */
+export type MeshTransportFailure = "unreachable" | "overloaded" | "connection-lost" | "protocol-error";
+
+/**
+ * A request could not be carried to a provider, or its answer was lost on the way. `sent` tells whether any
+ * byte of the request may have reached the provider; when false, any request may safely go to another one.
+ * Every such failure is retryable as far as the transport is concerned; the gateway still retries requests
+ * that were `sent` only when their method is idempotent.
+ */
+export class MeshTransportError extends DsmpError {
+  override readonly name = "MeshTransportError" as const;
+  readonly code = "MESH_TRANSPORT_FAILED" as const;
+  readonly reason: MeshTransportFailure;
+  readonly sent: boolean;
+  readonly retryable = true;
+
+  constructor(reason: MeshTransportFailure, message: string, options: { sent: boolean; cause?: unknown }) {
+    super(`${reason}: ${message}`, { cause: options.cause });
+    this.reason = reason;
+    this.sent = options.sent;
   }
 }
 

@@ -115,6 +115,7 @@ const FRAME_NAMES: Record<HttpFrame["type"], string> = {
   "response-head": "RESPONSE_HEAD",
   error: "ERROR",
   reset: "RESET",
+  window: "WINDOW",
 };
 
 function unexpected(frame: HttpFrame, where: string): HttpFrameError {

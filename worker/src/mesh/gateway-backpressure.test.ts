@@ -2,9 +2,9 @@
  * A 10 MiB echo through gateway → provider → backend to a client that reads slowly: the bytes arrive
  * intact and memory stays bounded because every hop waits for the next one (back-pressure).
  *
- * The nodes cap yamux's per-stream window at 1 MiB. With yamux's default of 16 MiB a paused stream may
- * hold up to twice that per direction, so a 10 MiB body could sit in the mesh whole and the test would
- * prove nothing (frame-stream.test.ts covers the default window separately).
+ * The gateway talks to the provider over a `/dsmp/mesh/1.0.0` session, where per-request credit (256 KiB
+ * each way) bounds what the mesh holds; the nodes also cap yamux's per-stream window at 1 MiB, as they did
+ * when this test covered a paused `/dsmp/http/1.0.0` stream (frame-stream.test.ts covers that path).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";

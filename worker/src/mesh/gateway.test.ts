@@ -3,10 +3,9 @@ import { connect } from "node:net";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createGateway, parseGatewayPath, type Gateway, type GatewayInit, type GatewayMetrics, type ResolveProviders } from "./gateway.ts";
-import { FrameStream } from "./frame-stream.ts";
-import { HTTP_PROTOCOL_ID } from "./http-frames.ts";
 import { httpFetch, learnAddresses, TestBackend, TestNodes, within } from "./mesh.fixture.ts";
 import { createHttpProvider, type HttpProvider } from "./provider-handler.ts";
+import { MESH_PROTOCOL_ID } from "./session-protocol.ts";
 
 const SERVICE = 1n;
 const nodes = new TestNodes();
@@ -199,8 +198,9 @@ describe("gateway → provider → backend", () => {
   });
 
   it("retries a provider failing mid-request for GET only", async () => {
-    await providerB.unhandle(HTTP_PROTOCOL_ID).then(() => providers.shift()?.stop());
-    await providerB.handle(HTTP_PROTOCOL_ID, async (stream) => {
+    // The provider's session handler reads the first request and resets the session stream (a crash).
+    await providers.shift()?.stop();
+    await providerB.handle(MESH_PROTOCOL_ID, async (stream) => {
       for await (const _ of stream) {
         stream.abort(new Error("provider crashed"));
         return;
@@ -217,13 +217,14 @@ describe("gateway → provider → backend", () => {
   });
 
   it("answers access-denied-upstream with the provider's 401, without trying another provider", async () => {
-    await providerB.unhandle(HTTP_PROTOCOL_ID).then(() => providers.shift()?.stop());
-    await providerB.handle(HTTP_PROTOCOL_ID, async (stream) => {
-      const frames = new FrameStream(stream);
-      const head = await frames.read();
-      await frames.write({ type: "error", requestId: head!.requestId, error: { code: "unauthorized", message: "no active subscription" } });
-      await frames.closeWrite();
-    });
+    // B refuses every caller through the provider's access hook (the real refusal path, before any backend).
+    await providers.shift()?.stop();
+    const refusing = createHttpProvider({
+      backends: new Map([[SERVICE, backendUrl]]),
+      authorize: async () => ({ allow: false, code: "unauthorized", message: "token-missing: no active subscription" }),
+    })({ libp2p: providerB });
+    await refusing.start();
+    providers.unshift(refusing);
     await startProvider(providerC);
     directory.set(SERVICE, [providerB.peerId, providerC.peerId]);
     const base = await startGateway();
@@ -239,9 +240,9 @@ describe("gateway → provider → backend", () => {
   });
 
   it("never retries on the provider that just failed, and stops when the retry budget is spent", async () => {
-    await providerB.unhandle(HTTP_PROTOCOL_ID).then(() => providers.shift()?.stop());
+    await providers.shift()?.stop();
     let crashes = 0;
-    await providerB.handle(HTTP_PROTOCOL_ID, async (stream) => {
+    await providerB.handle(MESH_PROTOCOL_ID, async (stream) => {
       crashes += 1;
       stream.abort(new Error("provider crashed"));
     });

@@ -1,6 +1,7 @@
 /**
  * The gateway: a local HTTP server that forwards `ANY /svc/<serviceId>/<path…>` to a provider of that
- * service over `/dsmp/http/1.0.0` and streams the answer back (docs/protocol.md §6).
+ * service and streams the answer back (docs/protocol.md §6). How a request reaches the provider is the
+ * {@link ProviderTransport}'s business: by default a pool of `/dsmp/mesh/1.0.0` sessions (§8).
  *
  * Providers come from an injected `resolveProviders` (the DHT discovery helper builds it); each attempt picks
  * one by power of two choices over peak-EWMA latency × outstanding requests, with the provider's advertised
@@ -19,12 +20,12 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, type GatewayOptions } from "../config.ts";
-import { GatewayRequestError, HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
+import { GatewayRequestError, HttpFrameError, MeshRequestError, MeshTransportError, type MeshErrorCode } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
 import { raceAbort } from "./abort-race.ts";
-import { FrameStream } from "./frame-stream.ts";
-import { ResponseFrameSequence } from "./frame-sequence.ts";
-import { encodeFrame, HTTP_ERROR_STATUS, HTTP_PROTOCOL_ID, knownErrorCode, MAX_HEADER_COUNT, MAX_REQUEST_ID, splitBody, type RequestHead } from "./http-frames.ts";
+import { encodeFrame, HTTP_ERROR_STATUS, MAX_HEADER_COUNT, type RequestHead } from "./http-frames.ts";
+import type { ProviderTransport, ResponseExchange } from "./provider-transport.ts";
+import { createSessionTransport } from "./session-transport.ts";
 import { ATTEMPTS_HEADER, flattenHeaders, headerPairsFromRaw, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 import { DEFAULT_REPLAY_BUFFER_BYTES, ReplayableBody } from "./replayable-body.ts";
 import { retryBackoffMs, type BackoffOptions } from "./routing/backoff.ts";
@@ -42,13 +43,17 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 /** How long `stop()` lets requests in flight finish before cutting them. */
 export const DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS = 10_000;
-/** Streams per provider connection: 256, well above libp2p's default of 64 outbound per protocol. */
-export const DEFAULT_MAX_STREAMS_PER_PROVIDER = 256;
 /**
  * Node's header-size limit for the gateway's server: 32 KiB, twice the frame cap, so a request just over
  * the cap gets our JSON 431 and only absurd ones meet Node's parser limit (also answered with JSON 431).
  */
 export const GATEWAY_MAX_HEADER_BYTES = 32 * 1024;
+
+/**
+ * Reason the per-attempt signal is aborted with once the attempt is over: one shared object, because
+ * `abort()` without a reason builds a DOMException (with a stack trace) on every request.
+ */
+const ATTEMPT_OVER = Object.freeze(new Error("the attempt is over"));
 
 /** Methods that can be sent twice without changing the outcome (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -149,10 +154,20 @@ export interface GatewayInit extends Partial<GatewayOptions> {
    * as it is instead. Absent: requests go without a token (unless the client sent one).
    */
   signAccess?: SignAccess | undefined;
+  /**
+   * Listen with SO_REUSEPORT (Linux), so several gateway processes can share one port and the kernel
+   * spreads connections over them: the way to use more than one core. @default false
+   */
+  reusePort?: boolean | undefined;
 }
 
 export interface GatewayComponents {
   libp2p: Pick<Libp2p, "dialProtocol">;
+  /**
+   * How a request reaches a provider. @default a session pool over `/dsmp/mesh/1.0.0` on `libp2p`
+   * (session-transport.ts), closed by `stop()`; an injected transport is left to its owner.
+   */
+  transport?: ProviderTransport | undefined;
   resolveProviders: ResolveProviders;
   logger?: Logger | undefined;
   metrics?: GatewayMetrics | undefined;
@@ -216,11 +231,6 @@ interface RequestState {
   /** Aborted when the client leaves or its body fails. */
   client: AbortController;
   timeout: AbortController;
-  /**
-   * When the current attempt's stream was open (clock ms): the balancer's latency sample starts here, so a
-   * new connection's handshake is not mistaken for the provider's latency (Linkerd measures on ready endpoints).
-   */
-  streamOpenAt?: number | undefined;
 }
 
 /** What a request's routing loop saw of its attempts (for the final error). */
@@ -284,16 +294,39 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What a failed {@link ProviderTransport.exchange} means for the request: the error to answer, and whether another provider may be tried. */
+function attemptFailure(peer: PeerId, head: RequestHead, error: unknown, signal: AbortSignal): AttemptFailure {
+  const retryIfIdempotent = IDEMPOTENT_METHODS.has(head.method.toUpperCase()) && !signal.aborted;
+  if (error instanceof MeshRequestError) {
+    // The provider answered with an ERROR before any response head.
+    return { code: error.reason, reason: messageAfterCode(error), retry: NOT_FORWARDED.has(error.reason) };
+  }
+  if (error instanceof MeshTransportError) {
+    if (error.reason === "unreachable") return { code: "providers-unreachable", reason: error.message, retry: true };
+    if (error.reason === "overloaded") return { code: "busy", reason: `${peer.toString()}: ${error.message}`, retry: true };
+    return { code: "provider-failed", reason: `${peer.toString()}: ${error.message}`, retry: error.sent ? retryIfIdempotent : true };
+  }
+  return { code: "provider-failed", reason: `${peer.toString()}: ${messageOf(error)}`, retry: retryIfIdempotent };
+}
+
+/** A provider's ERROR message without the `<code>: ` prefix {@link MeshRequestError} adds. */
+function messageAfterCode(error: MeshRequestError): string {
+  const prefix = `${error.reason}: `;
+  return error.shortMessage.startsWith(prefix) ? error.shortMessage.slice(prefix.length) : error.shortMessage;
+}
+
 class HttpGateway implements Gateway {
   readonly #host: string;
   readonly #port: number;
   readonly #requestTimeoutMs: number;
-  readonly #dialTimeoutMs: number;
   readonly #maxAttempts: number;
   readonly #replayBufferBytes: number;
   readonly #drainTimeoutMs: number;
   readonly #signAccess: SignAccess | undefined;
-  readonly #libp2p: GatewayComponents["libp2p"];
+  readonly #reusePort: boolean;
+  readonly #transport: ProviderTransport;
+  /** The transport was built here (not injected), so `stop()` closes it. */
+  readonly #ownsTransport: boolean;
   readonly #resolveProviders: ResolveProviders;
   readonly #log: Logger;
   readonly #metrics: GatewayMetrics | undefined;
@@ -306,20 +339,22 @@ class HttpGateway implements Gateway {
   #root = new AbortController();
   #status: Status = "stopped";
   #stopping: Promise<void> | undefined;
-  #nextRequestId = 0;
 
   constructor(init: GatewayInit, components: GatewayComponents) {
     this.#host = init.host ?? DEFAULT_GATEWAY_HOST;
     this.#port = init.port ?? DEFAULT_GATEWAY_PORT;
     this.#requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#dialTimeoutMs = init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
     this.#maxAttempts = Math.max(1, init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.#replayBufferBytes = init.replayBufferBytes ?? DEFAULT_REPLAY_BUFFER_BYTES;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_GATEWAY_DRAIN_TIMEOUT_MS;
     this.#signAccess = init.signAccess;
-    this.#libp2p = components.libp2p;
+    this.#reusePort = init.reusePort ?? false;
     this.#resolveProviders = components.resolveProviders;
     this.#log = (components.logger ?? createSilentLogger()).child({ module: "gateway" });
+    this.#ownsTransport = components.transport === undefined;
+    this.#transport =
+      components.transport ??
+      createSessionTransport({ dialTimeoutMs: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS })({ libp2p: components.libp2p, logger: this.#log });
     this.#metrics = components.metrics;
     this.#routing = new RoutingTable(init.routing);
     this.#retryBackoff = init.retryBackoff;
@@ -356,7 +391,7 @@ class HttpGateway implements Gateway {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(this.#port, this.#host, () => {
+        server.listen({ port: this.#port, host: this.#host, reusePort: this.#reusePort }, () => {
           server.off("error", reject);
           resolve();
         });
@@ -390,6 +425,7 @@ class HttpGateway implements Gateway {
     }
     this.#root.abort(new GatewayRequestError("the gateway stopped", { status: 503, error: "gateway-stopping" }));
     await Promise.allSettled([...this.#inFlight]);
+    if (this.#ownsTransport) await this.#transport.close();
     server.closeAllConnections();
     await closed;
     this.#server = undefined;
@@ -572,12 +608,12 @@ class HttpGateway implements Gateway {
       const breakerBefore = provider.breaker.state(this.#clock());
       provider.ewma.start();
       state.attempts += 1;
-      state.streamOpenAt = undefined;
       const attemptStarted = this.#clock();
       failure = await this.#attempt(peers.get(choice.id)!.peerId, head, body, res, state, signal);
       const now = this.#clock();
       const elapsed = now - attemptStarted;
-      const rtt = now - (state.streamOpenAt ?? attemptStarted);
+      // Sessions to a provider are pooled and long-lived, so a connection handshake is rare in a sample.
+      const rtt = elapsed;
       const verdict = attemptVerdict(failure, state, signal);
       if (verdict === "cancelled") {
         provider.ewma.cancel();
@@ -619,7 +655,10 @@ class HttpGateway implements Gateway {
     });
   }
 
-  /** One provider: dial, send the request, relay the response. `undefined` once the client got an answer. */
+  /**
+   * One provider: hand the request to the transport, relay the response. `undefined` once the client got
+   * an answer. Everything about streams and framing lives behind {@link ProviderTransport}.
+   */
   async #attempt(
     peer: PeerId,
     head: RequestHead,
@@ -628,95 +667,46 @@ class HttpGateway implements Gateway {
     state: RequestState,
     signal: AbortSignal,
   ): Promise<AttemptFailure | undefined> {
-    let frames: FrameStream;
-    try {
-      const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#dialTimeoutMs)]);
-      const stream = await this.#libp2p.dialProtocol(peer, HTTP_PROTOCOL_ID, { signal: dialSignal, maxOutboundStreams: DEFAULT_MAX_STREAMS_PER_PROVIDER });
-      frames = new FrameStream(stream);
-      state.streamOpenAt = this.#clock();
-    } catch (error) {
-      return { code: "providers-unreachable", reason: `cannot open a stream to ${peer.toString()}: ${messageOf(error)}`, retry: true };
-    }
+    // Aborted when the attempt is over, whatever the outcome: the transport then releases the request
+    // (and tells the provider with a RESET if it may still be working on it).
+    // A plain controller that follows `signal`: AbortSignal.any costs measurable CPU per request.
     const attempt = new AbortController();
-    const attemptSignal = AbortSignal.any([signal, attempt.signal]);
-    const requestId = this.#nextRequestId;
-    this.#nextRequestId = this.#nextRequestId === MAX_REQUEST_ID ? 0 : this.#nextRequestId + 1;
-    void this.#sendRequest(frames, requestId, head, body, attemptSignal).catch((error: unknown) => {
-      if (body.failed) state.client.abort(error);
-    });
+    const follow = (): void => attempt.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener("abort", follow, { once: true });
+    const attemptSignal = attempt.signal;
     try {
-      return await this.#relay(frames, requestId, peer, head, res, state, attemptSignal);
+      let response: ResponseExchange;
+      try {
+        response = await this.#transport.exchange(peer, head, body, attemptSignal);
+      } catch (error) {
+        if (body.failed) state.client.abort(error);
+        return attemptFailure(peer, head, error, signal);
+      }
+      return await this.#relay(response, peer, res, state, attemptSignal);
     } finally {
-      attempt.abort();
-      const stream = frames.stream;
-      if (stream.status === "open" || stream.status === "closing") frames.abort(new Error("exchange over"));
+      signal.removeEventListener("abort", follow);
+      attempt.abort(ATTEMPT_OVER);
     }
   }
 
-  async #sendRequest(frames: FrameStream, requestId: number, head: RequestHead, body: ReplayableBody, signal: AbortSignal): Promise<void> {
-    await frames.write({ type: "request-head", requestId, head }, signal);
-    for (let index = 0; ; index++) {
-      const chunk = await body.chunk(index, signal);
-      if (chunk === null) break;
-      for (const part of splitBody(chunk)) await frames.write({ type: "body", requestId, chunk: part }, signal);
-    }
-    await frames.write({ type: "end", requestId }, signal);
-    await frames.closeWrite(signal);
-  }
-
-  async #relay(
-    frames: FrameStream,
-    requestId: number,
-    peer: PeerId,
-    head: RequestHead,
-    res: ServerResponse,
-    state: RequestState,
-    signal: AbortSignal,
-  ): Promise<AttemptFailure | undefined> {
-    const sequence = new ResponseFrameSequence(requestId);
-    const retryIfIdempotent = IDEMPOTENT_METHODS.has(head.method.toUpperCase());
-    let first;
-    try {
-      first = await frames.read(signal);
-      if (first === null) throw new HttpFrameError("truncated", "the provider closed the stream without answering");
-      sequence.accept(first);
-    } catch (error) {
-      return { code: "provider-failed", reason: `${peer.toString()}: ${messageOf(error)}`, retry: retryIfIdempotent && !signal.aborted };
-    }
-    if (first.type === "error") {
-      const code = knownErrorCode(first.error.code);
-      return { code, reason: first.error.message, retry: NOT_FORWARDED.has(code) };
-    }
-    if (first.type !== "response-head") {
-      return { code: "provider-failed", reason: `${peer.toString()} reset the request`, retry: retryIfIdempotent };
-    }
-
-    const headers = stripHopByHop(first.head.headers, [PROVIDER_HEADER, ATTEMPTS_HEADER]);
+  async #relay(response: ResponseExchange, peer: PeerId, res: ServerResponse, state: RequestState, signal: AbortSignal): Promise<AttemptFailure | undefined> {
+    const headers = stripHopByHop(response.head.headers, [PROVIDER_HEADER, ATTEMPTS_HEADER]);
     headers.push([PROVIDER_HEADER, peer.toString()], [ATTEMPTS_HEADER, String(state.attempts)]);
     if (this.#status === "stopping") headers.push(["connection", "close"]);
     try {
-      res.writeHead(first.head.status, flattenHeaders(headers));
+      res.writeHead(response.head.status, flattenHeaders(headers));
     } catch (error) {
       return { code: "provider-failed", reason: `unusable response head from ${peer.toString()}: ${messageOf(error)}`, retry: false };
     }
-    state.status = first.head.status;
+    state.status = response.head.status;
     state.provider = peer.toString();
     try {
-      for (;;) {
-        const frame = await frames.read(signal);
-        if (frame === null) throw new HttpFrameError("truncated", "the provider closed the stream before END");
-        sequence.accept(frame);
-        if (frame.type === "body") {
-          if (!res.write(frame.chunk)) await waitForClientDrain(res, signal);
-        } else if (frame.type === "end") {
-          res.end();
-          return undefined;
-        } else if (frame.type === "error") {
-          throw new MeshRequestError(knownErrorCode(frame.error.code), frame.error.message);
-        } else {
-          throw new MeshRequestError("internal", "the provider reset the response");
-        }
+      for (let chunk = await response.read(signal); chunk !== null; chunk = await response.read(signal)) {
+        if (!res.write(chunk)) await waitForClientDrain(res, signal);
       }
+      res.end();
+      return undefined;
     } catch (error) {
       // The status line is out: the only way left to tell the client is to cut the response short.
       this.#log.debug({ peer: peer.toString(), err: error }, "response cut short");

@@ -48,6 +48,7 @@ const frame: fc.Arbitrary<HttpFrame> = fc.oneof(
     error: fc.record({ code: fc.constantFrom(...Object.keys(HTTP_ERROR_STATUS), "future-code"), message: fc.string({ maxLength: 200 }) }),
   }),
   fc.record({ type: fc.constant("reset" as const), requestId }),
+  fc.record({ type: fc.constant("window" as const), requestId, increment: fc.integer({ min: 1, max: 0x7fff_ffff }) }),
 );
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -154,7 +155,10 @@ describe("malformed input", () => {
     ["a request id over 2^32 - 1", hex("06 03 8080808010"), "bad-request-id"],
     ["a request id of 6 bytes", hex("07 03 808080808000"), "bad-request-id"],
     ["a non-minimal request id", hex("03 03 8000"), "bad-request-id"],
-    ["an unknown type", hex("02 07 01"), "unknown-type"],
+    ["an unknown type", hex("02 08 01"), "unknown-type"],
+    ["WINDOW without its 4-byte increment", hex("02 07 01"), "invalid-fields"],
+    ["WINDOW with increment 0", hex("06 07 01 00000000"), "invalid-fields"],
+    ["WINDOW with increment 2^31", hex("06 07 01 80000000"), "invalid-fields"],
     ["type 0", hex("02 00 01"), "unknown-type"],
     ["END with a payload", hex("03 03 01 00"), "unexpected-payload"],
     ["RESET with a payload", hex("03 06 01 ff"), "unexpected-payload"],
@@ -207,7 +211,7 @@ describe("malformed input", () => {
 
   it("stays failed after an error", () => {
     const decoder = new HttpFrameDecoder();
-    decoder.push(hex("02 07 01"));
+    decoder.push(hex("02 08 01"));
     expect(reasonOf(() => decoder.next())).toBe("unknown-type");
     decoder.push(encodeFrame({ type: "end", requestId: 1 }));
     expect(reasonOf(() => decoder.next())).toBe("unknown-type");

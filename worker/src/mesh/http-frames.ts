@@ -21,6 +21,7 @@ export const FRAME_TYPE = {
   responseHead: 0x04,
   error: 0x05,
   reset: 0x06,
+  window: 0x07,
 } as const;
 
 /**
@@ -43,6 +44,8 @@ const MAX_REQUEST_ID_BYTES = 5;
 export const MAX_FRAME_LENGTH = 1 + MAX_REQUEST_ID_BYTES + MAX_BODY_FRAME_BYTES;
 /** A length prefix takes at most 3 bytes (2^21 − 1 ≥ {@link MAX_FRAME_LENGTH}); a 4th byte is refused at once. */
 export const MAX_LENGTH_PREFIX_BYTES = 3;
+/** Largest WINDOW increment: 2^31 − 1, as in HTTP/2, so a credit sum never overflows a 32-bit counter. */
+export const MAX_WINDOW_INCREMENT = 0x7fff_ffff;
 /** Longest ERROR message, in UTF-16 code units. */
 export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 
@@ -104,7 +107,9 @@ export type HttpFrame =
   | { type: "end"; requestId: number }
   | { type: "response-head"; requestId: number; head: ResponseHead }
   | { type: "error"; requestId: number; error: FrameErrorPayload }
-  | { type: "reset"; requestId: number };
+  | { type: "reset"; requestId: number }
+  /** Session protocol only (docs/protocol.md §8): the sender may take `increment` more BODY bytes of this request. */
+  | { type: "window"; requestId: number; increment: number };
 
 export type HttpFrameType = HttpFrame["type"];
 
@@ -115,6 +120,7 @@ const TYPE_BYTE: Record<HttpFrameType, number> = {
   "response-head": FRAME_TYPE.responseHead,
   error: FRAME_TYPE.error,
   reset: FRAME_TYPE.reset,
+  window: FRAME_TYPE.window,
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -239,6 +245,15 @@ function framePayload(frame: HttpFrame): Uint8Array {
     case "end":
     case "reset":
       return new Uint8Array(0);
+    case "window": {
+      const { increment } = frame;
+      if (!Number.isInteger(increment) || increment < 1 || increment > MAX_WINDOW_INCREMENT) {
+        throw new HttpFrameError("invalid-fields", `window increment ${increment} is not an integer in [1, ${MAX_WINDOW_INCREMENT}]`);
+      }
+      const out = new Uint8Array(4);
+      new DataView(out.buffer).setUint32(0, increment);
+      return out;
+    }
     default:
       return headPayload(frame);
   }
@@ -326,6 +341,14 @@ function decodeFrameBody(bytes: Uint8Array): HttpFrame {
         throw new HttpFrameError("unexpected-payload", `${typeByte === FRAME_TYPE.end ? "END" : "RESET"} frame with ${payload.byteLength} payload bytes`);
       }
       return typeByte === FRAME_TYPE.end ? { type: "end", requestId } : { type: "reset", requestId };
+    case FRAME_TYPE.window: {
+      if (payload.byteLength !== 4) throw new HttpFrameError("invalid-fields", `WINDOW payload of ${payload.byteLength} bytes, must be 4`);
+      const increment = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+      if (increment < 1 || increment > MAX_WINDOW_INCREMENT) {
+        throw new HttpFrameError("invalid-fields", `window increment ${increment} is not in [1, ${MAX_WINDOW_INCREMENT}]`);
+      }
+      return { type: "window", requestId, increment };
+    }
     case FRAME_TYPE.responseHead:
       return { type: "response-head", requestId, head: parseWith(ResponseHeadSchema, decodeHead(payload, "response head"), "response head") };
     case FRAME_TYPE.error:

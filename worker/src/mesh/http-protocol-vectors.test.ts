@@ -53,3 +53,16 @@ describe("docs/protocol.md §5.10 worked example", () => {
     expect(doc).toContain(hexDump(bytes));
   });
 });
+
+describe("docs/protocol.md §8.10 session example", () => {
+  const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
+
+  it("WINDOW(1, 262144) is the 7 bytes the document gives", () => {
+    const frame: HttpFrame = { type: "window", requestId: 1, increment: 262_144 };
+    const bytes = encodeFrame(frame);
+    const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join(" ");
+    expect(hex).toBe("06 07 01 00 04 00 00");
+    expect(doc).toContain(`WINDOW, request 1, increment 262 144 (\`0x00040000\`): \`${hex}\``);
+    expect(decodeFrame(bytes)).toEqual(frame);
+  });
+});

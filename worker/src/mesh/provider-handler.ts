@@ -12,11 +12,13 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
-import { FrameStream } from "./frame-stream.ts";
+import { StreamExchangeChannel, type ExchangeChannel } from "./exchange-channel.ts";
 import { RequestFrameSequence } from "./frame-sequence.ts";
-import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type RequestHead } from "./http-frames.ts";
+import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type HttpFrame, type RequestHead } from "./http-frames.ts";
 import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 import { ACCESS_HEADER } from "./access/request-token.ts";
+import { ProviderSession } from "./provider-session.ts";
+import { DEFAULT_MAX_INBOUND_SESSIONS, MESH_PROTOCOL_ID } from "./session-protocol.ts";
 
 /** Time a peer has to send its REQUEST_HEAD after opening a stream: 10 s, generous for a slow link. */
 export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
@@ -29,6 +31,8 @@ export const DEFAULT_MAX_REQUEST_MS = 5 * 60_000;
 export const DEFAULT_MAX_INBOUND_STREAMS = 256;
 /** How long `stop()` lets requests in flight finish before aborting them. */
 export const DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS = 10_000;
+/** Reason an exchange's signal is aborted with when it is over: shared, as `abort()` would build a DOMException each time. */
+const EXCHANGE_OVER = Object.freeze(new Error("the exchange is over"));
 /** Bound on sending an ERROR frame to a peer that does not read. */
 const ERROR_SEND_TIMEOUT_MS = 1_000;
 /** Connect errors: the backend never saw the request, so another provider may be tried safely. */
@@ -84,6 +88,8 @@ export interface HttpProviderInit {
   maxInboundStreams?: number | undefined;
   /** @default {@link DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS} */
   drainTimeoutMs?: number | undefined;
+  /** `/dsmp/mesh/1.0.0` session streams per connection. @default {@link DEFAULT_MAX_INBOUND_SESSIONS} */
+  maxInboundSessions?: number | undefined;
   metrics?: HttpProviderMetrics | undefined;
   /**
    * Access check, run after the service is known to be served and before the backend is contacted; a refusal
@@ -131,7 +137,9 @@ class HttpProviderService implements HttpProvider {
   readonly #metrics: HttpProviderMetrics | undefined;
   readonly #authorize: ProviderAuthorize | undefined;
   readonly #peerId: string;
+  readonly #maxInboundSessions: number;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #sessions = new Set<ProviderSession>();
   readonly #httpAgent = new HttpAgent({ keepAlive: true });
   readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
   #root = new AbortController();
@@ -146,6 +154,7 @@ class HttpProviderService implements HttpProvider {
     this.#maxRequestMs = init.maxRequestMs ?? DEFAULT_MAX_REQUEST_MS;
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS;
     this.#drainTimeoutMs = init.drainTimeoutMs ?? DEFAULT_PROVIDER_DRAIN_TIMEOUT_MS;
+    this.#maxInboundSessions = init.maxInboundSessions ?? DEFAULT_MAX_INBOUND_SESSIONS;
     this.#metrics = init.metrics;
     this.#authorize = init.authorize;
     this.#peerId = components.libp2p.peerId.toString();
@@ -161,16 +170,21 @@ class HttpProviderService implements HttpProvider {
     await this.#libp2p.handle(HTTP_PROTOCOL_ID, (stream, connection) => this.handleStream(stream, connection), {
       maxInboundStreams: this.#maxInboundStreams,
     });
+    await this.#libp2p.handle(MESH_PROTOCOL_ID, (stream, connection) => this.handleSession(stream, connection), {
+      maxInboundStreams: this.#maxInboundSessions,
+    });
     this.#status = "started";
   }
 
   async stop(): Promise<void> {
     if (this.#status !== "started") return;
     this.#status = "stopping";
-    try {
-      await this.#libp2p.unhandle(HTTP_PROTOCOL_ID);
-    } catch (error) {
-      this.#log.warn({ err: error }, "unregistering the http protocol handler failed");
+    for (const protocol of [HTTP_PROTOCOL_ID, MESH_PROTOCOL_ID]) {
+      try {
+        await this.#libp2p.unhandle(protocol);
+      } catch (error) {
+        this.#log.warn({ err: error, protocol }, "unregistering a mesh protocol handler failed");
+      }
     }
     if (this.#inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -180,13 +194,38 @@ class HttpProviderService implements HttpProvider {
     }
     this.#root.abort(new MeshRequestError("internal", "the provider is stopping"));
     await Promise.allSettled([...this.#inFlight]);
+    // Let the last ERROR/END frames go out (they leave on the next event-loop turn), then reset the sessions.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const session of this.#sessions) session.abort(new Error("the provider stopped"));
+    this.#sessions.clear();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
     this.#status = "stopped";
   }
 
   handleStream(stream: Stream, connection: Connection): Promise<void> {
-    const served = new ProviderExchange(this, stream, connection)
+    return this.serveExchange(new StreamExchangeChannel(stream), connection);
+  }
+
+  /** Serve one `/dsmp/mesh/1.0.0` session stream until it closes (what the registered handler calls). */
+  handleSession(stream: Stream, connection: Connection): void {
+    if (this.#status !== "started") {
+      stream.abort(new Error("the provider is stopping"));
+      return;
+    }
+    const session = new ProviderSession(stream, connection, this);
+    this.#sessions.add(session);
+    void session.closed().finally(() => this.#sessions.delete(session));
+  }
+
+  /** New requests are taken (false while stopping: sessions answer them `busy`). */
+  get accepting(): boolean {
+    return this.#status === "started";
+  }
+
+  /** Serve one exchange, whatever carries it (a 1.0.0 stream or a request of a session); never rejects. */
+  serveExchange(channel: ExchangeChannel, connection: Connection): Promise<void> {
+    const served = new ProviderExchange(this, channel, connection)
       .run()
       .catch((error: unknown) => this.#log.error({ err: error }, "unexpected error serving a stream"));
     this.#inFlight.add(served);
@@ -267,10 +306,13 @@ function waitForDrain(request: ClientRequest, signal: AbortSignal): Promise<void
   });
 }
 
-/** One stream, one request: read the head, forward, stream both bodies, report. */
+/**
+ * One request: read the head, forward, stream both bodies, report. The frames come and go through an
+ * {@link ExchangeChannel}: a whole `/dsmp/http/1.0.0` stream or one request of a `/dsmp/mesh/1.0.0` session.
+ */
 class ProviderExchange {
   readonly #service: HttpProviderService;
-  readonly #frames: FrameStream;
+  readonly #frames: ExchangeChannel;
   readonly #connection: Connection;
   readonly #sequence = new RequestFrameSequence();
   readonly #abort = new AbortController();
@@ -283,14 +325,11 @@ class ProviderExchange {
   #responseDone = false;
   #onServed: ((call: ServedCall) => void) | undefined;
 
-  constructor(service: HttpProviderService, stream: Stream, connection: Connection) {
+  constructor(service: HttpProviderService, channel: ExchangeChannel, connection: Connection) {
     this.#service = service;
-    this.#frames = new FrameStream(stream);
+    this.#frames = channel;
     this.#connection = connection;
-    // After END the caller has nothing more to send, so only the stream's reset tells that it left.
-    stream.addEventListener("close", (event) => {
-      if (event.error !== undefined && event.local !== true) this.#peerLeft();
-    });
+    channel.onPeerLeft(() => this.#peerLeft());
   }
 
   /** Record the first failure and abort everything the exchange waits on. */
@@ -322,15 +361,18 @@ class ProviderExchange {
 
   /** The REQUEST_HEAD, or `undefined` when the peer closed or reset before sending one. */
   async #readHead(): Promise<RequestHead | undefined> {
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#service.headTimeoutMs)]);
-    let frame;
-    try {
-      frame = await this.#frames.read(signal);
-    } catch (error) {
-      if (signal.aborted && !this.#abort.signal.aborted) {
-        throw new MeshRequestError("protocol-error", `no request head within ${this.#service.headTimeoutMs} ms`);
+    // On a session the head is there already: skip the timer and composite signal (measurable per request).
+    let frame: HttpFrame | null | undefined = this.#frames.takeReady?.();
+    if (frame === undefined) {
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#service.headTimeoutMs)]);
+      try {
+        frame = await this.#frames.read(signal);
+      } catch (error) {
+        if (signal.aborted && !this.#abort.signal.aborted) {
+          throw new MeshRequestError("protocol-error", `no request head within ${this.#service.headTimeoutMs} ms`);
+        }
+        throw error;
       }
-      throw error;
     }
     if (frame === null) return undefined;
     this.#sequence.accept(frame);
@@ -465,11 +507,8 @@ class ProviderExchange {
       );
       await this.#sendError(failure.reason, failure.message);
     }
-    const stream = this.#frames.stream;
-    if (failure !== undefined || stream.status === "open" || stream.status === "closing") {
-      this.#abort.abort();
-      this.#frames.abort(failure === undefined ? new Error("exchange complete") : new MeshRequestError("internal", failure.message));
-    }
+    if (!this.#abort.signal.aborted) this.#abort.abort(EXCHANGE_OVER);
+    this.#frames.release(failure === undefined ? undefined : new MeshRequestError("internal", failure.message));
     if (failure === undefined && status !== undefined && this.#onServed !== undefined) {
       try {
         this.#onServed({ status, requestBytes: this.#requestBytes, responseBytes: this.#responseBytes, durationMs: performance.now() - this.#started });
@@ -489,7 +528,7 @@ class ProviderExchange {
   }
 
   async #sendError(reason: MeshErrorCode, message: string): Promise<void> {
-    if (this.#frames.stream.writeStatus !== "writable") return;
+    if (!this.#frames.writable) return;
     const signal = AbortSignal.timeout(ERROR_SEND_TIMEOUT_MS);
     try {
       await this.#frames.write({ type: "error", requestId: this.#requestId, error: { code: reason, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) } }, signal);

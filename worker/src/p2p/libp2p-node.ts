@@ -102,6 +102,14 @@ export const RELAY_CONNECTION_DATA_LIMIT_BYTES = 1n << 17n;
  */
 export const PING_MAX_STREAMS_PER_CONNECTION = 4;
 
+/**
+ * Largest yamux receive window per stream: 4 MiB (yamux's default is 16 MiB). Enough for ~40 MB/s per
+ * stream at 100 ms round-trip time; a mesh session stream carries many requests, each bounded by its own
+ * 256 KiB credit (docs/protocol.md §8.6), so a bigger window buys nothing but memory a peer can fill.
+ * The initial window stays at yamux's 256 KiB and grows with use.
+ */
+export const YAMUX_MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /** File, under `dataDir`, that holds the known-peers cache. */
 export const KNOWN_PEERS_FILE = "known-peers.json";
 
@@ -330,7 +338,7 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
       ...(iceServers === undefined ? {} : { iceServers }),
     }),
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } })],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     peerDiscovery:
       bootstrapList.length > 0

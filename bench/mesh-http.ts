@@ -1,0 +1,483 @@
+/**
+ * Mesh HTTP data-plane benchmark (issue 4): the same backend reached three ways, side by side in one run —
+ * directly, through a plain Node HTTP reverse proxy, and through gateway → libp2p (`/dsmp/mesh/1.0.0`
+ * sessions) → provider. Every part is its own Node process (child_process.fork of this file with a
+ * `--role`): backend, proxy, provider, gateway, and the load generator.
+ *
+ * Run: node bench/mesh-http.ts [--duration 10] [--rates 500,1000] [--concurrency 64] [--body 1024]
+ *                              [--profile] [--out docs/benchmarks.md]
+ *
+ * Per target: a 2 s warm-up, then open-loop phases at each fixed rate (requests are sent on a schedule
+ * whatever the answers do, and latency counts from the scheduled time, so queueing shows), then a
+ * closed-loop max-throughput phase with `--concurrency` requests in flight. Each request POSTs `--body`
+ * bytes and gets them echoed. Reported: p50/p90/p99/p99.9 latency, throughput, and CPU µs per request of
+ * every process on the path (process.cpuUsage deltas over the phase). With `--profile` the gateway runs
+ * under `--cpu-prof` and the top self-time functions of its profile are printed and written out.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const SECTION_BASE = "## Mesh HTTP data plane";
+const SELF = fileURLToPath(import.meta.url);
+
+const { values: args } = parseArgs({
+  options: {
+    role: { type: "string" },
+    duration: { type: "string", default: "10" },
+    rates: { type: "string", default: "500,1000" },
+    concurrency: { type: "string", default: "64" },
+    body: { type: "string", default: "1024" },
+    profile: { type: "boolean", default: false },
+    gateways: { type: "string", default: "1" },
+    port: { type: "string" },
+    out: { type: "string", default: "docs/benchmarks.md" },
+    // Set by the orchestrator for the child roles.
+    backend: { type: "string" },
+    peer: { type: "string" },
+    addrs: { type: "string" },
+  },
+});
+
+type Message = { type: string; [key: string]: unknown };
+
+function send(message: Message): void {
+  process.send!(message);
+}
+
+/** Answer the orchestrator's `cpu` and `stop` messages in every child. */
+function serveControl(onStop: () => Promise<void> = async () => {}): void {
+  process.on("message", (message: Message) => {
+    if (message.type === "cpu") {
+      const usage = process.cpuUsage();
+      send({ type: "cpu", micros: usage.user + usage.system });
+    } else if (message.type === "stop") {
+      void onStop().finally(() => process.exit(0));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Roles
+
+async function backendRole(): Promise<void> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(body.byteLength) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  serveControl();
+  send({ type: "ready", port: (server.address() as AddressInfo).port });
+}
+
+async function proxyRole(backendPort: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const upstream = request(
+      { host: "127.0.0.1", port: backendPort, method: req.method, path: req.url, headers: req.headers, agent },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  serveControl();
+  send({ type: "ready", port: (server.address() as AddressInfo).port });
+}
+
+async function meshNode() {
+  const { createLibp2p } = await import("libp2p");
+  const { tcp } = await import("@libp2p/tcp");
+  const { noise } = await import("@chainsafe/libp2p-noise");
+  const { yamux } = await import("@chainsafe/libp2p-yamux");
+  const { identify } = await import("@libp2p/identify");
+  const { YAMUX_MAX_STREAM_WINDOW_BYTES } = await import("../worker/src/p2p/libp2p-node.ts");
+  return createLibp2p({
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } })],
+    services: { identify: identify() },
+  });
+}
+
+async function providerRole(backendPort: number): Promise<void> {
+  const { createHttpProvider } = await import("../worker/src/mesh/provider-handler.ts");
+  const node = await meshNode();
+  const provider = createHttpProvider({ backends: new Map([[1n, new URL(`http://127.0.0.1:${backendPort}/`)]]) })({ libp2p: node });
+  await provider.start();
+  serveControl(async () => {
+    await provider.stop();
+    await node.stop();
+  });
+  send({ type: "ready", peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) });
+}
+
+async function gatewayRole(peerId: string, addrs: string[], port: number): Promise<void> {
+  const { createGateway } = await import("../worker/src/mesh/gateway.ts");
+  const { peerIdFromString } = await import("@libp2p/peer-id");
+  const { multiaddr } = await import("@multiformats/multiaddr");
+  const node = await meshNode();
+  const provider = peerIdFromString(peerId);
+  await node.peerStore.merge(provider, { multiaddrs: addrs.map((addr) => multiaddr(addr)) });
+  const gateway = createGateway({ host: "127.0.0.1", port, reusePort: true })({ libp2p: node, resolveProviders: async () => [provider] });
+  await gateway.start();
+  serveControl(async () => {
+    await gateway.stop();
+    await node.stop();
+  });
+  send({ type: "ready", port: gateway.address().port });
+}
+
+interface PhaseResult {
+  sent: number;
+  ok: number;
+  failed: number;
+  seconds: number;
+  latenciesMs: number[];
+}
+
+/** Load generator: runs one phase per `run` message and answers with the raw latencies. */
+async function loadRole(): Promise<void> {
+  serveControl();
+  process.on("message", (message: Message) => {
+    if (message.type !== "run") return;
+    void runPhase(message as unknown as PhaseSpec).then((result) => send({ type: "result", ...result }));
+  });
+  send({ type: "ready" });
+}
+
+interface PhaseSpec {
+  url: string;
+  /** Requests per second (open loop), or 0 for closed loop at `concurrency`. */
+  rate: number;
+  concurrency: number;
+  seconds: number;
+  bodyBytes: number;
+}
+
+async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+  const body = Buffer.alloc(spec.bodyBytes, 0x61);
+  const latenciesMs: number[] = [];
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  const one = (scheduled: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      sent += 1;
+      const req = request(spec.url, { method: "POST", agent, headers: { "content-length": String(body.byteLength) } }, (res) => {
+        let bytes = 0;
+        res.on("data", (chunk: Buffer) => (bytes += chunk.byteLength));
+        res.on("end", () => {
+          if (res.statusCode === 200 && bytes === body.byteLength) {
+            ok += 1;
+            latenciesMs.push(performance.now() - scheduled);
+          } else failed += 1;
+          resolve();
+        });
+        res.on("error", () => (failed += 1, resolve()));
+      });
+      req.on("error", () => (failed += 1, resolve()));
+      req.end(body);
+    });
+  const started = performance.now();
+  const end = started + spec.seconds * 1000;
+  const inFlight = new Set<Promise<void>>();
+  if (spec.rate > 0) {
+    // Open loop: the n-th request is due at started + n / rate, whatever happened to the earlier ones.
+    const interval = 1000 / spec.rate;
+    let next = 0;
+    await new Promise<void>((resolve) => {
+      const tick = (): void => {
+        const now = performance.now();
+        while (started + next * interval <= Math.min(now, end)) {
+          const promise = one(started + next * interval);
+          inFlight.add(promise);
+          void promise.finally(() => inFlight.delete(promise));
+          next += 1;
+        }
+        if (now >= end) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+  } else {
+    await Promise.all(
+      Array.from({ length: spec.concurrency }, async () => {
+        while (performance.now() < end) await one(performance.now());
+      }),
+    );
+  }
+  await Promise.allSettled([...inFlight]);
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { sent, ok, failed, seconds, latenciesMs };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Orchestrator
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  ready: Message;
+}
+
+async function start(name: string, role: string, extra: string[] = [], execArgv: string[] = []): Promise<Child> {
+  const child = fork(SELF, ["--role", role, ...extra], { execArgv: [...process.execArgv, ...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const ready = await new Promise<Message>((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+  child.removeAllListeners("exit");
+  return { name, process: child, ready };
+}
+
+function ask<T extends Message>(child: Child, message: Message, answer: string): Promise<T> {
+  return new Promise<T>((resolve) => {
+    const onMessage = (reply: Message): void => {
+      if (reply.type !== answer) return;
+      child.process.off("message", onMessage);
+      resolve(reply as T);
+    };
+    child.process.on("message", onMessage);
+    child.process.send(message);
+  });
+}
+
+async function cpuOf(children: Child[]): Promise<number[]> {
+  return Promise.all(children.map(async (child) => (await ask<{ type: "cpu"; micros: number }>(child, { type: "cpu" }, "cpu")).micros));
+}
+
+async function stop(child: Child): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.process.once("exit", () => resolve()));
+  child.process.send({ type: "stop" });
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  if (child.process.exitCode === null) child.process.kill("SIGKILL");
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface Row {
+  target: string;
+  phase: string;
+  offered: string;
+  throughput: number;
+  ok: number;
+  failed: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  /** CPU µs per request per process on the path, by process name. */
+  cpu: Array<[string, number]>;
+}
+
+const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
+
+async function orchestrate(): Promise<void> {
+  const seconds = Number(args.duration);
+  const rates = args.rates.split(",").map(Number);
+  const concurrency = Number(args.concurrency);
+  const bodyBytes = Number(args.body);
+  const log = (line: string): void => console.error(line);
+
+  const backend = await start("backend", "backend");
+  const backendPort = String(backend.ready.port);
+  const proxy = await start("proxy", "proxy", ["--backend", backendPort]);
+  const provider = await start("provider", "provider", ["--backend", backendPort]);
+  const profileDir = mkdtempSync(join(tmpdir(), "dsmp-mesh-prof-"));
+  // Extra gateway processes share the first one's port (SO_REUSEPORT): the kernel spreads connections.
+  const gatewayCount = Math.max(1, Number(args.gateways));
+  const SECTION = gatewayCount > 1 ? `${SECTION_BASE}, ${gatewayCount} gateway processes` : SECTION_BASE;
+  const gatewayArgs = ["--peer", String(provider.ready.peerId), "--addrs", (provider.ready.addrs as string[]).join(",")];
+  const gateway = await start("gateway", "gateway", gatewayArgs, args.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []);
+  const gateways = [gateway];
+  for (let index = 1; index < gatewayCount; index++) {
+    gateways.push(await start(`gateway${index + 1}`, "gateway", [...gatewayArgs, "--port", String(gateway.ready.port)]));
+  }
+  const load = await start("load", "load");
+  log(`processes up: backend :${backendPort}, proxy :${String(proxy.ready.port)}, gateway :${String(gateway.ready.port)}, provider ${String(provider.ready.peerId)}`);
+
+  const targets: Array<{ name: string; url: string; path: Child[] }> = [
+    { name: "direct", url: `http://127.0.0.1:${backendPort}/echo`, path: [backend] },
+    { name: "proxy", url: `http://127.0.0.1:${String(proxy.ready.port)}/echo`, path: [proxy, backend] },
+    { name: gatewayCount > 1 ? `mesh (${gatewayCount} gateways)` : "mesh", url: `http://127.0.0.1:${String(gateway.ready.port)}/svc/1/echo`, path: [...gateways, provider, backend] },
+  ];
+  const rows: Row[] = [];
+  const phase = async (target: (typeof targets)[number], name: string, rate: number, phaseSeconds: number, record: boolean): Promise<void> => {
+    const before = await cpuOf([...target.path, load]);
+    const result = await ask<Message & PhaseResult>(load, { type: "run", url: target.url, rate, concurrency, seconds: phaseSeconds, bodyBytes }, "result");
+    const after = await cpuOf([...target.path, load]);
+    if (!record) return;
+    const sorted = result.latenciesMs.sort((a, b) => a - b);
+    const completed = Math.max(1, result.ok + result.failed);
+    const row: Row = {
+      target: target.name,
+      phase: name,
+      offered: rate > 0 ? `${rate}/s` : `max (${concurrency} in flight)`,
+      throughput: result.ok / result.seconds,
+      ok: result.ok,
+      failed: result.failed,
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      p999: percentile(sorted, 99.9),
+      cpu: [...target.path, load].map((child, index) => [child.name, (after[index]! - before[index]!) / completed]),
+    };
+    rows.push(row);
+    log(
+      `${row.target.padEnd(6)} ${row.offered.padEnd(20)} ${fmt(row.throughput, 0).padStart(6)} req/s  ok ${row.ok} failed ${row.failed}  ` +
+        `p50 ${fmt(row.p50)} p90 ${fmt(row.p90)} p99 ${fmt(row.p99)} p99.9 ${fmt(row.p999)} ms  cpu µs/req ${row.cpu.map(([n, v]) => `${n} ${fmt(v, 0)}`).join(", ")}`,
+    );
+  };
+  for (const target of targets) {
+    await phase(target, "warm-up", 500, 2, false);
+    for (const rate of rates) await phase(target, `rate ${rate}`, rate, seconds, true);
+    await phase(target, "max", 0, seconds, true);
+  }
+
+  await stop(load);
+  for (const child of gateways) await stop(child);
+  await Promise.all([stop(provider), stop(proxy), stop(backend)]);
+
+  // Ratios against the baselines of the same run.
+  const find = (target: string, phaseName: string): Row | undefined => rows.find((row) => row.target === target && row.phase === phaseName);
+  const ratios: string[] = [];
+  for (const rate of rates) {
+    const mesh = find(targets[2]!.name, `rate ${rate}`);
+    const proxyRow = find("proxy", `rate ${rate}`);
+    const direct = find("direct", `rate ${rate}`);
+    if (mesh && proxyRow && direct) {
+      ratios.push(`at ${rate}/s: mesh p99 / proxy p99 = ${fmt(mesh.p99 / proxyRow.p99)}×, mesh p99 / direct p99 = ${fmt(mesh.p99 / direct.p99)}×, mesh p50 − direct p50 = ${fmt(mesh.p50 - direct.p50)} ms`);
+    }
+  }
+  const meshMax = find(targets[2]!.name, "max");
+  const proxyMax = find("proxy", "max");
+  const directMax = find("direct", "max");
+  if (meshMax && proxyMax && directMax) {
+    ratios.push(`max: mesh ${fmt(meshMax.throughput, 0)} req/s = ${fmt(meshMax.throughput / proxyMax.throughput)}× proxy, ${fmt(meshMax.throughput / directMax.throughput)}× direct`);
+  }
+  for (const line of ratios) log(line);
+
+  let profileLines: string[] = [];
+  if (args.profile) {
+    const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
+    if (file !== undefined) {
+      profileLines = topCosts(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile, 15);
+      log(`gateway CPU profile (${join(profileDir, file)}), top self time:`);
+      for (const line of profileLines) log(`  ${line}`);
+    }
+  }
+
+  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${args.profile ? " --profile" : ""} --out ${args.out}`;
+  const cpuHeader = (row: Row): string => row.cpu.map(([name, value]) => `${name} ${fmt(value, 0)}`).join(", ");
+  const section = [
+    SECTION,
+    "",
+    `Command: \`${command}\`  `,
+    `Date: ${new Date().toISOString().slice(0, 10)}  `,
+    `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.version}, loopback TCP, one process per part, ` +
+      "**shared with other engineers' builds and tests during the run** (absolute numbers are noisy; compare rows of the same run).",
+    "",
+    "| target | offered load | req/s | ok / failed | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs per request per process |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (row) =>
+        `| ${row.target} | ${row.offered} | ${fmt(row.throughput, 0)} | ${row.ok} / ${row.failed} | ${fmt(row.p50)} | ${fmt(row.p90)} | ${fmt(row.p99)} | ${fmt(row.p999)} | ${cpuHeader(row)} |`,
+    ),
+    "",
+    ...ratios.map((line) => `- ${line}`),
+    "",
+    ...(profileLines.length > 0 ? ["Gateway CPU profile under the whole mesh run (`--cpu-prof`), top self time:", "", "```", ...profileLines, "```", ""] : []),
+    "<!-- interpretation -->",
+    "",
+  ].join("\n");
+  let doc = existsSync(args.out) ? readFileSync(args.out, "utf8") : "# Benchmarks\n";
+  const at = doc.indexOf(`${SECTION}\n`);
+  if (at >= 0) {
+    const next = doc.indexOf("\n## ", at + SECTION.length);
+    const old = doc.slice(at, next < 0 ? undefined : next + 1);
+    const note = old.split("<!-- interpretation -->")[1];
+    doc = doc.slice(0, at) + section.replace("<!-- interpretation -->\n", `<!-- interpretation -->${note?.trimEnd() ?? ""}\n`) + (next < 0 ? "" : doc.slice(next + 1));
+  } else {
+    doc = `${doc.trimEnd()}\n\n${section}`;
+  }
+  writeFileSync(args.out, doc);
+  log(`wrote ${args.out}`);
+}
+
+interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: CpuProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time by function (name + file), the `top` of a .cpuprofile. */
+function topCosts(profile: CpuProfile, count: number): string[] {
+  const byNode = new Map<number, number>();
+  profile.samples.forEach((id, index) => byNode.set(id, (byNode.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const micros = byNode.get(node.id) ?? 0;
+    total += micros;
+    const file = node.callFrame.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/worker\//, "worker/");
+    const key = `${node.callFrame.functionName || "(anonymous)"} ${file}${file === "" ? "" : `:${node.callFrame.lineNumber + 1}`}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + micros);
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, micros]) => `${((100 * micros) / total).toFixed(1).padStart(5)} %  ${key}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+switch (args.role) {
+  case undefined:
+    await orchestrate();
+    process.exit(0);
+    break;
+  case "backend":
+    await backendRole();
+    break;
+  case "proxy":
+    await proxyRole(Number(args.backend));
+    break;
+  case "provider":
+    await providerRole(Number(args.backend));
+    break;
+  case "gateway":
+    await gatewayRole(String(args.peer), String(args.addrs).split(","), Number(args.port ?? 0));
+    break;
+  case "load":
+    await loadRole();
+    break;
+  default:
+    throw new Error(`unknown role ${args.role}`);
+}
