@@ -81,6 +81,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
         queuePrefix: `${prefix}:${i}`,
         pollMs: 300,
         transmitStaggerMs: 2_000,
+        sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
         ...(i === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
       })({
         account: node.identity.account,
@@ -215,5 +216,37 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     const ls = createMemoryIo();
     expect(await runCli(["task", "ls", "--json", ...common], ls)).toBe(0);
     expect(JSON.parse(ls.out()).map((t: { status: string }) => t.status)).toEqual(["finalized", "finalized"]);
+  });
+
+  it("bad modules (loops forever, grows memory without bound, invalid binary) fail the task cleanly with a reason; nodes stay healthy", async () => {
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+    const abi = (body: string) => `(module (memory (export "memory") 1) (func (export "alloc") (param i32) (result i32) (i32.const 0)) (func (export "run") (param i32 i32) (result i64) ${body}))`;
+    const cases = [
+      { name: "loop", wasm: await compileWat(abi("(loop $l (br $l)) (i64.const 0)")), reason: "timeout" },
+      { name: "grow", wasm: await compileWat(abi("(loop $l (br_if $l (i32.ne (memory.grow (i32.const 8)) (i32.const -1)))) unreachable")), reason: "memory-limit" },
+      { name: "invalid", wasm: new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x0a, 0xff]), reason: "invalid" },
+    ];
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    writeFileSync(join(root, "in.bin"), "x");
+    for (const c of cases) {
+      writeFileSync(join(root, `${c.name}.wasm`), c.wasm);
+      const io = createMemoryIo();
+      const code = await runCli(["task", "submit", "--module", join(root, `${c.name}.wasm`), "--input", join(root, "in.bin"), "--n", "4", "--q", "3", "--reward", "1", "--no-wait", "--json", ...common], io);
+      expect(code, JSON.stringify(io.err())).toBe(0);
+      const taskId = String(JSON.parse(io.out()).taskId);
+      // Every member's job ends with the module's failure reason; nobody commits, so nothing finalizes.
+      for (const runner of runners) {
+        const outcome = await until(`${c.name}: outcome of task ${taskId}`, async () => runner.outcomes.get(taskId), 60_000);
+        expect(outcome).toMatchObject({ outcome: "module-failed", reason: c.reason });
+      }
+    }
+    for (const node of net.nodes) {
+      const health = await fetch(`${node.apiUrl}/healthz`);
+      expect(health.status).toBe(200);
+    }
   });
 });
