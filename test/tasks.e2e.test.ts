@@ -50,6 +50,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
+  let makeRunner: (i: number) => Promise<TaskRunner>;
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -73,24 +74,28 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       // so that node 2 can be given the test-only output hook.
       const { store, service } = node.blobs;
       blobs.push({ service, store });
-      const runner = createTaskRunner({
-        chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: node.identity.account }),
-        taskManager: c.TaskManager!.address,
-        fromBlock: BigInt(c.TaskManager!.blockNumber),
-        redisUrl: REDIS_URL,
-        queuePrefix: `${prefix}:${i}`,
-        pollMs: 300,
-        transmitStaggerMs: 2_000,
-        sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
-        ...(i === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
-      })({
-        account: node.identity.account,
-        pubsub: node.p2p.libp2p.services.pubsub,
-        blobs: service,
-        store,
-        peers: () => node.p2p.libp2p.getPeers(),
-        logger: createSilentLogger(),
-      });
+      makeRunner = async (k: number) => {
+        const n = net.nodes[k]!;
+        return createTaskRunner({
+          chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: n.identity.account }),
+          taskManager: c.TaskManager!.address,
+          fromBlock: BigInt(c.TaskManager!.blockNumber),
+          redisUrl: REDIS_URL,
+          queuePrefix: `${prefix}:${k}`,
+          pollMs: 300,
+          transmitStaggerMs: 2_000,
+          sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
+          ...(k === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+        })({
+          account: n.identity.account,
+          pubsub: n.p2p.libp2p.services.pubsub,
+          blobs: n.blobs.service,
+          store: n.blobs.store,
+          peers: () => n.p2p.libp2p.getPeers(),
+          logger: createSilentLogger(),
+        });
+      };
+      const runner = await makeRunner(i);
       await runner.start();
       runners.push(runner);
     }
@@ -248,5 +253,48 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       const health = await fetch(`${node.apiUrl}/healthz`);
       expect(health.status).toBe(200);
     }
+  });
+
+  it("a member dies mid-task: the task still finalizes without it; restarted, its job resumes and finds the task closed; nothing is duplicated", async () => {
+    const DEAD = 3;
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    const modulePath = join(root, "fnv1a.wasm");
+    writeFileSync(modulePath, await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8")));
+    writeFileSync(join(root, "kill.txt"), "kill -9 test input");
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+    // q = 2: the liar (node 2) and the dead member (node 3) leave two honest signers.
+    const io = createMemoryIo();
+    const submitted = runCli(["task", "submit", "--module", modulePath, "--input", join(root, "kill.txt"), "--n", "4", "--q", "2", "--reward", "1", "--commit-window", "15", "--reveal-window", "30", "--json", ...common], io);
+    // Kill the member as soon as its job is running the round (in-process: the queue is closed without
+    // waiting and the round stops, as a SIGKILL would leave them: the job stays locked in Redis, then stalls).
+    await until("node 3's job to start its round", async () => (runners[DEAD]!.rounds.size > 0 ? true : undefined), 60_000);
+    const taskId = [...runners[DEAD]!.rounds.keys()][0]!;
+    await runners[DEAD]!.stop();
+    expect(await submitted, JSON.stringify(io.err())).toBe(0);
+    const out = JSON.parse(io.out());
+    expect(String(out.taskId)).toBe(taskId);
+    expect(out.status).toBe("finalized");
+    const committee = (await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "committeeOf", args: [BigInt(taskId)] })) as readonly Address[];
+    const deadSlot = committee.indexOf(net.nodes[DEAD]!.identity.address);
+    expect(out.participants).not.toContain(deadSlot);
+    expect(out.participants).toHaveLength(2);
+
+    // Restart: same queue prefix. The stalled job is picked up again once its lock lapses and ends "already-closed";
+    // the watcher's replay of old assignments adds no job twice.
+    const restarted = await makeRunner(DEAD);
+    runners[DEAD] = restarted;
+    await restarted.start();
+    const outcome = await until("the resumed job", async () => restarted.outcomes.get(taskId), 60_000);
+    expect(outcome).toEqual({ outcome: "already-closed", status: "finalized" });
+    expect(await restarted.queue.state(taskId)).toBe("completed");
+    const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+    const reports = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "CommitAnchored", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+    expect(reports.filter((e) => (e.args as { node: Address }).node === net.nodes[DEAD]!.identity.address)).toHaveLength(0);
   });
 });
