@@ -50,6 +50,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
+  let makeRunner: (i: number) => Promise<TaskRunner>;
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -73,23 +74,28 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       // so that node 2 can be given the test-only output hook.
       const { store, service } = node.blobs;
       blobs.push({ service, store });
-      const runner = createTaskRunner({
-        chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: node.identity.account }),
-        taskManager: c.TaskManager!.address,
-        fromBlock: BigInt(c.TaskManager!.blockNumber),
-        redisUrl: REDIS_URL,
-        queuePrefix: `${prefix}:${i}`,
-        pollMs: 300,
-        transmitStaggerMs: 2_000,
-        ...(i === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
-      })({
-        account: node.identity.account,
-        pubsub: node.p2p.libp2p.services.pubsub,
-        blobs: service,
-        store,
-        peers: () => node.p2p.libp2p.getPeers(),
-        logger: createSilentLogger(),
-      });
+      makeRunner = async (k: number) => {
+        const n = net.nodes[k]!;
+        return createTaskRunner({
+          chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: n.identity.account }),
+          taskManager: c.TaskManager!.address,
+          fromBlock: BigInt(c.TaskManager!.blockNumber),
+          redisUrl: REDIS_URL,
+          queuePrefix: `${prefix}:${k}`,
+          pollMs: 300,
+          transmitStaggerMs: 2_000,
+          sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
+          ...(k === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+        })({
+          account: n.identity.account,
+          pubsub: n.p2p.libp2p.services.pubsub,
+          blobs: n.blobs.service,
+          store: n.blobs.store,
+          peers: () => n.p2p.libp2p.getPeers(),
+          logger: createSilentLogger(),
+        });
+      };
+      const runner = await makeRunner(i);
       await runner.start();
       runners.push(runner);
     }
@@ -215,5 +221,80 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     const ls = createMemoryIo();
     expect(await runCli(["task", "ls", "--json", ...common], ls)).toBe(0);
     expect(JSON.parse(ls.out()).map((t: { status: string }) => t.status)).toEqual(["finalized", "finalized"]);
+  });
+
+  it("bad modules (loops forever, grows memory without bound, invalid binary) fail the task cleanly with a reason; nodes stay healthy", async () => {
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+    const abi = (body: string) => `(module (memory (export "memory") 1) (func (export "alloc") (param i32) (result i32) (i32.const 0)) (func (export "run") (param i32 i32) (result i64) ${body}))`;
+    const cases = [
+      { name: "loop", wasm: await compileWat(abi("(loop $l (br $l)) (i64.const 0)")), reason: "timeout" },
+      { name: "grow", wasm: await compileWat(abi("(loop $l (br_if $l (i32.ne (memory.grow (i32.const 8)) (i32.const -1)))) unreachable")), reason: "memory-limit" },
+      { name: "invalid", wasm: new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x0a, 0xff]), reason: "invalid" },
+    ];
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    writeFileSync(join(root, "in.bin"), "x");
+    for (const c of cases) {
+      writeFileSync(join(root, `${c.name}.wasm`), c.wasm);
+      const io = createMemoryIo();
+      const code = await runCli(["task", "submit", "--module", join(root, `${c.name}.wasm`), "--input", join(root, "in.bin"), "--n", "4", "--q", "3", "--reward", "1", "--no-wait", "--json", ...common], io);
+      expect(code, JSON.stringify(io.err())).toBe(0);
+      const taskId = String(JSON.parse(io.out()).taskId);
+      // Every member's job ends with the module's failure reason; nobody commits, so nothing finalizes.
+      for (const runner of runners) {
+        const outcome = await until(`${c.name}: outcome of task ${taskId}`, async () => runner.outcomes.get(taskId), 60_000);
+        expect(outcome).toMatchObject({ outcome: "module-failed", reason: c.reason });
+      }
+    }
+    for (const node of net.nodes) {
+      const health = await fetch(`${node.apiUrl}/healthz`);
+      expect(health.status).toBe(200);
+    }
+  });
+
+  it("a member dies mid-task: the task still finalizes without it; restarted, its job resumes and finds the task closed; nothing is duplicated", async () => {
+    const DEAD = 3;
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    const modulePath = join(root, "fnv1a.wasm");
+    writeFileSync(modulePath, await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8")));
+    writeFileSync(join(root, "kill.txt"), "kill -9 test input");
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+    // q = 2: the liar (node 2) and the dead member (node 3) leave two honest signers.
+    const io = createMemoryIo();
+    const submitted = runCli(["task", "submit", "--module", modulePath, "--input", join(root, "kill.txt"), "--n", "4", "--q", "2", "--reward", "1", "--commit-window", "15", "--reveal-window", "30", "--json", ...common], io);
+    // Kill the member as soon as its job is running the round (in-process: the queue is closed without
+    // waiting and the round stops, as a SIGKILL would leave them: the job stays locked in Redis, then stalls).
+    await until("node 3's job to start its round", async () => (runners[DEAD]!.rounds.size > 0 ? true : undefined), 60_000);
+    const taskId = [...runners[DEAD]!.rounds.keys()][0]!;
+    await runners[DEAD]!.stop();
+    expect(await submitted, JSON.stringify(io.err())).toBe(0);
+    const out = JSON.parse(io.out());
+    expect(String(out.taskId)).toBe(taskId);
+    expect(out.status).toBe("finalized");
+    const committee = (await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "committeeOf", args: [BigInt(taskId)] })) as readonly Address[];
+    const deadSlot = committee.indexOf(net.nodes[DEAD]!.identity.address);
+    expect(out.participants).not.toContain(deadSlot);
+    expect(out.participants).toHaveLength(2);
+
+    // Restart: same queue prefix. The stalled job is picked up again once its lock lapses and ends "already-closed";
+    // the watcher's replay of old assignments adds no job twice.
+    const restarted = await makeRunner(DEAD);
+    runners[DEAD] = restarted;
+    await restarted.start();
+    const outcome = await until("the resumed job", async () => restarted.outcomes.get(taskId), 60_000);
+    expect(outcome).toEqual({ outcome: "already-closed", status: "finalized" });
+    expect(await restarted.queue.state(taskId)).toBe("completed");
+    const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+    const reports = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "CommitAnchored", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+    expect(reports.filter((e) => (e.args as { node: Address }).node === net.nodes[DEAD]!.identity.address)).toHaveLength(0);
   });
 });

@@ -167,11 +167,13 @@ export async function taskSubmitCommand(options: TaskSubmitOptions, io: CliIo): 
   // 3. The draw is seeded by the hash of a later block (drawBlock): wait until it is mined, then assign.
   // A development chain (Hardhat, chain 31337) mines only on transactions: there we ask it for blocks.
   const drawBlock = BigInt((await client.public.getContractEvents({ address: tm.address, abi: abis.TaskManager, eventName: "DrawScheduled", args: { taskId }, fromBlock: created.receipt.blockNumber, toBlock: created.receipt.blockNumber }))[0]?.args.drawBlock ?? created.receipt.blockNumber + 1n);
-  for (let waited = 0; (await client.public.getBlockNumber()) <= drawBlock; waited += 500) {
+  const started = Date.now();
+  while ((await client.public.getBlockNumber({ cacheTime: 0 })) <= drawBlock) {
     io.signal.throwIfAborted();
+    const waited = Date.now() - started;
     if (waited > 120_000) throw new CliUsageError(`block ${drawBlock} (the draw's seed) was not mined within 2 minutes`);
     if (client.chainId === 31337 && waited >= 1_000) await client.public.request({ method: "evm_mine" as never, params: [] as never });
-    else await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 250));
   }
   const assigned = await sendTransaction(client, "assign", (w) => w.writeContract({ address: tm.address, abi: abis.TaskManager, functionName: "assign", args: [taskId] }), { signal: io.signal });
   txHashes.push(assigned.hash);
