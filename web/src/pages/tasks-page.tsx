@@ -195,9 +195,10 @@ function SubmitForm({ onCreated }: { onCreated: (id: bigint) => void }) {
       {field("commitWindow", "Commit window (s)")}
       {field("revealWindow", "Reveal window (s)")}
       {field("deadline", "Final deadline (s from now)", "after it an unfinished task can be refunded")}
-      <button type="submit" disabled={!ready || tx.busy}>
+      <button type="submit" disabled={!ready.ready || tx.busy}>
         Submit task
       </button>
+      {!ready.ready ? <span className="muted"> {ready.reason}</span> : null}
       {devnet ? (
         <p className="muted" data-testid="dev-mining">
           dev-only (chain 31337): the page mines the draw's seed block with <code>evm_mine</code> instead of waiting for it{mined > 0 ? ` — mined ${mined}` : ""}.
