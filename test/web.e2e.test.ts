@@ -8,7 +8,7 @@
  *
  * Skips (saying so) only when /usr/bin/chromium is missing; .ci/run installs it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -32,6 +32,8 @@ const NODES = 3;
 /** Devnet accounts for the browser: with 3 nodes the devnet uses 1–3 (operators), 4 (owner), 5 (allow-listed). */
 const CONSUMER = 7;
 const OPERATOR = 8;
+/** Redis for the nodes' task runners (each node's queue prefix holds its fresh random address: no clash). */
+const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 if (!existsSync(CHROMIUM)) console.warn(`web.e2e: SKIPPED — ${CHROMIUM} not found (apt-get install chromium; .ci/run does it)`);
 
@@ -134,6 +136,8 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
   let deployment: Deployment;
   let browser: Browser;
   let webUrl: string;
+  let deploymentsFile: string;
+  const redisBefore = process.env.DSMP_REDIS_URL;
   const root = mkdtempSync(join(tmpdir(), "dsmp-web-"));
   const contexts: BrowserContext[] = [];
 
@@ -151,16 +155,29 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
       const hash = await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i).address, parseEther("1000")] });
       await pub.waitForTransactionReceipt({ hash });
     }
+    deploymentsFile = join(outDir, `${deployment.chainId}.json`);
+    // The nodes run tasks (startXnode's task runner is on when DSMP_REDIS_URL is set and TaskManager deployed).
+    process.env.DSMP_REDIS_URL = REDIS_URL;
     net = await startDevnetXnodes({
       rpcUrl: chain.rpcUrl,
       deployment,
-      deploymentsFile: join(outDir, `${deployment.chainId}.json`),
+      deploymentsFile,
       count: NODES,
       rootDir: join(root, "nodes"),
       ephemeralPorts: true,
       webDir,
     });
     webUrl = `${net.nodes[0]!.apiUrl}/`;
+    // Task collateral comes from the operators' free stake (the devnet bonds exactly the node stake); the nodes
+    // pay gas for their round transactions.
+    for (const [i, node] of net.nodes.entries()) {
+      const operator = createWalletClient({ chain: viemChain, transport: http(chain.rpcUrl), account: devAccount(i + 1) });
+      const c = deployment.contracts;
+      await pub.waitForTransactionReceipt({ hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i + 1).address, parseEther("100")] }) });
+      await pub.waitForTransactionReceipt({ hash: await operator.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [c.Staking!.address, parseEther("100")] }) });
+      await pub.waitForTransactionReceipt({ hash: await operator.writeContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "stake", args: [parseEther("100")] }) });
+      await pub.waitForTransactionReceipt({ hash: await deployer.sendTransaction({ to: node.identity.address, value: parseEther("10") }) });
+    }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -173,6 +190,8 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     await browser?.close();
     await net?.stop();
     await chain?.stop();
+    if (redisBefore === undefined) delete process.env.DSMP_REDIS_URL;
+    else process.env.DSMP_REDIS_URL = redisBefore;
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -241,6 +260,20 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const paid = net.services.find((s) => s.name === "paid")!;
     const priv = net.services.find((s) => s.name === "private")!;
     const consumer = devAccount(CONSUMER).address;
+    // `dsmp call` as the consumer (--key: the CLI signs the access token itself, the gateway forwards it).
+    const gateway = net.nodes[0]!.gatewayUrl;
+    const callPaid = async () => {
+      const io = createMemoryIo();
+      const code = await runCli(["call", String(paid.id), "hello", "--gateway", gateway, "--data", `from ${consumer}`, "--key", devPrivateKey(CONSUMER), "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--json"], io);
+      return { code, answer: io.out() === "" ? undefined : (JSON.parse(io.out()) as { status: number; body: string }) };
+    };
+    // Before subscribing the gate refuses the consumer (once node 0's gateway has found the provider).
+    const refused = await waitFor("node 0's gateway to reach the paid service's provider", async () => {
+      const r = await callPaid();
+      return r.answer?.status === 403 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect(refused.code).not.toBe(0);
+    expect(JSON.parse(refused.answer!.body)).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^not-subscribed/) });
     const page = await openAs(CONSUMER);
 
     await expect.poll(() => page.getByRole("link", { name: "paid" }).count(), { timeout: 20_000 }).toBe(1);
@@ -285,15 +318,10 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     await page.getByRole("button", { name: "Keep subscription" }).click();
     await page.screenshot({ path: join(SHOTS, "service-subscribed.png"), fullPage: true });
 
-    // A dsmp call to the paid service as that consumer. `dsmp call` has no --key yet (the access-token check
-    // lands separately), so the call goes through a gateway that does not serve the service.
-    const gateway = net.nodes[0]!.gatewayUrl;
-    const body = await waitFor("the paid service to answer through node 0", async () => {
-      const io = createMemoryIo();
-      const code = await runCli(["call", String(paid.id), "hello", "--gateway", gateway, "--data", `from ${consumer}`, "--json"], io);
-      return code === 0 ? (JSON.parse(io.out()) as { status: number; body: string }) : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    expect(body).toMatchObject({ status: 200, body: `from ${consumer}` });
+    // The same call as that consumer now passes the gate (node 0's gateway does not serve the service itself).
+    const allowed = await callPaid();
+    expect(allowed.code).toBe(0);
+    expect(allowed.answer).toMatchObject({ status: 200, body: `from ${consumer}` });
 
     // A private service says "not allowed" to an account off its allow-list.
     await page.goto(new URL(`/services/${priv.id}`, webUrl).toString());
@@ -335,6 +363,34 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     expect([2, 3]).toContain(lease.status); // closing (notice period running) or already ended
     const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
     expect(balanceAfter - balanceBefore).toBeGreaterThan(parseEther("3.5"));
+  });
+
+  it("submitter: a task (module + input handed to node 0) is created, assigned and finalized by the nodes; the result shows", async () => {
+    const page = await openAs(CONSUMER, "/tasks");
+    const wasm = readFileSync(join(ROOT, "examples", "wordcount.wasm"));
+    await page.getByLabel("WebAssembly module").setInputFiles({ name: "wordcount.wasm", mimeType: "application/wasm", buffer: wasm });
+    await page.getByLabel("Input text").fill("hello web ui\nsecond line\n");
+    await page.getByLabel("Committee size n").fill("3");
+    await page.getByLabel("Quorum q").fill("2");
+    await page.getByLabel("Commit window (s)").fill("30");
+    await page.getByLabel("Reveal window (s)").fill("30");
+    await page.getByRole("button", { name: "Submit task" }).click();
+    await expect.poll(() => page.getByTestId("task-tx").getAttribute("data-status"), { timeout: 60_000 }).toBe("confirmed");
+    expect(await page.getByTestId("task-tx").textContent()).toMatch(/^confirmed: task #1 created and assigned \(reward 10 OPEN, n 3, q 2\)/);
+    const steps = (await txLog(page, "task-tx")).filter((l) => l.startsWith("task-tx:pending")).map((l) => l.split(":")[2]);
+    expect(steps).toEqual(["approve OPEN", "createTask", "assign"]);
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const tm = deployment.contracts.TaskManager!.address;
+    const committee = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [1n] });
+    expect(new Set(committee.map((a) => a.toLowerCase()))).toEqual(new Set(net.nodes.map((n) => n.identity.address.toLowerCase())));
+    await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
+    // The nodes fetch the blobs from node 0, run the module, commit, reveal and report: finalized on-chain.
+    await expect.poll(() => page.getByTestId("task-stage").getAttribute("data-stage"), { timeout: 90_000, interval: 500 }).toBe("finalized");
+    const task = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [1n] });
+    expect(task.status).toBe(3);
+    // wordcount: 5 words, 2 lines, each u32 little-endian — not text, so shown as hex.
+    await expect.poll(() => page.getByTestId("task-result").textContent(), { timeout: 15_000 }).toBe("0x0500000002000000");
+    await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
   });
 
   it("operator: stake → register an Xnode → request unbond shows the countdown; a revert is decoded", async () => {
@@ -383,7 +439,5 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     }, { timeoutMs: 30_000, intervalMs: 250 });
     expect(await latency.getAttribute("aria-label")).toMatch(/p50: \d+(\.\d)? ms; p99: \d+(\.\d)? ms/);
     await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
-    await page.getByRole("link", { name: "Tasks" }).click();
-    expect(await page.getByTestId("tasks-missing").textContent()).toContain("TaskManager not deployed on this chain");
   });
 });
