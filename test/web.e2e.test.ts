@@ -390,6 +390,7 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     expect(task.status).toBe(3);
     // wordcount: 5 words, 2 lines, each u32 little-endian — not text, so shown as hex.
     await expect.poll(() => page.getByTestId("task-result").textContent(), { timeout: 15_000 }).toBe("0x0500000002000000");
+    await expect.poll(() => page.getByTestId("task-list").locator("tbody tr").first().textContent(), { timeout: 10_000 }).toContain("finalized");
     await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
   });
 

@@ -5,8 +5,8 @@
  * finalized (or refunded) from the chain and the node's /v1/tasks; the result bytes come from /v1/blobs/<hash>.
  */
 import { abis } from "@dsmp/contracts";
-import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { decodeEventLog, type Abi, type Address, type Hex } from "viem";
 import { useConnection } from "wagmi";
 import { useWriteReady } from "../components/wallet-bar.tsx";
@@ -94,11 +94,11 @@ function SubmitForm({ onCreated }: { onCreated: (id: bigint) => void }) {
         <span id={`task-${key}-err`} className="error">
           {errors[key]}
         </span>
-      ) : hint ? (
-        <span id={`task-${key}-hint`} className="muted">
+      ) : (
+        <span id={hint ? `task-${key}-hint` : undefined} className="muted">
           {hint}
         </span>
-      ) : null}
+      )}
     </div>
   );
 
@@ -147,7 +147,7 @@ function SubmitForm({ onCreated }: { onCreated: (id: bigint) => void }) {
 
   return (
     <form
-      className="panel"
+      className="panel task-form"
       aria-labelledby="submit-title"
       onSubmit={(e) => {
         e.preventDefault();
@@ -158,11 +158,9 @@ function SubmitForm({ onCreated }: { onCreated: (id: bigint) => void }) {
       <div className="field">
         <label htmlFor="task-module">WebAssembly module</label>
         <input id="task-module" type="file" accept=".wasm,application/wasm" onChange={(e) => setModuleFile(e.target.files?.[0])} aria-invalid={errors.module !== undefined} aria-describedby={errors.module ? "task-module-err" : undefined} />
-        {errors.module ? (
-          <span id="task-module-err" className="error">
-            {errors.module}
-          </span>
-        ) : null}
+        <span id="task-module-err" className="error">
+          {errors.module}
+        </span>
       </div>
       <fieldset>
         <legend>Input</legend>
@@ -239,6 +237,12 @@ function useTask(id: bigint | undefined) {
 
 function TaskDetail({ id }: { id: bigint }) {
   const task = useTask(id);
+  const queryClient: QueryClient = useQueryClient();
+  const status = task.data?.info.status;
+  useEffect(() => {
+    // The list shows the new status at once when the task ends (or is first seen).
+    if (status !== undefined) void queryClient.invalidateQueries({ queryKey: ["tasks"] });
+  }, [status, queryClient]);
   if (task.isPending) return <p>loading task #{id.toString()}…</p>;
   if (task.isError) return <p role="alert">task #{id.toString()}: {task.error.message}</p>;
   const { info, committee, round, result, nodeRunsTasks } = task.data;
