@@ -2,9 +2,11 @@
  * The web UI end to end in a real browser: a `hardhat node`, the deploy script, 3 Xnodes (the devnet's demo
  * services), the UI built with Vite and served by node 0's control API, Debian's chromium driven by
  * playwright-core, and an injected EIP-1193 test wallet (window.ethereum + EIP-6963) whose `request` is
- * forwarded to a viem wallet client holding a devnet key. Consumer: connect → subscribe to the paid service →
- * Subscriptions.isActive on-chain → `dsmp call` succeeds. Operator: stake → register an Xnode (key generated in
- * the browser) → request unbond → the countdown shows. Screenshots go to test-results/web/.
+ * forwarded to a viem wallet client holding a devnet key. Consumer: `dsmp call --key` refused (403) → connect →
+ * subscribe to the paid service → Subscriptions.isActive on-chain → the same `dsmp call` succeeds. Submitter: a
+ * task submitted from the page is finalized by the 3 nodes (they run tasks: DSMP_REDIS_URL) and its result shows;
+ * a credited worker operator withdraws the rewards and releases the collateral. Operator: stake → register an
+ * Xnode (key generated in the browser) → request unbond → the countdown shows. Screenshots go to test-results/web/.
  *
  * Skips (saying so) only when /usr/bin/chromium is missing; .ci/run installs it.
  */
@@ -24,6 +26,7 @@ import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
+import { formatOpen } from "../web/src/format.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -126,7 +129,7 @@ function walletBackend(rpcUrl: string, key: Hex) {
 }
 
 function devAccountFromKey(key: Hex) {
-  for (const i of [CONSUMER, OPERATOR]) if (devPrivateKey(i) === key) return devAccount(i);
+  for (const i of [CONSUMER, OPERATOR, 1, 2, 3]) if (devPrivateKey(i) === key) return devAccount(i);
   throw new Error("unknown test key");
 }
 
@@ -392,6 +395,37 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     await expect.poll(() => page.getByTestId("task-result").textContent(), { timeout: 15_000 }).toBe("0x0500000002000000");
     await expect.poll(() => page.getByTestId("task-list").locator("tbody tr").first().textContent(), { timeout: 10_000 }).toContain("finalized");
     await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
+  });
+
+  it("worker operator: task rewards and held collateral show on Operate; withdraw and release them", async () => {
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const tm = deployment.contracts.TaskManager!.address;
+    // Operators 1–3 run the devnet's nodes; the signers of task #1's result were credited.
+    const credited: { index: number; rewards: bigint }[] = [];
+    for (const index of [1, 2, 3]) {
+      const rewards = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(index).address] });
+      if (rewards > 0n) credited.push({ index, rewards });
+    }
+    expect(credited.length).toBeGreaterThanOrEqual(2); // q = 2
+    const { index, rewards } = credited[0]!;
+    const operator = devAccount(index).address;
+    const [held, inUse] = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "collateralOf", args: [operator] });
+    expect(held).toBeGreaterThan(0n);
+    expect(inUse).toBe(0n); // the task is over; its seat's collateral stays held for the next seat until released
+    const page = await openAs(index, "/operate");
+    const fmt = formatOpen; // the page's own formatting (4 decimals at most, "≈" when cut)
+    await expect.poll(() => page.getByTestId("task-rewards").textContent(), { timeout: 15_000 }).toBe(fmt(rewards));
+    expect(await page.getByTestId("task-collateral").textContent()).toBe(`${fmt(held)} / 0 OPEN`);
+    const balanceBefore = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator] });
+    await page.getByRole("button", { name: "Withdraw rewards" }).click();
+    await expect.poll(() => page.getByTestId("earnings-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator] });
+    expect(balanceAfter - balanceBefore).toBe(rewards);
+    expect(await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "rewardsOf", args: [operator] })).toBe(0n);
+    await page.getByRole("button", { name: "Release unused collateral" }).click();
+    await expect.poll(() => page.getByTestId("earnings-tx").textContent(), { timeout: 30_000 }).toMatch(/^confirmed: released .* of task collateral/);
+    expect(await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "collateralOf", args: [operator] })).toEqual([0n, 0n]);
+    await expect.poll(() => page.getByTestId("task-collateral").textContent(), { timeout: 10_000 }).toBe("0 OPEN / 0 OPEN");
   });
 
   it("operator: stake → register an Xnode → request unbond shows the countdown; a revert is decoded", async () => {
