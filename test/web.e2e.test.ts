@@ -325,6 +325,14 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const allowed = await callPaid();
     expect(allowed.code).toBe(0);
     expect(allowed.answer).toMatchObject({ status: 200, body: `from ${consumer}` });
+    // Node 0's gateway saw those calls: its golden signals (GET /v1/services/<id>/stats) show on the page.
+    await page.goto(new URL(`/services/${paid.id}`, webUrl).toString());
+    const total = page.getByTestId("golden-signals").locator("tbody tr").first().locator("th, td");
+    await expect.poll(async () => Number(await total.nth(1).textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    expect(await total.nth(0).textContent()).toBe("all providers");
+    expect(await total.nth(2).textContent()).toMatch(/^\d+(\.\d)? %$/);
+    expect(await total.nth(4).textContent()).toMatch(/^\d+\.\d ms$/);
+    expect(await page.getByTestId("golden-signals").locator("tbody tr").count()).toBeGreaterThanOrEqual(2); // + the provider's row
 
     // A private service says "not allowed" to an account off its allow-list.
     await page.goto(new URL(`/services/${priv.id}`, webUrl).toString());
