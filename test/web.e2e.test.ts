@@ -402,6 +402,15 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     // wordcount: 5 words, 2 lines, each u32 little-endian — not text, so shown as hex.
     await expect.poll(() => page.getByTestId("task-result").textContent(), { timeout: 15_000 }).toBe("0x0500000002000000");
     await expect.poll(() => page.getByTestId("task-list").locator("tbody tr").first().textContent(), { timeout: 10_000 }).toContain("finalized");
+    // The on-chain history: created, one seat per slot, the round, the result.
+    await expect.poll(async () => (await page.getByTestId("task-history").locator("li").allTextContents()).map((t) => t.replace(/^block \d+: /, "").replace(/0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4}/, "0x…").split(/[:(]/)[0]!.trim()), { timeout: 10_000 }).toEqual([
+      "created",
+      "slot 0 → 0x…",
+      "slot 1 → 0x…",
+      "slot 2 → 0x…",
+      "round 0 started",
+      "finalized",
+    ]);
     await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
   });
 

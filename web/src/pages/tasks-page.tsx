@@ -235,10 +235,49 @@ function useTask(id: bigint | undefined) {
   });
 }
 
+/** The task's on-chain history (one read per status / round change, not per poll). */
+function useTaskEvents(id: bigint, status: number | undefined, round: number | undefined) {
+  const { client, contracts } = useDsmp();
+  const tm = contracts.tasks!;
+  return useQuery({
+    queryKey: ["task-events", id.toString(), status, round],
+    enabled: status !== undefined && status > 0,
+    refetchInterval: false,
+    queryFn: async () => {
+      const names = ["TaskCreated", "TaskAssigned", "RoundStarted", "SlotVacated", "TaskFinalized", "TaskRefunded"] as const;
+      const lists = await Promise.all(names.map((eventName) => client.getContractEvents({ address: tm, abi: abis.TaskManager, eventName, args: { taskId: id }, fromBlock: 0n })));
+      return lists
+        .flat()
+        .sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1))
+        .map((e) => ({ key: `${e.transactionHash}-${e.logIndex}`, block: e.blockNumber, tx: e.transactionHash, text: describeTaskEvent(e.eventName, e.args as Record<string, unknown>) }));
+    },
+  });
+}
+
+function describeTaskEvent(name: string, a: Record<string, unknown>): string {
+  switch (name) {
+    case "TaskCreated":
+      return `created: reward ${formatOpen(a.reward as bigint)} + fee ${formatOpen(a.fee as bigint)}, draw seeded by block ${String(a.drawBlock)}`;
+    case "TaskAssigned":
+      return `slot ${String(a.slot)} → ${shortHex(a.node as string)} (round ${String(a.round)}, collateral ${formatOpen(a.collateral as bigint)})`;
+    case "RoundStarted":
+      return `round ${String(a.round)} started: commit by ${formatUtc(a.commitDeadline as bigint)}, report by ${formatUtc(a.reportDeadline as bigint)}`;
+    case "SlotVacated":
+      return `slot ${String(a.slot)} vacated: ${shortHex(a.node as string)} was silent in round ${String(a.round)}`;
+    case "TaskFinalized":
+      return `finalized: result ${shortHex(a.resultHash as string, 8)}, ${formatOpen(a.sharePerSigner as bigint)} per signer`;
+    case "TaskRefunded":
+      return `refunded ${formatOpen(a.amount as bigint)} to the submitter`;
+    default:
+      return name;
+  }
+}
+
 function TaskDetail({ id }: { id: bigint }) {
   const task = useTask(id);
   const queryClient: QueryClient = useQueryClient();
   const status = task.data?.info.status;
+  const events = useTaskEvents(id, status, task.data?.info.round);
   useEffect(() => {
     // The list shows the new status at once when the task ends (or is first seen).
     if (status !== undefined) void queryClient.invalidateQueries({ queryKey: ["tasks"] });
@@ -246,6 +285,7 @@ function TaskDetail({ id }: { id: bigint }) {
   if (task.isPending) return <p>loading task #{id.toString()}…</p>;
   if (task.isError) return <p role="alert">task #{id.toString()}: {task.error.message}</p>;
   const { info, committee, round, result, nodeRunsTasks } = task.data;
+  const history = events.data;
   if (info.status === 0) return <p role="alert">No task #{id.toString()} on this chain.</p>;
   const stage = taskStage(info.status, round);
   const stages: string[] = stage === "refunded" ? ["created", "assigned", "refunded"] : [...TASK_STAGES];
@@ -301,6 +341,18 @@ function TaskDetail({ id }: { id: bigint }) {
           </>
         ) : null}
       </dl>
+      <h3>On-chain history</h3>
+      {history && history.length > 0 ? (
+        <ol data-testid="task-history">
+          {history.map((h) => (
+            <li key={h.key} title={h.tx}>
+              block {h.block.toString()}: {h.text}
+            </li>
+          ))}
+        </ol>
+      ) : (
+        <p className="muted">{events.isError ? events.error.message : "reading…"}</p>
+      )}
     </section>
   );
 }
