@@ -16,9 +16,21 @@ export default defineConfig({
     cache: "contracts/cache",
   },
   solidity: {
-    version: SOLC_VERSION,
-    path: require.resolve("solc/soljson.js"),
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+    compilers: [
+      {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+      },
+    ],
+    overrides: {
+      // The per-task hot path (draw, settlement): the IR pipeline cuts its stack shuffling (docs/tasks.md, Gas).
+      "contracts/src/TaskManager.sol": {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: { viaIR: true, optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+      },
+    },
   },
   networks: {
     localhost: { type: "http", chainType: "l1", url: process.env.DSMP_RPC_URL ?? "http://127.0.0.1:8545" },
