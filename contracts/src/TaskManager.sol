@@ -662,7 +662,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
             }
         }
         bond.inUse += uint128(collateral);
-        _bonds[operator] = bond;
+        _storeBond(operator, bond);
         return true;
     }
 
@@ -680,7 +680,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         }
         state.operator = operator;
         state.active += 1;
-        _nodes[node] = state;
+        _storeNode(node, state);
         return state.id;
     }
 
@@ -755,7 +755,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
                 state = _nodes[node];
             }
             state.active -= 1;
-            _nodes[node] = state;
+            _storeNode(node, state);
             _unbook(state.operator, collateral);
         }
     }
@@ -827,6 +827,29 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     }
 
     // ---------------------------------------------------------------- internal: helpers
+
+    /// @dev `_nodes[node] = state` as one SSTORE (Solidity writes a memory struct member by member, each a
+    /// read-modify-write of the same slot). Layout as Solidity packs NodeState: operator, id, active, completed
+    /// from the low bits.
+    function _storeNode(address node, NodeState memory state) private {
+        NodeState storage slot = _nodes[node];
+        uint256 word = uint256(uint160(state.operator)) | (uint256(state.id) << 160) | (uint256(state.active) << 192)
+            | (uint256(state.completed) << 224);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
+    }
+
+    /// @dev `_bonds[operator] = bond` as one SSTORE (held in the low 128 bits, inUse in the high).
+    function _storeBond(address operator, Bond memory bond) private {
+        Bond storage slot = _bonds[operator];
+        uint256 word = uint256(bond.held) | (uint256(bond.inUse) << 128);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
+    }
 
     function _task(uint256 taskId) private view returns (Task storage t) {
         t = _tasks[taskId];
