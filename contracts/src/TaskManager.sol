@@ -36,22 +36,24 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     uint8 private constant REASON_WRONG_RESULT = 2;
     uint8 private constant REASON_NO_SHOW = 3;
 
-    /// @dev Packed task: slot 0 (who / state / bitmaps), slot 1 (money / deadline / participants, everything
-    /// reportResult reads or writes besides slot 0), slot 2 (needs / round timing), slot 3 (result, written on
-    /// finalization). The fee is kept as the bps in force at creation (the amount is recomputed exactly).
+    /// @dev Packed task: slot 0 (who / state / participants / vacancies: everything reportResult writes besides
+    /// the result), slot 1 (money / deadline / anchored commits / cpu), slot 2 (other needs / round timing),
+    /// slot 3 (result, written on finalization). reportResult reads slots 0–1 and writes slots 0 and 3 only;
+    /// anchorCommit (the fallback path) pays for the second slot instead. The fee is kept as the bps in force at
+    /// creation (the amount is recomputed exactly).
     struct Task {
         address submitter;
         TaskStatus status;
         uint8 n;
         uint8 q;
         uint8 round;
-        uint32 anchored;
+        uint32 participants;
         uint32 vacant;
         uint96 reward;
         uint16 feeBps;
         uint40 finalDeadline;
         uint24 commitWindow;
-        uint32 participants;
+        uint32 anchored;
         uint32 cpuMillicores;
         uint32 memoryMiB;
         uint32 storageGiB;
