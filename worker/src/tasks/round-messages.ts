@@ -12,6 +12,7 @@
  */
 import { getAddress, isAddress, recoverTypedDataAddress, type Address, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { z } from "zod";
+import { TASK_DOMAIN, TASK_TYPES } from "../chain/task-typed-data.ts";
 
 export const ROUND_MESSAGE_MAX_BYTES = 4096;
 
@@ -21,21 +22,11 @@ export function roundTopic(taskId: bigint): string {
 }
 
 export function taskManagerDomain(chainId: number, taskManager: Address): TypedDataDomain {
-  return { name: "DSMP TaskManager", version: "1", chainId, verifyingContract: taskManager };
+  return { ...TASK_DOMAIN, chainId, verifyingContract: taskManager };
 }
 
-export const ROUND_TYPES = {
-  Commit: [
-    { name: "taskId", type: "uint256" },
-    { name: "worker", type: "address" },
-    { name: "seal", type: "bytes32" },
-  ],
-  Result: [
-    { name: "taskId", type: "uint256" },
-    { name: "resultHash", type: "bytes32" },
-    { name: "participants", type: "uint256" },
-  ],
-} as const;
+/** The committee's EIP-712 types: the ones TaskManager verifies (chain/task-typed-data.ts). */
+export const ROUND_TYPES = TASK_TYPES;
 
 export function signCommit(account: LocalAccount, domain: TypedDataDomain, taskId: bigint, seal: Hex): Promise<Hex> {
   return account.signTypedData({ domain, types: ROUND_TYPES, primaryType: "Commit", message: { taskId, worker: account.address, seal } });
