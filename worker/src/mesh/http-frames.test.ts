@@ -174,6 +174,7 @@ describe("malformed input", () => {
     ["a header value above latin1", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, headers: [["a", "€"]] })), "invalid-fields"],
     ["an absolute-form path", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, path: "http://x/" })), "invalid-fields"],
     ["a space in the path", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, path: "/a b" })), "invalid-fields"],
+    ["a service id that is not decimal (zod's refinement threw a SyntaxError here)", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, serviceId: "x1" })), "invalid-fields"],
     ["a service id with a leading zero", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, serviceId: "01" })), "invalid-fields"],
     ["a service id of 2^256", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, serviceId: String(2n ** 256n) })), "invalid-fields"],
     ["a negative deadline", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, deadline: -1 })), "invalid-fields"],
