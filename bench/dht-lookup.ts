@@ -235,7 +235,8 @@ log(`\n${table}\n\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
 const loadAfter = loadavg();
 const tuning = `${args.alpha === undefined ? "" : ` --alpha ${args.alpha}`}${args["disjoint-paths"] === undefined ? "" : ` --disjoint-paths ${args["disjoint-paths"]}`}`;
-const command = `node bench/dht-lookup.ts --sizes ${args.sizes} --lookups ${lookups} --procs ${procs}${tuning} --out ${args.out}`;
+const profiled = args.profile === undefined ? "" : ` --profile ${args.profile}`;
+const command = `node bench/dht-lookup.ts --sizes ${args.sizes} --lookups ${lookups} --procs ${procs}${tuning}${profiled} --out ${args.out}`;
 const machine =
   `${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}, loopback TCP, nodes spread over ${procs} processes; ` +
   `load average (1 min) ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after (shared machine)`;

@@ -23,6 +23,10 @@ export type ServiceStatusName = (typeof SERVICE_STATUSES)[number];
 export const LEASE_STATUSES = ["none", "active", "closing", "ended", "terminated"] as const;
 export type LeaseStatusName = (typeof LEASE_STATUSES)[number];
 
+/** ITaskManager.TaskStatus. */
+export const TASK_STATUSES = ["none", "pending", "active", "finalized", "refunded"] as const;
+export type TaskStatusName = (typeof TASK_STATUSES)[number];
+
 /** Name of enum value `index` in `names`, or `unknown(<index>)` for a value a newer contract added. */
 export function enumName<const N extends readonly string[]>(names: N, index: number): N[number] | `unknown(${number})` {
   return names[index] ?? `unknown(${index})`;

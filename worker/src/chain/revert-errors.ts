@@ -22,7 +22,7 @@ import {
   type Hex,
 } from "viem";
 import { ChainRevertError, ChainUnreachableError, DsmpError, InterruptedError } from "../errors.ts";
-import { enumName, LEASE_STATUSES, NODE_STATUSES } from "./contract-enums.ts";
+import { enumName, LEASE_STATUSES, NODE_STATUSES, TASK_STATUSES } from "./contract-enums.ts";
 import {
   formatDuration,
   formatTimeBetween,
@@ -205,6 +205,33 @@ export const REVERT_FORMATTERS: FormatterTable = {
   LeaseEscrowLeaseExpired: ([id, end]) => `lease ${id} ran out at ${at(end)}; settle it and open a new one`,
   LeaseEscrowZeroAmount: () => "the amount must be greater than zero",
   LeaseEscrowFailureInFuture: ([failedAt, now]) => `a failure time (${at(failedAt)}) cannot be after the chain time (${at(now)})`,
+
+  // TaskManager
+  TaskManagerZeroAddress: () => "a required address (token, registry, staking, admin or treasury) is the zero address",
+  TaskManagerInvalidParameter: ([name, value]) => `value ${value} is out of range for task parameter ${bytes32Text(name)}`,
+  TaskManagerInvalidSpec: ([field, value]) => `invalid task: ${bytes32Text(field)} = ${value} is out of range (see \`dsmp task submit --help\`)`,
+  TaskManagerUnknownTask: ([id]) => `task ${id} does not exist`,
+  TaskManagerInvalidStatus: ([id, status]) => `not allowed while task ${id} is ${enumName(TASK_STATUSES, status)}`,
+  TaskManagerDrawNotReady: ([id, drawBlock]) => `task ${id} cannot be assigned before block ${drawBlock + 1n} is mined (its draw is seeded by block ${drawBlock})`,
+  TaskManagerNotEnoughEligibleNodes: ([id, found, needed]) =>
+    `task ${id} needs ${needed} eligible Xnodes with free slots and enough resources, found ${found}; try later or ask for less`,
+  TaskManagerDeadlinePassed: ([id, deadline]) => `the deadline of task ${id} passed at ${at(deadline)}`,
+  TaskManagerTooEarly: ([id, notBefore]) => `too early for task ${id}: possible after ${at(notBefore)}`,
+  TaskManagerQuorumNotMet: ([id, signers, quorum]) => `the report for task ${id} has ${signers} valid signers, the quorum is ${quorum}`,
+  TaskManagerInvalidParticipants: ([id, participants]) =>
+    `the participants bitmap 0x${participants.toString(16)} of task ${id} names a slot that is out of range or vacant`,
+  TaskManagerSignatureCountMismatch: ([bits, signatures]) => `the participants bitmap has ${bits} members but ${signatures} signatures were given`,
+  TaskManagerInvalidSignature: ([id, slot, expected, recovered]) =>
+    `the signature for slot ${slot} of task ${id} recovers to ${recovered}, not to the seated node ${expected}`,
+  TaskManagerNotCommitteeMember: ([id, node]) => `node ${node} is not in the committee of task ${id}`,
+  TaskManagerNoConflict: ([id]) => `the two signed statements for task ${id} do not conflict (same value, or different signers): no equivocation`,
+  TaskManagerAlreadySlashed: ([id, node, reason]) => `node ${node} was already penalised for task ${id} (reason code ${reason})`,
+  TaskManagerUnknownNode: ([node]) => `${node} is not a registered Xnode`,
+  TaskManagerNotSubmitter: ([id, caller]) => `account ${caller} did not submit task ${id}`,
+  TaskManagerNothingToReallocate: ([id]) => `every seated worker of task ${id} anchored a commit: nobody to replace`,
+  TaskManagerRoundsExhausted: ([id, maxRounds]) => `task ${id} used all ${maxRounds} draw rounds; its submitter can \`claim\` a refund`,
+  TaskManagerNothingToWithdraw: ([account]) => `account ${account} has nothing to withdraw from TaskManager`,
+  TaskManagerInvalidSlot: ([id, slot]) => `slot ${slot} of task ${id} is out of range or vacant`,
 
   // OpenToken and the OpenZeppelin code the contracts inherit
   OpenTokenFaucetDisabled: ([chainId]) => `the OPEN faucet only works on development chains (31337, 1337); this is chain ${chainId}`,

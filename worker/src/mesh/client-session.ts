@@ -66,6 +66,12 @@ export class ClientSession {
     stream.addEventListener("close", (event: StreamCloseEvent) =>
       this.#fail(new MeshTransportError("connection-lost", `the session stream closed${event.error === undefined ? "" : `: ${event.error.message}`}`, { sent: true, cause: event.error })),
     );
+    // The provider may have reset or half-closed the stream before these listeners existed: their events are gone.
+    if (stream.status !== "open") {
+      this.#fail(new MeshTransportError("connection-lost", `the session stream is ${stream.status} before its first request`, { sent: false }));
+    } else if (stream.remoteWriteStatus !== "writable") {
+      this.#fail(new MeshTransportError("connection-lost", "the provider closed the session before its first request", { sent: false }));
+    }
   }
 
   /** Requests in flight. */

@@ -218,6 +218,8 @@ class SessionPool implements SessionTransport {
       onClosed: (closed) => this.#closed(entry, closed),
     });
     this.#opened += 1;
+    // Reset or half-closed by the provider before the session existed: count it as a failed dial.
+    if (!session.usable) throw new MeshTransportError("unreachable", `the session to ${entry.peer.toString()} closed as it opened`, { sent: false });
     entry.sessions.push(session);
     this.#log.debug({ peer: entry.peer.toString(), sessions: entry.sessions.length }, "session opened");
     return session;
