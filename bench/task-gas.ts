@@ -176,7 +176,7 @@ try {
 
 Command: \`node bench/task-gas.ts --nodes ${nodeCount} --runs ${runs} --out ${args.out}\`  
 Date: ${new Date().toISOString().slice(0, 10)}  
-Machine: ${cpus().length} cores, Node ${process.version}, \`hardhat node\` (solc 0.8.28, optimizer 200 runs, cancun), default TaskManager parameters (candidate window 8).
+Machine: ${cpus().length} cores, Node ${process.version}, \`hardhat node\` (solc 0.8.28, cancun; TaskManager via IR with optimizer 1000 runs, the other contracts legacy with 200 runs), default TaskManager parameters (candidate window 2).
 Setup: ${nodeCount} registered Xnodes (4 slots each) over 5 operators; tasks run one after another, every member signs the report.
 Figures are \`gasUsed\` of the mined transactions (21 000 intrinsic and calldata included), median of the warm runs.
 

@@ -150,7 +150,8 @@ describe("mesh routing end to end", () => {
     const slow = responses.filter((r) => providerOf(r) === providerNodes[0]!.peerId.toString()).length;
     const share = slow / responses.length;
     console.log(`slow provider share: ${(share * 100).toFixed(1)} % of ${responses.length} calls`);
-    expect(share).toBeGreaterThan(0); // still probed now and then
+    // No lower bound: peak EWMA has no probing of its own, so while the fast provider is idle when a request
+    // arrives (one caller, ~1 ms calls over pooled sessions) the slow one may get no traffic at all.
     // Measured on a VM at load 13–16 on 2 cores, over 16 runs: 3–33 %, median ~13 %. Each stall of this
     // process lands on the request in flight, nearly always one to the fast provider, and peak EWMA then
     // steers to the slow one until the peak decays; hence the spread. An even split would be 50 %; the bound

@@ -2,13 +2,15 @@
  * The web UI end to end in a real browser: a `hardhat node`, the deploy script, 3 Xnodes (the devnet's demo
  * services), the UI built with Vite and served by node 0's control API, Debian's chromium driven by
  * playwright-core, and an injected EIP-1193 test wallet (window.ethereum + EIP-6963) whose `request` is
- * forwarded to a viem wallet client holding a devnet key. Consumer: connect → subscribe to the paid service →
- * Subscriptions.isActive on-chain → `dsmp call` succeeds. Operator: stake → register an Xnode (key generated in
- * the browser) → request unbond → the countdown shows. Screenshots go to test-results/web/.
+ * forwarded to a viem wallet client holding a devnet key. Consumer: `dsmp call --key` refused (403) → connect →
+ * subscribe to the paid service → Subscriptions.isActive on-chain → the same `dsmp call` succeeds. Submitter: a
+ * task submitted from the page is finalized by the 3 nodes (they run tasks: DSMP_REDIS_URL) and its result shows;
+ * a credited worker operator withdraws the rewards and releases the collateral. Operator: stake → register an
+ * Xnode (key generated in the browser) → request unbond → the countdown shows. Screenshots go to test-results/web/.
  *
  * Skips (saying so) only when /usr/bin/chromium is missing; .ci/run installs it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -24,6 +26,7 @@ import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
+import { formatOpen } from "../web/src/format.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -32,6 +35,8 @@ const NODES = 3;
 /** Devnet accounts for the browser: with 3 nodes the devnet uses 1–3 (operators), 4 (owner), 5 (allow-listed). */
 const CONSUMER = 7;
 const OPERATOR = 8;
+/** Redis for the nodes' task runners (each node's queue prefix holds its fresh random address: no clash). */
+const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 if (!existsSync(CHROMIUM)) console.warn(`web.e2e: SKIPPED — ${CHROMIUM} not found (apt-get install chromium; .ci/run does it)`);
 
@@ -124,7 +129,7 @@ function walletBackend(rpcUrl: string, key: Hex) {
 }
 
 function devAccountFromKey(key: Hex) {
-  for (const i of [CONSUMER, OPERATOR]) if (devPrivateKey(i) === key) return devAccount(i);
+  for (const i of [CONSUMER, OPERATOR, 1, 2, 3]) if (devPrivateKey(i) === key) return devAccount(i);
   throw new Error("unknown test key");
 }
 
@@ -134,6 +139,8 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
   let deployment: Deployment;
   let browser: Browser;
   let webUrl: string;
+  let deploymentsFile: string;
+  const redisBefore = process.env.DSMP_REDIS_URL;
   const root = mkdtempSync(join(tmpdir(), "dsmp-web-"));
   const contexts: BrowserContext[] = [];
 
@@ -151,16 +158,29 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
       const hash = await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i).address, parseEther("1000")] });
       await pub.waitForTransactionReceipt({ hash });
     }
+    deploymentsFile = join(outDir, `${deployment.chainId}.json`);
+    // The nodes run tasks (startXnode's task runner is on when DSMP_REDIS_URL is set and TaskManager deployed).
+    process.env.DSMP_REDIS_URL = REDIS_URL;
     net = await startDevnetXnodes({
       rpcUrl: chain.rpcUrl,
       deployment,
-      deploymentsFile: join(outDir, `${deployment.chainId}.json`),
+      deploymentsFile,
       count: NODES,
       rootDir: join(root, "nodes"),
       ephemeralPorts: true,
       webDir,
     });
     webUrl = `${net.nodes[0]!.apiUrl}/`;
+    // Task collateral comes from the operators' free stake (the devnet bonds exactly the node stake); the nodes
+    // pay gas for their round transactions.
+    for (const [i, node] of net.nodes.entries()) {
+      const operator = createWalletClient({ chain: viemChain, transport: http(chain.rpcUrl), account: devAccount(i + 1) });
+      const c = deployment.contracts;
+      await pub.waitForTransactionReceipt({ hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(i + 1).address, parseEther("100")] }) });
+      await pub.waitForTransactionReceipt({ hash: await operator.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [c.Staking!.address, parseEther("100")] }) });
+      await pub.waitForTransactionReceipt({ hash: await operator.writeContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "stake", args: [parseEther("100")] }) });
+      await pub.waitForTransactionReceipt({ hash: await deployer.sendTransaction({ to: node.identity.address, value: parseEther("10") }) });
+    }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -173,6 +193,8 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     await browser?.close();
     await net?.stop();
     await chain?.stop();
+    if (redisBefore === undefined) delete process.env.DSMP_REDIS_URL;
+    else process.env.DSMP_REDIS_URL = redisBefore;
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -241,6 +263,20 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const paid = net.services.find((s) => s.name === "paid")!;
     const priv = net.services.find((s) => s.name === "private")!;
     const consumer = devAccount(CONSUMER).address;
+    // `dsmp call` as the consumer (--key: the CLI signs the access token itself, the gateway forwards it).
+    const gateway = net.nodes[0]!.gatewayUrl;
+    const callPaid = async () => {
+      const io = createMemoryIo();
+      const code = await runCli(["call", String(paid.id), "hello", "--gateway", gateway, "--data", `from ${consumer}`, "--key", devPrivateKey(CONSUMER), "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--json"], io);
+      return { code, answer: io.out() === "" ? undefined : (JSON.parse(io.out()) as { status: number; body: string }) };
+    };
+    // Before subscribing the gate refuses the consumer (once node 0's gateway has found the provider).
+    const refused = await waitFor("node 0's gateway to reach the paid service's provider", async () => {
+      const r = await callPaid();
+      return r.answer?.status === 403 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect(refused.code).not.toBe(0);
+    expect(JSON.parse(refused.answer!.body)).toMatchObject({ error: "access-denied-upstream", reason: expect.stringMatching(/^not-subscribed/) });
     const page = await openAs(CONSUMER);
 
     await expect.poll(() => page.getByRole("link", { name: "paid" }).count(), { timeout: 20_000 }).toBe(1);
@@ -285,15 +321,18 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     await page.getByRole("button", { name: "Keep subscription" }).click();
     await page.screenshot({ path: join(SHOTS, "service-subscribed.png"), fullPage: true });
 
-    // A dsmp call to the paid service as that consumer. `dsmp call` has no --key yet (the access-token check
-    // lands separately), so the call goes through a gateway that does not serve the service.
-    const gateway = net.nodes[0]!.gatewayUrl;
-    const body = await waitFor("the paid service to answer through node 0", async () => {
-      const io = createMemoryIo();
-      const code = await runCli(["call", String(paid.id), "hello", "--gateway", gateway, "--data", `from ${consumer}`, "--json"], io);
-      return code === 0 ? (JSON.parse(io.out()) as { status: number; body: string }) : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    expect(body).toMatchObject({ status: 200, body: `from ${consumer}` });
+    // The same call as that consumer now passes the gate (node 0's gateway does not serve the service itself).
+    const allowed = await callPaid();
+    expect(allowed.code).toBe(0);
+    expect(allowed.answer).toMatchObject({ status: 200, body: `from ${consumer}` });
+    // Node 0's gateway saw those calls: its golden signals (GET /v1/services/<id>/stats) show on the page.
+    await page.goto(new URL(`/services/${paid.id}`, webUrl).toString());
+    const total = page.getByTestId("golden-signals").locator("tbody tr").first().locator("th, td");
+    await expect.poll(async () => Number(await total.nth(1).textContent()), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    expect(await total.nth(0).textContent()).toBe("all providers");
+    expect(await total.nth(2).textContent()).toMatch(/^\d+(\.\d)? %$/);
+    expect(await total.nth(4).textContent()).toMatch(/^\d+\.\d ms$/);
+    expect(await page.getByTestId("golden-signals").locator("tbody tr").count()).toBeGreaterThanOrEqual(2); // + the provider's row
 
     // A private service says "not allowed" to an account off its allow-list.
     await page.goto(new URL(`/services/${priv.id}`, webUrl).toString());
@@ -335,6 +374,75 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     expect([2, 3]).toContain(lease.status); // closing (notice period running) or already ended
     const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
     expect(balanceAfter - balanceBefore).toBeGreaterThan(parseEther("3.5"));
+  });
+
+  it("submitter: a task (module + input handed to node 0) is created, assigned and finalized by the nodes; the result shows", async () => {
+    const page = await openAs(CONSUMER, "/tasks");
+    const wasm = readFileSync(join(ROOT, "examples", "wordcount.wasm"));
+    await page.getByLabel("WebAssembly module").setInputFiles({ name: "wordcount.wasm", mimeType: "application/wasm", buffer: wasm });
+    await page.getByLabel("Input text").fill("hello web ui\nsecond line\n");
+    await page.getByLabel("Committee size n").fill("3");
+    await page.getByLabel("Quorum q").fill("2");
+    await page.getByLabel("Commit window (s)").fill("30");
+    await page.getByLabel("Reveal window (s)").fill("30");
+    await page.getByRole("button", { name: "Submit task" }).click();
+    await expect.poll(() => page.getByTestId("task-tx").getAttribute("data-status"), { timeout: 60_000 }).toBe("confirmed");
+    expect(await page.getByTestId("task-tx").textContent()).toMatch(/^confirmed: task #1 created and assigned \(reward 10 OPEN, n 3, q 2\)/);
+    const steps = (await txLog(page, "task-tx")).filter((l) => l.startsWith("task-tx:pending")).map((l) => l.split(":")[2]);
+    expect(steps).toEqual(["approve OPEN", "createTask", "assign"]);
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const tm = deployment.contracts.TaskManager!.address;
+    const committee = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [1n] });
+    expect(new Set(committee.map((a) => a.toLowerCase()))).toEqual(new Set(net.nodes.map((n) => n.identity.address.toLowerCase())));
+    await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
+    // The nodes fetch the blobs from node 0, run the module, commit, reveal and report: finalized on-chain.
+    await expect.poll(() => page.getByTestId("task-stage").getAttribute("data-stage"), { timeout: 90_000, interval: 500 }).toBe("finalized");
+    const task = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [1n] });
+    expect(task.status).toBe(3);
+    // wordcount: 5 words, 2 lines, each u32 little-endian — not text, so shown as hex.
+    await expect.poll(() => page.getByTestId("task-result").textContent(), { timeout: 15_000 }).toBe("0x0500000002000000");
+    await expect.poll(() => page.getByTestId("task-list").locator("tbody tr").first().textContent(), { timeout: 10_000 }).toContain("finalized");
+    // The on-chain history: created, one seat per slot, the round, the result.
+    await expect.poll(async () => (await page.getByTestId("task-history").locator("li").allTextContents()).map((t) => t.replace(/^block \d+: /, "").replace(/0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4}/, "0x…").split(/[:(]/)[0]!.trim()), { timeout: 10_000 }).toEqual([
+      "created",
+      "slot 0 → 0x…",
+      "slot 1 → 0x…",
+      "slot 2 → 0x…",
+      "round 0 started",
+      "finalized",
+    ]);
+    await page.screenshot({ path: join(SHOTS, "tasks.png"), fullPage: true });
+  });
+
+  it("worker operator: task rewards and held collateral show on Operate; withdraw and release them", async () => {
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const tm = deployment.contracts.TaskManager!.address;
+    // Operators 1–3 run the devnet's nodes; the signers of task #1's result were credited.
+    const credited: { index: number; rewards: bigint }[] = [];
+    for (const index of [1, 2, 3]) {
+      const rewards = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(index).address] });
+      if (rewards > 0n) credited.push({ index, rewards });
+    }
+    expect(credited.length).toBeGreaterThanOrEqual(2); // q = 2
+    const { index, rewards } = credited[0]!;
+    const operator = devAccount(index).address;
+    const [held, inUse] = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "collateralOf", args: [operator] });
+    expect(held).toBeGreaterThan(0n);
+    expect(inUse).toBe(0n); // the task is over; its seat's collateral stays held for the next seat until released
+    const page = await openAs(index, "/operate");
+    const fmt = formatOpen; // the page's own formatting (4 decimals at most, "≈" when cut)
+    await expect.poll(() => page.getByTestId("task-rewards").textContent(), { timeout: 15_000 }).toBe(fmt(rewards));
+    expect(await page.getByTestId("task-collateral").textContent()).toBe(`${fmt(held)} / 0 OPEN`);
+    const balanceBefore = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator] });
+    await page.getByRole("button", { name: "Withdraw rewards" }).click();
+    await expect.poll(() => page.getByTestId("earnings-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator] });
+    expect(balanceAfter - balanceBefore).toBe(rewards);
+    expect(await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "rewardsOf", args: [operator] })).toBe(0n);
+    await page.getByRole("button", { name: "Release unused collateral" }).click();
+    await expect.poll(() => page.getByTestId("earnings-tx").textContent(), { timeout: 30_000 }).toMatch(/^confirmed: released .* of task collateral/);
+    expect(await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "collateralOf", args: [operator] })).toEqual([0n, 0n]);
+    await expect.poll(() => page.getByTestId("task-collateral").textContent(), { timeout: 10_000 }).toBe("0 OPEN / 0 OPEN");
   });
 
   it("operator: stake → register an Xnode → request unbond shows the countdown; a revert is decoded", async () => {
@@ -383,7 +491,5 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     }, { timeoutMs: 30_000, intervalMs: 250 });
     expect(await latency.getAttribute("aria-label")).toMatch(/p50: \d+(\.\d)? ms; p99: \d+(\.\d)? ms/);
     await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
-    await page.getByRole("link", { name: "Tasks" }).click();
-    expect(await page.getByTestId("tasks-missing").textContent()).toContain("TaskManager not deployed on this chain");
   });
 });

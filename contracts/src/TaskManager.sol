@@ -36,20 +36,24 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     uint8 private constant REASON_WRONG_RESULT = 2;
     uint8 private constant REASON_NO_SHOW = 3;
 
-    /// @dev Packed task: slot 0 (who / state / bitmaps), slot 1 (money / deadline), slot 2 (needs / round
-    /// timing / participants), slot 3 (result, written on finalization).
+    /// @dev Packed task: slot 0 (who / state / participants / vacancies: everything reportResult writes besides
+    /// the result), slot 1 (money / deadline / anchored commits / cpu), slot 2 (other needs / round timing),
+    /// slot 3 (result, written on finalization). reportResult reads slots 0–1 and writes slots 0 and 3 only;
+    /// anchorCommit (the fallback path) pays for the second slot instead. The fee is kept as the bps in force at
+    /// creation (the amount is recomputed exactly).
     struct Task {
         address submitter;
         TaskStatus status;
         uint8 n;
         uint8 q;
         uint8 round;
-        uint32 anchored;
+        uint32 participants;
         uint32 vacant;
         uint96 reward;
-        uint96 fee;
+        uint16 feeBps;
         uint40 finalDeadline;
         uint24 commitWindow;
+        uint32 anchored;
         uint32 cpuMillicores;
         uint32 memoryMiB;
         uint32 storageGiB;
@@ -57,7 +61,6 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         uint40 drawBlock;
         uint40 commitDeadline;
         uint24 revealWindow;
-        uint32 participants;
         bytes32 resultHash;
     }
 
@@ -111,8 +114,8 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     address public treasury;
     /// @inheritdoc ITaskManager
     uint16 public protocolFeeBps;
-    /// @inheritdoc ITaskManager
-    uint256 public taskCount;
+    /// @dev Shares the treasury's slot, which createTask reads anyway for the fee: one cold slot per create.
+    uint80 private _taskCount;
     /// @inheritdoc ITaskManager
     uint256 public accruedFees;
     /// @inheritdoc ITaskManager
@@ -172,9 +175,10 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     /// @inheritdoc ITaskManager
     function createTask(TaskSpec calldata spec) external nonReentrant returns (uint256 taskId) {
         _checkSpec(spec);
-        uint256 fee = TaskMath.fee(spec.reward, protocolFeeBps);
+        uint16 feeBps = protocolFeeBps;
+        uint256 fee = TaskMath.fee(spec.reward, feeBps);
         if (fee > type(uint96).max) revert TaskManagerInvalidSpec("reward", spec.reward);
-        taskId = ++taskCount;
+        taskId = ++_taskCount;
         uint40 drawBlock = uint40(block.number + DRAW_DELAY);
         uint32 all = _fullMask(spec.n);
 
@@ -185,7 +189,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         t.q = spec.q;
         t.vacant = all;
         t.reward = spec.reward;
-        t.fee = uint96(fee);
+        t.feeBps = feeBps;
         t.finalDeadline = spec.finalDeadline;
         t.commitWindow = spec.commitWindow;
         t.cpuMillicores = spec.resources.cpuMillicores;
@@ -220,7 +224,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         if (roundOver) seated &= ~_vacateSilent(taskId, t, seated, collateral);
         _releaseSeated(taskId, t.n, seated, collateral);
 
-        uint256 amount = uint256(t.reward) + t.fee;
+        uint256 amount = uint256(t.reward) + _fee(t);
         t.status = TaskStatus.Refunded;
         t.vacant = _fullMask(t.n);
         emit TaskRefunded(taskId, msg.sender, amount);
@@ -292,10 +296,16 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     {
         Task storage t = _task(taskId);
         (uint32 seated, uint256 signers) = _checkReport(taskId, t, participants, signatures.length);
-        address[] memory members = _members(taskId, t.n);
-        _verifyResultSignatures(taskId, resultDigest(taskId, resultHash, participants), participants, signatures, members);
         uint256 share = _finalize(taskId, t, resultHash, participants, signers);
-        _settle(members, seated, uint32(participants), _collateral(t.reward), share);
+        _settle(
+            taskId,
+            resultDigest(taskId, resultHash, participants),
+            signatures,
+            seated,
+            uint32(participants),
+            _collateral(t.reward),
+            share
+        );
     }
 
     // ---------------------------------------------------------------- fault proofs
@@ -409,6 +419,11 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc ITaskManager
+    function taskCount() external view returns (uint256) {
+        return _taskCount;
+    }
+
+    /// @inheritdoc ITaskManager
     function getTask(uint256 taskId) external view returns (TaskInfo memory info) {
         Task storage t = _tasks[taskId];
         info.submitter = t.submitter;
@@ -417,7 +432,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         info.q = t.q;
         info.round = t.round;
         info.reward = t.reward;
-        info.fee = t.fee;
+        info.fee = _fee(t);
         info.collateral = t.status == TaskStatus.None ? 0 : _collateral(t.reward);
         info.resources = IXnodeRegistry.Resources(t.cpuMillicores, t.memoryMiB, t.storageGiB, t.gpus);
         info.drawBlock = t.drawBlock;
@@ -511,15 +526,24 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         pool.seed = seed;
         pool.collateral = _collateral(t.reward);
         pool.needed = TaskMath.popcount(vacant);
-        address[] memory members = _members(taskId, n);
+        // Round 0: every slot is vacant and the committee is empty, so there is nothing to read or exclude.
+        address[] memory members = round == 0 ? new address[](n) : _members(taskId, n);
         (pool.list, pool.found, pool.totalWeight) = _collect(t, seed, members, vacant, pool.collateral);
 
+        // The committee words are updated in memory and written once each.
+        uint256 ids;
         for (uint256 slot = 0; slot < n; ++slot) {
-            if (vacant & _bit(slot) == 0) continue;
-            (address node, address operator) = _pick(taskId, slot, pool);
-            _seat(taskId, slot, node, operator);
-            emit TaskAssigned(taskId, uint8(slot), node, round, operator, pool.collateral);
-            if (round != 0) emit WorkerReplaced(taskId, uint8(slot), members[slot], node, round);
+            if (slot & 7 == 0) ids = round == 0 ? 0 : _committee[taskId][slot >> 3];
+            if (vacant & _bit(slot) != 0) {
+                (address node, address operator) = _pick(taskId, slot, pool);
+                uint256 shift = (slot & 7) * 32;
+                ids = (ids & ~(uint256(type(uint32).max) << shift)) | (uint256(_seat(node, operator)) << shift);
+                emit TaskAssigned(taskId, uint8(slot), node, round, operator, pool.collateral);
+                if (round != 0) emit WorkerReplaced(taskId, uint8(slot), members[slot], node, round);
+            }
+            if (slot & 7 == 7 || slot + 1 == n) {
+                if (vacant & (uint256(0xff) << (slot & ~uint256(7))) != 0) _committee[taskId][slot >> 3] = ids;
+            }
         }
 
         uint40 commitDeadline = uint40(block.timestamp + t.commitWindow);
@@ -593,7 +617,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         c.node = node;
         c.operator = operator;
         if (status != IXnodeRegistry.NodeStatus.Active || !_fits(have, need)) return c;
-        if (_contains(members, vacant, node)) return c;
+        if (vacant != _fullMask(members.length) && _contains(members, vacant, node)) return c;
         c.weight = _weight(node, operator, slots, collateral);
     }
 
@@ -640,7 +664,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
             }
         }
         bond.inUse += uint128(collateral);
-        _bonds[operator] = bond;
+        _storeBond(operator, bond);
         return true;
     }
 
@@ -649,7 +673,8 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         _bonds[operator].inUse -= uint128(collateral);
     }
 
-    function _seat(uint256 taskId, uint256 slot, address node, address operator) private {
+    /// @dev Book a seat on `node` (run by `operator`); returns the node's id for the committee word.
+    function _seat(address node, address operator) private returns (uint32) {
         NodeState memory state = _nodes[node];
         if (state.id == 0) {
             state.id = ++_nodeIds;
@@ -657,12 +682,8 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         }
         state.operator = operator;
         state.active += 1;
-        _nodes[node] = state;
-
-        uint256 word = slot >> 3;
-        uint256 shift = (slot & 7) * 32;
-        uint256 ids = _committee[taskId][word];
-        _committee[taskId][word] = (ids & ~(uint256(type(uint32).max) << shift)) | (uint256(state.id) << shift);
+        _storeNode(node, state);
+        return state.id;
     }
 
     // ---------------------------------------------------------------- internal: settlement
@@ -694,7 +715,7 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
     {
         uint256 toProtocol;
         uint256 dust;
-        (share, toProtocol, dust) = TaskMath.split(t.reward, t.fee, FINALIZER_FEE_SHARE_BPS, signers);
+        (share, toProtocol, dust) = TaskMath.split(t.reward, _fee(t), FINALIZER_FEE_SHARE_BPS, signers);
         t.status = TaskStatus.Finalized;
         t.participants = uint32(participants);
         t.resultHash = resultHash;
@@ -702,40 +723,41 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
         emit TaskFinalized(taskId, resultHash, participants, msg.sender, share, dust);
     }
 
-    function _verifyResultSignatures(
+    /// @dev One pass over the seated slots: check each participant's signature, release every seated worker's
+    /// collateral, credit the participants' operators. A participant's node is found from its recovered signer:
+    /// node ids are unique and never reused, so `_nodes[signer].id == id in the slot` holds exactly when the signer
+    /// is the slot's node (a seated slot's id is never 0, an unknown signer's id is). Only non-participants are
+    /// looked up by id.
+    function _settle(
         uint256 taskId,
         bytes32 digest,
-        uint256 participants,
         bytes[] calldata signatures,
-        address[] memory members
-    ) private pure {
-        uint256 k = 0;
-        for (uint256 slot = 0; participants >> slot != 0; ++slot) {
-            if ((participants >> slot) & 1 == 0) continue;
-            address signer = _recoverCalldata(digest, signatures[k]);
-            if (signer != members[slot]) revert TaskManagerInvalidSignature(taskId, slot, members[slot], signer);
-            ++k;
-        }
-    }
-
-    /// @dev Release every seated worker's collateral, credit the participants' operators.
-    function _settle(
-        address[] memory members,
         uint32 seated,
         uint32 participants,
         uint256 collateral,
         uint256 share
     ) private {
-        for (uint256 slot = 0; slot < members.length; ++slot) {
+        uint256 k = 0;
+        uint256 ids;
+        for (uint256 slot = 0; seated >> slot != 0; ++slot) {
+            if (slot & 7 == 0) ids = _committee[taskId][slot >> 3];
             if (seated & _bit(slot) == 0) continue;
-            address node = members[slot];
-            NodeState memory state = _nodes[node];
-            state.active -= 1;
+            uint32 id = uint32(ids >> ((slot & 7) * 32));
+            address node;
+            NodeState memory state;
             if (participants & _bit(slot) != 0) {
+                node = _recoverCalldata(digest, signatures[k]);
+                ++k;
+                state = _nodes[node];
+                if (state.id != id) revert TaskManagerInvalidSignature(taskId, slot, _nodeById[id], node);
                 state.completed += 1;
                 rewardsOf[state.operator] += share;
+            } else {
+                node = _nodeById[id];
+                state = _nodes[node];
             }
-            _nodes[node] = state;
+            state.active -= 1;
+            _storeNode(node, state);
             _unbook(state.operator, collateral);
         }
     }
@@ -808,6 +830,29 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
 
     // ---------------------------------------------------------------- internal: helpers
 
+    /// @dev `_nodes[node] = state` as one SSTORE (Solidity writes a memory struct member by member, each a
+    /// read-modify-write of the same slot). Layout as Solidity packs NodeState: operator, id, active, completed
+    /// from the low bits.
+    function _storeNode(address node, NodeState memory state) private {
+        NodeState storage slot = _nodes[node];
+        uint256 word = uint256(uint160(state.operator)) | (uint256(state.id) << 160) | (uint256(state.active) << 192)
+            | (uint256(state.completed) << 224);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
+    }
+
+    /// @dev `_bonds[operator] = bond` as one SSTORE (held in the low 128 bits, inUse in the high).
+    function _storeBond(address operator, Bond memory bond) private {
+        Bond storage slot = _bonds[operator];
+        uint256 word = uint256(bond.held) | (uint256(bond.inUse) << 128);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
+    }
+
     function _task(uint256 taskId) private view returns (Task storage t) {
         t = _tasks[taskId];
         if (t.status == TaskStatus.None) revert TaskManagerUnknownTask(taskId);
@@ -849,6 +894,10 @@ contract TaskManager is ITaskManager, AccessControl, EIP712, ReentrancyGuardTran
 
     function _reportDeadline(Task storage t) private view returns (uint64) {
         return uint64(t.commitDeadline) + t.revealWindow;
+    }
+
+    function _fee(Task storage t) private view returns (uint256) {
+        return TaskMath.fee(t.reward, t.feeBps);
     }
 
     function _collateral(uint256 reward) private view returns (uint256) {

@@ -29,6 +29,9 @@ import { createSilentLogger, type Logger } from "../../worker/src/log.ts";
 import { startXnode, type ServedService, type Xnode } from "../../worker/src/node.ts";
 import { devAccount } from "./dev-accounts.ts";
 
+/** Free stake each devnet operator keeps beyond its node bond, for task collateral (docs/tasks.md). */
+export const DEVNET_TASK_STAKE = 100n * 10n ** 18n;
+
 export interface DevnetService {
   id: bigint;
   name: string;
@@ -160,13 +163,19 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
         const operator = await createDsmpChainClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: devAccount(i + 1) });
         const bond = await pub.readContract({ address: c.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "minNodeStake" });
         const free = await pub.readContract({ address: c.Staking!.address, abi: abis.Staking, functionName: "freeStakeOf", args: [operator.wallet!.account.address] });
-        if (free < bond) {
+        // The node bond plus free stake that TaskManager locks as collateral while the node holds task seats.
+        const want = bond + DEVNET_TASK_STAKE;
+        if (free < want) {
           const balance = await pub.readContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [operator.wallet!.account.address] });
-          if (balance < bond - free) {
+          if (balance < want - free) {
             // The deployer (dev account 0) holds the OPEN supply on a fresh devnet.
-            await send(wallet(0).writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [operator.wallet!.account.address, bond - free - balance] }));
+            await send(wallet(0).writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [operator.wallet!.account.address, want - free - balance] }));
           }
-          await stake(operator, { amount: bond - free });
+          await stake(operator, { amount: want - free });
+        }
+        // The node's own key sends its task transactions (anchor, report, proofs): it needs gas.
+        if ((await pub.getBalance({ address: identity.address })) < parseEther("1")) {
+          await send(wallet(0).sendTransaction({ to: identity.address, value: parseEther("10") }));
         }
         await registerNode(operator, {
           node: identity,

@@ -58,7 +58,7 @@ describe("accessibility", () => {
     const v = Object.fromEntries([...css.matchAll(/--([a-z-]+):\s*(#[0-9a-f]{6})/g)].map((m) => [m[1]!, m[2]!]));
     const pairs: [string, string][] = [
       [v.fg!, v.bg!], [v.muted!, v.bg!], [v.fg!, v.panel!], [v.muted!, v.panel!], [v.accent!, v.bg!],
-      [v.err!, v.bg!], [v.err!, v.panel!], [v.ok!, v.panel!], ["#ffffff", v.accent!], ["#101828", "#98a2b3"], ["#93370d", v.panel!],
+      [v.err!, v.bg!], [v.err!, v.panel!], [v.ok!, v.panel!], ["#ffffff", v.accent!], ["#101828", "#98a2b3"], ["#93370d", v.panel!], [v.fg!, "#dcfae6"],
     ];
     for (const [fg, bg] of pairs) expect(contrastRatio(fg, bg), `${fg} on ${bg}`).toBeGreaterThanOrEqual(4.5);
   });

@@ -31,16 +31,27 @@ export interface ProvidersAnswer {
 }
 
 /**
- * Per-service figures from GET /v1/services/:id/stats (being added to the node in parallel): success rate,
- * requests per second and latency quantiles in milliseconds. Fields are optional: the page shows what exists.
+ * Per-service golden signals from GET /v1/services/:id/stats (docs/mesh.md): the gateway's 1-minute window,
+ * `{ serviceId, windowMs, total: {requests, successes, successRate, rps, p50Ms, p95Ms, p99Ms, retries},
+ * providers: [{ provider, …same fields, breaker, ewmaMs, outstanding }] }`. Fields are optional: the page
+ * shows what exists.
  */
 export interface ServiceStats {
+  requests?: number;
   successRate?: number;
   rps?: number;
   p50Ms?: number;
   p95Ms?: number;
   p99Ms?: number;
   uptime?: number;
+  /** Per provider (attempts on it), when the node reports them. */
+  providers?: ProviderStats[];
+}
+
+export interface ProviderStats extends Omit<ServiceStats, "providers" | "uptime"> {
+  provider: string;
+  breaker?: string;
+  ewmaMs?: number;
 }
 
 export class NodeApiError extends Error {
@@ -79,14 +90,35 @@ export async function getServiceStats(apiBase: string, serviceId: bigint): Promi
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined);
 
-/** Accepts the likely spellings of the stats fields (p50, p50Ms, latency.p50, …) so the page survives small API changes. */
+/**
+ * Reads the node's shape (`total` + `providers`, docs/mesh.md) and tolerates flat or older spellings (p50,
+ * latency.p50, …) so the page survives small API changes.
+ */
 export function normalizeStats(raw: Record<string, unknown>): ServiceStats {
+  const out = normalizeFigures(typeof raw.total === "object" && raw.total !== null ? (raw.total as Record<string, unknown>) : raw);
+  if (Array.isArray(raw.providers)) {
+    out.providers = (raw.providers as unknown[])
+      .filter((p): p is Record<string, unknown> => typeof p === "object" && p !== null && typeof (p as { provider?: unknown }).provider === "string")
+      .map((p) => {
+        const { uptime: _u, ...figures } = normalizeFigures(p);
+        const row: ProviderStats = { provider: p.provider as string, ...figures };
+        if (typeof p.breaker === "string") row.breaker = p.breaker;
+        const ewma = num(p.ewmaMs);
+        if (ewma !== undefined) row.ewmaMs = ewma;
+        return row;
+      });
+  }
+  return out;
+}
+
+function normalizeFigures(raw: Record<string, unknown>): ServiceStats {
   const lat = (raw.latencyMs ?? raw.latency ?? {}) as Record<string, unknown>;
   const pick = (...vals: unknown[]) => vals.map(num).find((v) => v !== undefined);
   const out: ServiceStats = {};
-  const set = <K extends keyof ServiceStats>(k: K, v: number | undefined) => {
+  const set = (k: Exclude<keyof ServiceStats, "providers">, v: number | undefined) => {
     if (v !== undefined) out[k] = v;
   };
+  set("requests", pick(raw.requests));
   set("successRate", pick(raw.successRate, raw.success_rate));
   set("rps", pick(raw.rps, raw.requestsPerSecond));
   set("p50Ms", pick(raw.p50Ms, raw.p50, lat.p50));

@@ -322,8 +322,82 @@ function MyNodes() {
   );
 }
 
+/** TaskManager (docs/tasks.md): rewards credited to this operator, task collateral held / in use, task slashes. */
+function TaskEarnings({ tasks }: { tasks: Address }) {
+  const { client } = useDsmp();
+  const { address } = useConnection();
+  const nodes = useNodesOf(address);
+  const tx = useTxRunner();
+  const TM = abis.TaskManager as Abi;
+  const figures = useQuery({
+    queryKey: ["task-earnings", address],
+    enabled: address !== undefined,
+    queryFn: async () => {
+      const [rewards, [held, inUse]] = await Promise.all([
+        client.readContract({ address: tasks, abi: abis.TaskManager, functionName: "rewardsOf", args: [address!] }),
+        client.readContract({ address: tasks, abi: abis.TaskManager, functionName: "collateralOf", args: [address!] }),
+      ]);
+      return { rewards, held, inUse };
+    },
+  });
+  const myNodes = (nodes.data ?? []).map((n) => n.address);
+  const slashes = useQuery({
+    queryKey: ["task-slashes", myNodes.join(",")],
+    enabled: myNodes.length > 0,
+    queryFn: () => client.getContractEvents({ address: tasks, abi: abis.TaskManager, eventName: "WorkerSlashed", args: { node: myNodes }, fromBlock: 0n }),
+  });
+  const f = figures.data;
+  return (
+    <section aria-labelledby="earnings-title" className="panel">
+      <h2 id="earnings-title">Task earnings</h2>
+      {f ? (
+        <dl className="facts">
+          <dt>Rewards to withdraw</dt>
+          <dd data-testid="task-rewards">{formatOpen(f.rewards)}</dd>
+          <dt>Task collateral held / in use</dt>
+          <dd data-testid="task-collateral">
+            {formatOpen(f.held)} / {formatOpen(f.inUse)}
+          </dd>
+        </dl>
+      ) : (
+        <p className="muted">{figures.isError ? figures.error.message : "reading…"}</p>
+      )}
+      <div className="actions">
+        <button type="button" disabled={tx.busy || !f || f.rewards === 0n} onClick={() => void tx.run(async (t) => {
+          await t.write("withdraw rewards", { address: tasks, abi: TM, functionName: "withdrawRewards", args: [] });
+          return `withdrew ${formatOpen(f!.rewards)} of task rewards`;
+        })}>
+          Withdraw rewards
+        </button>
+        <button type="button" disabled={tx.busy || !f || f.held <= f.inUse} onClick={() => void tx.run(async (t) => {
+          await t.write("release collateral", { address: tasks, abi: TM, functionName: "releaseCollateral", args: [] });
+          return `released ${formatOpen(f!.held - f!.inUse)} of task collateral to free stake`;
+        })}>
+          Release unused collateral
+        </button>
+      </div>
+      <TxStatus state={tx.state} testId="earnings-tx" />
+      <h3>Task slashes of my Xnodes</h3>
+      {slashes.data?.length ? (
+        <ul data-testid="task-slashes">
+          {slashes.data.map((s) => (
+            <li key={`${s.transactionHash}-${s.logIndex}`}>
+              task #{s.args.taskId?.toString()}: {shortHex(s.args.node ?? "0x")} slashed {formatOpen(s.args.amount ?? 0n)} ({TASK_SLASH_REASONS[s.args.reason ?? 0] ?? `reason ${s.args.reason}`})
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p className="muted">{myNodes.length > 0 && slashes.isPending ? "reading…" : "none"}</p>
+      )}
+    </section>
+  );
+}
+
+const TASK_SLASH_REASONS: Record<number, string> = { 1: "equivocation", 2: "wrong result", 3: "no-show" };
+
 export function OperatePage() {
   const write = useWriteReady();
+  const { contracts } = useDsmp();
   return (
     <section aria-labelledby="operate-title">
       <h1 id="operate-title">Operate</h1>
@@ -332,6 +406,7 @@ export function OperatePage() {
           <StakeSection />
           <RegisterSection />
           <MyNodes />
+          {contracts.tasks !== undefined ? <TaskEarnings tasks={contracts.tasks} /> : null}
         </>
       ) : (
         <p>{write.reason}.</p>

@@ -178,7 +178,7 @@ export function ServicePage({ id }: { id: bigint }) {
   if (services.isPending) return <p>loading…</p>;
   if (!service) return <p role="alert">No service #{id.toString()} on this chain.</p>;
   const nodeByAddress = new Map((nodes.data ?? []).map((n) => [n.address.toLowerCase(), n]));
-  const series = (key: keyof ServiceStats, name: string, color: string) => ({
+  const series = (key: "p50Ms" | "p95Ms" | "p99Ms" | "rps", name: string, color: string) => ({
     name,
     color,
     points: history.flatMap((h): Point[] => (h.s[key] === undefined ? [] : [{ t: h.t, v: h.s[key]! }])),
@@ -244,8 +244,47 @@ export function ServicePage({ id }: { id: bigint }) {
         <>
           <LineChart title="Latency seen by this node" unit="ms" series={[series("p50Ms", "p50", "#1d4ed8"), series("p95Ms", "p95", "#b45309"), series("p99Ms", "p99", "#b91c1c")]} />
           <LineChart title="Requests per second" unit="req/s" series={[series("rps", "rps", "#047857")]} />
+          {stats.data ? <GoldenSignals stats={stats.data} /> : null}
         </>
       )}
     </section>
+  );
+}
+
+const pct = (v: number | undefined) => (v === undefined ? "—" : `${(v * 100).toFixed(1)} %`);
+const msOf = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)} ms`);
+
+/** The node's last-minute window for this service: the total, then one row per provider it tried. */
+export function GoldenSignals({ stats }: { stats: ServiceStats }) {
+  const rows = [{ provider: "all providers", ...stats }, ...(stats.providers ?? [])];
+  return (
+    <table data-testid="golden-signals" aria-label="Golden signals over the last minute, as this node's gateway saw them">
+      <thead>
+        <tr>
+          <th scope="col">Provider</th>
+          <th scope="col">Requests</th>
+          <th scope="col">Success</th>
+          <th scope="col">rps</th>
+          <th scope="col">p50</th>
+          <th scope="col">p95</th>
+          <th scope="col">p99</th>
+          <th scope="col">Breaker</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r, i) => (
+          <tr key={`${i}-${r.provider}`}>
+            <th scope="row" title={r.provider}>{i === 0 ? r.provider : `${r.provider.slice(0, 12)}…`}</th>
+            <td>{r.requests ?? "—"}</td>
+            <td>{r.requests === 0 ? "—" : pct(r.successRate)}</td>
+            <td>{r.rps === undefined ? "—" : r.rps.toFixed(1)}</td>
+            <td>{msOf(r.p50Ms)}</td>
+            <td>{msOf(r.p95Ms)}</td>
+            <td>{msOf(r.p99Ms)}</td>
+            <td>{"breaker" in r && typeof r.breaker === "string" ? r.breaker : ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -55,8 +55,8 @@ function ServiceRowView({ s, nodes }: { s: ServiceRow; nodes: NodeRow[] | undefi
       <td>{priceModel(s.pricing)}</td>
       <td>{providers.data ? `${providers.data.providers.length} of ${s.minReplicas}–${s.maxReplicas}` : providers.isError ? `? (node: ${providers.error.message})` : "…"}</td>
       <td data-testid={`subscribers-${s.id}`}>{s.subscribers.toString()}</td>
-      <td>{st?.uptime !== undefined ? `${(st.uptime * 100).toFixed(2)} %` : stats.isPending ? "…" : NOT_REPORTED}</td>
-      <td>{st ? `${ms(st.p50Ms)} / ${ms(st.p99Ms)}` : stats.isPending ? "…" : NOT_REPORTED}</td>
+      <td>{st?.requests === 0 ? "no calls" : st?.successRate !== undefined ? `${(st.successRate * 100).toFixed(1)} %` : stats.isPending ? "…" : NOT_REPORTED}</td>
+      <td>{st?.requests === 0 ? "no calls" : st ? `${ms(st.p50Ms)} / ${ms(st.p99Ms)}` : stats.isPending ? "…" : NOT_REPORTED}</td>
       <td>{stake === undefined ? (providers.data ? "no providers" : "…") : formatOpen(stake)}</td>
     </tr>
   );
@@ -90,7 +90,7 @@ export function ServicesPage() {
             <th scope="col">Price</th>
             <th scope="col">Replicas</th>
             <th scope="col">Subscribers</th>
-            <th scope="col">Uptime</th>
+            <th scope="col" title="Share of calls answered without error over the last minute, as this node's gateway saw them">Success (1 min)</th>
             <th scope="col">p50 / p99</th>
             <th scope="col">Provider stake</th>
           </tr>
