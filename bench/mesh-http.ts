@@ -18,7 +18,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -300,6 +300,9 @@ async function orchestrate(): Promise<void> {
   const concurrency = Number(args.concurrency);
   const bodyBytes = Number(args.body);
   const log = (line: string): void => console.error(line);
+  const loadText = (): string => loadavg().map((value) => value.toFixed(2)).join(", ");
+  const loadBefore = loadText();
+  log(`load average (1, 5, 15 min) before the run: ${loadBefore}`);
 
   const backend = await start("backend", "backend");
   const backendPort = String(backend.ready.port);
@@ -378,6 +381,8 @@ async function orchestrate(): Promise<void> {
     ratios.push(`max: mesh ${fmt(meshMax.throughput, 0)} req/s = ${fmt(meshMax.throughput / proxyMax.throughput)}× proxy, ${fmt(meshMax.throughput / directMax.throughput)}× direct`);
   }
   for (const line of ratios) log(line);
+  const loadAfter = loadText();
+  log(`load average (1, 5, 15 min) after the run: ${loadAfter}`);
 
   let profileLines: string[] = [];
   if (args.profile) {
@@ -396,8 +401,8 @@ async function orchestrate(): Promise<void> {
     "",
     `Command: \`${command}\`  `,
     `Date: ${new Date().toISOString().slice(0, 10)}  `,
-    `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.version}, loopback TCP, one process per part, ` +
-      "**shared with other engineers' builds and tests during the run** (absolute numbers are noisy; compare rows of the same run).",
+    `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.version}, loopback TCP, one process per part. ` +
+      `Load average (1, 5, 15 min) before the run ${loadBefore}, after it ${loadAfter} (the run itself adds ~2 on this machine).`,
     "",
     "| target | offered load | req/s | ok / failed | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs per request per process |",
     "|---|---|---|---|---|---|---|---|---|",

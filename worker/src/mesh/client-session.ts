@@ -13,7 +13,7 @@ import { HttpFrameError, MeshRequestError, MeshTransportError } from "../errors.
 import { abortReason, raceAbort } from "./abort-race.ts";
 import { DEFAULT_REQUEST_WINDOW_BYTES, ReceiveWindow, SendCredit } from "./flow-credit.ts";
 import { ResponseFrameSequence } from "./frame-sequence.ts";
-import { encodeFrame, HttpFrameDecoder, knownErrorCode, MAX_BODY_FRAME_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_REQUEST_ID, type HttpFrame, type RequestHead, type ResponseHead } from "./http-frames.ts";
+import { encodeFrame, encodeRequestHeadFrame, HttpFrameDecoder, knownErrorCode, MAX_BODY_FRAME_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_REQUEST_ID, type EncodedRequestHead, type HttpFrame, type ResponseHead } from "./http-frames.ts";
 import type { RequestBodySource, ResponseExchange } from "./provider-transport.ts";
 import { MAX_CONCURRENT_REQUESTS_PER_SESSION, SESSION_REQUEST_ID } from "./session-protocol.ts";
 import { SessionWriter } from "./session-writer.ts";
@@ -94,20 +94,15 @@ export class ClientSession {
    * is taken at once); the promise resolves with the response head.
    * @throws see {@link ProviderTransport.exchange}.
    */
-  request(head: RequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange> {
+  request(head: EncodedRequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange> {
     if (this.#failure !== undefined) return Promise.reject(new MeshTransportError(this.#failure.reason, this.#failure.details ?? this.#failure.shortMessage, { sent: false }));
     if (signal.aborted) return Promise.reject(abortReason(signal));
     if (!this.available) return Promise.reject(new MeshTransportError("overloaded", "the session is full", { sent: false }));
     const id = ++this.#lastId;
     const request = new SessionRequest(this, id, signal);
     this.#requests.set(id, request);
-    // Encoding was checked by the gateway already; a frame error here is a bug and fails only this request.
-    try {
-      this.writer.push(encodeFrame({ type: "request-head", requestId: id, head }));
-    } catch (error) {
-      request.fail(error, false);
-      return request.headPromise;
-    }
+    // The head was checked and serialized when `head` was made; only the request id is framed here.
+    this.writer.push(encodeRequestHeadFrame(id, head));
     void request.sendBody(body);
     if (this.#lastId >= MAX_REQUEST_ID) this.#notifyClosed();
     return request.headPromise;

@@ -1,9 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { HttpFrameError, type HttpFrameInvalidReason } from "../errors.ts";
 import {
   decodeFrame,
+  EncodedRequestHead,
   encodeFrame,
+  encodeRequestHeadFrame,
   FRAME_TYPE,
   HTTP_ERROR_STATUS,
   HttpFrameDecoder,
@@ -171,6 +174,7 @@ describe("malformed input", () => {
     ["a header value above latin1", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, headers: [["a", "€"]] })), "invalid-fields"],
     ["an absolute-form path", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, path: "http://x/" })), "invalid-fields"],
     ["a space in the path", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, path: "/a b" })), "invalid-fields"],
+    ["a service id that is not decimal (zod's refinement threw a SyntaxError here)", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, serviceId: "x1" })), "invalid-fields"],
     ["a service id with a leading zero", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, serviceId: "01" })), "invalid-fields"],
     ["a service id of 2^256", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, serviceId: String(2n ** 256n) })), "invalid-fields"],
     ["a negative deadline", frameBytes(FRAME_TYPE.requestHead, [1], JSON.stringify({ ...validHead, deadline: -1 })), "invalid-fields"],
@@ -243,5 +247,92 @@ describe("malformed input", () => {
     expect(reasonOf(() => encodeFrame({ type: "body", requestId: 1, chunk: new Uint8Array(MAX_BODY_FRAME_BYTES + 1) }))).toBe("body-too-large");
     expect(reasonOf(() => encodeFrame({ type: "end", requestId: 2 ** 32 }))).toBe("bad-request-id");
     expect(reasonOf(() => encodeFrame({ type: "end", requestId: -1 }))).toBe("bad-request-id");
+  });
+});
+
+/**
+ * The head rules as zod schemas: the specification the hand-written checks of http-frames.ts (chosen for
+ * speed, they run on every request) are held to. Same rules as docs/protocol.md §5.
+ */
+const HeadersSchema = z.array(z.tuple([z.string().regex(/^[!#$%&'*+\-.^_`|~0-9a-z]+$/), z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/)]));
+const ReferenceRequestHead = z.object({
+  method: z.string().max(32).regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/),
+  path: z.string().regex(/^\/[\x21-\x7e]*$/),
+  headers: HeadersSchema,
+  serviceId: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,77})$/)
+    // zod runs a refinement even after the regex failed; the old decoder's BigInt then threw a SyntaxError.
+    .refine((value) => !/^[0-9]+$/.test(value) || BigInt(value) <= 2n ** 256n - 1n),
+  deadline: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  token: z.string().max(4096).regex(/^[\x21-\x7e]+$/).optional(),
+});
+const ReferenceResponseHead = z.object({ status: z.number().int().min(200).max(599), headers: HeadersSchema });
+
+/** A JSON value near a valid head: fields dropped, swapped for odd values, headers bent out of shape, extra keys. */
+const oddValue = fc.oneof(
+  fc.constantFrom(null, true, 0, -1, 1.5, 2 ** 53, "", " ", "GET", "/", "01", "1", String(2n ** 256n), String(2n ** 256n - 1n), [], {}, ["a"], ["a", "b", "c"], ["A", "b"], ["a", "\r\n"], ["a", 1]),
+  fc.string({ maxLength: 8 }),
+  fc.integer(),
+);
+const nearRequestHead = fc
+  .tuple(requestHead, fc.constantFrom("method", "path", "headers", "serviceId", "deadline", "token", "extra", "none"), oddValue, fc.boolean(), fc.array(oddValue, { maxLength: 3 }))
+  .map(([head, field, value, drop, extraPairs]) => {
+    const out: Record<string, unknown> = { ...head, headers: [...head.headers, ...extraPairs] };
+    if (field === "none") return extraPairs.length > 0 ? out : head;
+    if (drop) delete out[field];
+    else out[field] = value;
+    return out;
+  });
+
+describe("head checks", () => {
+  it("accept exactly what the reference schemas accept, and return the same fields", () => {
+    const decodeHead = (type: number, value: unknown): { ok: true; head: unknown } | { ok: false } => {
+      try {
+        const decoded = decodeFrame(frameBytes(type, [1], JSON.stringify(value)));
+        return { ok: true, head: "head" in decoded ? decoded.head : undefined };
+      } catch (error) {
+        expect(error).toBeInstanceOf(HttpFrameError);
+        return { ok: false };
+      }
+    };
+    fc.assert(
+      fc.property(nearRequestHead, (value) => {
+        const reference = ReferenceRequestHead.safeParse(value);
+        const ours = decodeHead(FRAME_TYPE.requestHead, value);
+        expect(ours.ok).toBe(reference.success);
+        if (ours.ok && reference.success) {
+          const { token, ...rest } = reference.data;
+          expect(ours.head).toEqual(token === undefined ? rest : reference.data);
+        }
+      }),
+      { numRuns: 1500 },
+    );
+    const nearResponseHead = fc.tuple(fc.oneof(fc.integer({ min: 100, max: 700 }), oddValue), fc.array(fc.oneof(headerPair, oddValue), { maxLength: 4 }), fc.boolean());
+    fc.assert(
+      fc.property(nearResponseHead, ([status, pairs, extra]) => {
+        const value = extra ? { status, headers: pairs, trailers: [] } : { status, headers: pairs };
+        const reference = ReferenceResponseHead.safeParse(value);
+        const ours = decodeHead(FRAME_TYPE.responseHead, value);
+        expect(ours.ok).toBe(reference.success);
+        if (ours.ok && reference.success) expect(ours.head).toEqual(reference.data);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("a head encoded once frames to the same bytes as encodeFrame under any request id", () => {
+    fc.assert(
+      fc.property(requestHead, requestId, (head, id) => {
+        const encoded = new EncodedRequestHead(head);
+        expect(encodeRequestHeadFrame(id, encoded)).toEqual(encodeFrame({ type: "request-head", requestId: id, head }));
+        expect(decodeFrame(encodeRequestHeadFrame(id, encoded))).toEqual({ type: "request-head", requestId: id, head });
+      }),
+      { numRuns: 300 },
+    );
+    const bigHead = { ...validHead, headers: [["a", "b".repeat(MAX_HEAD_BYTES)]] as [string, string][] };
+    expect(reasonOf(() => new EncodedRequestHead(bigHead))).toBe("head-too-large");
+    expect(reasonOf(() => new EncodedRequestHead({ ...validHead, path: "/a b" }))).toBe("invalid-fields");
+    expect(reasonOf(() => encodeRequestHeadFrame(2 ** 32, new EncodedRequestHead(validHead)))).toBe("bad-request-id");
   });
 });

@@ -41,20 +41,32 @@ export function headerPairsFromRaw(rawHeaders: readonly string[]): HeaderPair[] 
  * `extra` (lowercase names).
  */
 export function stripHopByHop(pairs: readonly HeaderPair[], extra: readonly string[] = []): HeaderPair[] {
-  const drop = new Set<string>([...HOP_BY_HOP_HEADERS, ...extra]);
+  // Runs several times per request: no Set is built unless a `connection` header names headers.
+  let named: Set<string> | undefined;
   for (const [name, value] of pairs) {
     if (name !== "connection") continue;
     for (const token of value.split(",")) {
-      const named = token.trim().toLowerCase();
-      if (named !== "") drop.add(named);
+      const lower = token.trim().toLowerCase();
+      if (lower !== "") (named ??= new Set()).add(lower);
     }
   }
-  return pairs.filter(([name]) => !drop.has(name));
+  const kept: HeaderPair[] = [];
+  for (const pair of pairs) {
+    const name = pair[0];
+    if (HOP_BY_HOP_HEADERS.has(name) || extra.includes(name) || named?.has(name) === true) continue;
+    kept.push(pair);
+  }
+  return kept;
 }
 
 /** Pairs as the flat list `writeHead` takes: order and duplicates (e.g. `set-cookie`) kept. */
 export function flattenHeaders(pairs: readonly HeaderPair[]): string[] {
-  return pairs.flat();
+  const flat = new Array<string>(pairs.length * 2);
+  for (let index = 0; index < pairs.length; index++) {
+    flat[2 * index] = pairs[index]![0];
+    flat[2 * index + 1] = pairs[index]![1];
+  }
+  return flat;
 }
 
 /** Pairs as an object for `http.request`: duplicate names become an array (sent as repeated lines). */

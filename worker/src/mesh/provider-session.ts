@@ -21,6 +21,9 @@ import { encodeFrame, HttpFrameDecoder, MAX_BODY_FRAME_BYTES, MAX_ERROR_MESSAGE_
 import { MAX_CONCURRENT_REQUESTS_PER_SESSION, SESSION_REQUEST_ID } from "./session-protocol.ts";
 import { SessionWriter } from "./session-writer.ts";
 
+/** What a read or write after release throws: shared, since an Error built per request (its stack trace) cost ~1 % of a request's CPU. */
+const EXCHANGE_OVER = Object.freeze(new Error("the exchange is over"));
+
 /** What a session needs from the provider service. */
 export interface ProviderSessionHost {
   /** Serve one exchange; never rejects. */
@@ -293,7 +296,7 @@ class SessionExchangeChannel implements ExchangeChannel {
     if (!this.#peerGone && this.#session.writer.open && (!this.#responseDone || (!requestComplete && error === undefined))) {
       this.#session.send({ type: "reset", requestId: this.id });
     }
-    this.#failure ??= error ?? new Error("the exchange is over");
+    this.#failure ??= error ?? EXCHANGE_OVER;
     this.#wakeReader();
     this.#wakeWriter();
     this.#session.released(this);

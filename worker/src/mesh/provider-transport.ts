@@ -5,7 +5,7 @@
  * transport's business (session-transport.ts implements it over `/dsmp/mesh/1.0.0`).
  */
 import type { PeerId } from "@libp2p/interface";
-import type { RequestHead, ResponseHead } from "./http-frames.ts";
+import type { EncodedRequestHead, ResponseHead } from "./http-frames.ts";
 
 /** A request body handed out by chunk index (the gateway's ReplayableBody), pulled as the transport sends. */
 export interface RequestBodySource {
@@ -28,7 +28,7 @@ export interface ResponseExchange {
 
 export interface ProviderTransport {
   /**
-   * Send `head` and stream `body` to `peer`; resolves when the response head arrives. Aborting `signal`
+   * Send `head` (checked and serialized once by the caller) and stream `body` to `peer`; resolves when the response head arrives. Aborting `signal`
    * (the client left, the deadline passed, the attempt is over) abandons the request: the provider is told
    * (RESET) and aborts its backend request. Callers abort `signal` once they are done with the response.
    * @throws {MeshRequestError} when the provider answers with an ERROR before the head (its `reason` is the code).
@@ -36,7 +36,7 @@ export interface ProviderTransport {
    *   reached the provider).
    * @throws `signal`'s reason.
    */
-  exchange(peer: PeerId, head: RequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange>;
+  exchange(peer: PeerId, head: EncodedRequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange>;
   /** Close every session; requests still in flight fail. Idempotent. */
   close(): Promise<void>;
 }

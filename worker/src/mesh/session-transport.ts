@@ -13,7 +13,7 @@ import { MeshTransportError } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
 import { raceAbort } from "./abort-race.ts";
 import { ClientSession } from "./client-session.ts";
-import type { RequestHead } from "./http-frames.ts";
+import type { EncodedRequestHead } from "./http-frames.ts";
 import type { ProviderTransport, RequestBodySource, ResponseExchange } from "./provider-transport.ts";
 import {
   DEFAULT_MAX_QUEUED_PER_PROVIDER,
@@ -126,7 +126,7 @@ class SessionPool implements SessionTransport {
     return { opened: this.#opened, sessions, active, bufferedBytes };
   }
 
-  exchange(peer: PeerId, head: RequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange> {
+  exchange(peer: PeerId, head: EncodedRequestHead, body: RequestBodySource, signal: AbortSignal): Promise<ResponseExchange> {
     // The request takes its slot in the same turn as the session is chosen, so concurrent callers see it.
     return this.#acquire(peer, signal, (session) => session.request(head, body, signal));
   }

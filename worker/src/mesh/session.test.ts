@@ -12,7 +12,7 @@ import { MeshRequestError, MeshTransportError } from "../errors.ts";
 import { FrameStream } from "./frame-stream.ts";
 import { DEFAULT_REQUEST_WINDOW_BYTES } from "./flow-credit.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { encodeFrame, FRAME_TYPE, type HttpFrame, type RequestHead } from "./http-frames.ts";
+import { EncodedRequestHead, encodeFrame, FRAME_TYPE, type HttpFrame, type RequestHead } from "./http-frames.ts";
 import { httpFetch, httpOpen, learnAddresses, patternBody, patternBytes, TestBackend, TestNodes, within } from "./mesh.fixture.ts";
 import { createHttpProvider, type HttpProvider } from "./provider-handler.ts";
 import type { RequestBodySource, ResponseExchange } from "./provider-transport.ts";
@@ -39,8 +39,8 @@ let provider: HttpProvider;
 let transport: SessionTransport | undefined;
 let gateway: Gateway | undefined;
 
-function head(path: string, overrides: Partial<RequestHead> = {}): RequestHead {
-  return { method: "POST", path, headers: [], serviceId: String(SERVICE), deadline: Date.now() + 20_000, ...overrides };
+function head(path: string, overrides: Partial<RequestHead> = {}): EncodedRequestHead {
+  return new EncodedRequestHead({ method: "POST", path, headers: [], serviceId: String(SERVICE), deadline: Date.now() + 20_000, ...overrides });
 }
 
 function bodyOf(...chunks: Uint8Array[]): RequestBodySource {
@@ -346,9 +346,9 @@ describe("provider session handler", () => {
   const violations: Array<[string, () => Uint8Array]> = [
     ["an unknown frame type", () => Uint8Array.of(2, 0x7f, 1)],
     ["a BODY for a request never opened", () => encodeFrame({ type: "body", requestId: 9, chunk: new Uint8Array(3) })],
-    ["a request id that does not increase", () => Buffer.concat([encodeFrame({ type: "request-head", requestId: 5, head: head("/a") }), encodeFrame({ type: "request-head", requestId: 5, head: head("/b") })])],
+    ["a request id that does not increase", () => Buffer.concat([encodeFrame({ type: "request-head", requestId: 5, head: head("/a").head }), encodeFrame({ type: "request-head", requestId: 5, head: head("/b").head })])],
     ["BODY beyond the request's credit", () => Buffer.concat([
-      encodeFrame({ type: "request-head", requestId: 1, head: head("/hang") }),
+      encodeFrame({ type: "request-head", requestId: 1, head: head("/hang").head }),
       ...Array.from({ length: DEFAULT_REQUEST_WINDOW_BYTES / 65536 + 1 }, () => encodeFrame({ type: "body", requestId: 1, chunk: new Uint8Array(65536) })),
     ])],
     ["a frame for request 0 other than ERROR", () => Uint8Array.of(2, FRAME_TYPE.end, 0)],
@@ -356,9 +356,9 @@ describe("provider session handler", () => {
 
   it.each(violations)("%s closes that session only, abandoning its requests", async (_name, bytes) => {
     const healthy = await openRaw();
-    await healthy.write({ type: "request-head", requestId: 1, head: head("/keep") });
+    await healthy.write({ type: "request-head", requestId: 1, head: head("/keep").head });
     const broken = await openRaw();
-    await broken.write({ type: "request-head", requestId: 1, head: head("/hang", { method: "GET" }) });
+    await broken.write({ type: "request-head", requestId: 1, head: head("/hang", { method: "GET" }).head });
     await backend.receivedRequests(2);
     broken.stream.send(bytes());
     const result = await within(framesUntilClosed(broken), "broken session closed");
@@ -381,7 +381,7 @@ describe("provider session handler", () => {
   it(`answers busy beyond ${MAX_CONCURRENT_REQUESTS_PER_SESSION} requests in flight on one session, without calling the backend`, async () => {
     const session = await openRaw();
     for (let id = 1; id <= MAX_CONCURRENT_REQUESTS_PER_SESSION + 1; id++) {
-      await session.write({ type: "request-head", requestId: id, head: head("/hang", { method: "GET" }) });
+      await session.write({ type: "request-head", requestId: id, head: head("/hang", { method: "GET" }).head });
       await session.write({ type: "end", requestId: id });
     }
     const frame = await within(session.read(), "busy answer");
