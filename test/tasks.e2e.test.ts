@@ -31,6 +31,16 @@ import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
 
 const NODES = 4;
 const LIAR = 2;
+/** Sum of a metric's samples whose labels include `labels` (e.g. `reason="late-commit"`), from /metrics text. */
+function metricValue(text: string, name: string, labels = ""): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (m !== null && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
@@ -50,7 +60,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
-  let makeRunner: (i: number) => Promise<TaskRunner>;
+  let makeRunner: (i: number, options?: { lazy?: boolean }) => Promise<TaskRunner>;
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -74,7 +84,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       // so that node 2 can be given the test-only output hook.
       const { store, service } = node.blobs;
       blobs.push({ service, store });
-      makeRunner = async (k: number) => {
+      makeRunner = async (k: number, options: { lazy?: boolean } = {}) => {
         const n = net.nodes[k]!;
         return createTaskRunner({
           chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: n.identity.account }),
@@ -86,6 +96,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
           transmitStaggerMs: 2_000,
           sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
           ...(k === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+          ...(options.lazy === true ? { testOnlyLazyCopy: true } : {}),
         })({
           account: n.identity.account,
           pubsub: n.p2p.libp2p.services.pubsub,
@@ -93,6 +104,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
           store: n.blobs.store,
           peers: () => n.p2p.libp2p.getPeers(),
           logger: createSilentLogger(),
+          metrics: n.metrics,
         });
       };
       const runner = await makeRunner(i);
@@ -296,5 +308,74 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     expect(finals).toHaveLength(1);
     const reports = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "CommitAnchored", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
     expect(reports.filter((e) => (e.args as { node: Address }).node === net.nodes[DEAD]!.identity.address)).toHaveLength(0);
+  });
+
+  it("a lazy worker that copies others' revealed results is excluded from the quorum and unpaid; the honest result finalizes; /metrics shows the round", async () => {
+    const LAZY = 1;
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    // Node 1 becomes a lazy copier (same queue prefix: the watcher's replay adds nothing twice).
+    await runners[LAZY]!.stop();
+    runners[LAZY] = await makeRunner(LAZY, { lazy: true });
+    await runners[LAZY]!.start();
+    const rewardsOf = (i: number) => pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(i + 1).address] });
+    const before = await Promise.all(net.nodes.map((_, i) => rewardsOf(i)));
+    const scrape = async () => Promise.all(net.nodes.map(async (n) => (await fetch(n.metricsUrl)).text()));
+    const metricsBefore = await scrape();
+
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+    writeFileSync(join(root, "lazy.wasm"), wasm);
+    writeFileSync(join(root, "lazy.txt"), "a result worth copying");
+    const expected = sha256Hex(await runWasm(wasm, readFileSync(join(root, "lazy.txt"))));
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+    // q = 2: the liar (node 2) and the lazy copier (node 1) leave two honest signers, enough to finalize.
+    const io = createMemoryIo();
+    const code = await runCli(["task", "submit", "--module", join(root, "lazy.wasm"), "--input", join(root, "lazy.txt"), "--n", "4", "--q", "2", "--reward", "1", "--commit-window", "15", "--reveal-window", "30", "--json", ...common], io);
+    expect(code, JSON.stringify(io.err())).toBe(0);
+    const out = JSON.parse(io.out());
+    expect(out.status).toBe("finalized");
+    expect(out.resultHash).toBe(expected);
+    const taskId = String(out.taskId);
+    const committee = (await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "committeeOf", args: [BigInt(taskId)] })) as readonly Address[];
+    const slotOf = (i: number) => committee.indexOf(net.nodes[i]!.identity.address);
+    const info = await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "getTask", args: [BigInt(taskId)] });
+    const participants = [0, 1, 2, 3].filter((s) => ((BigInt(info.participants) >> BigInt(s)) & 1n) === 1n);
+    expect(participants).toEqual([slotOf(0), slotOf(3)].sort((a, b) => a - b));
+    expect(participants).not.toContain(slotOf(LAZY));
+
+    // The copier did hold the right hash (it copied it) and still is in no quorum.
+    const lazyOutcome = await until("the lazy copier's job", async () => runners[LAZY]!.outcomes.get(taskId), 60_000);
+    expect(lazyOutcome).toMatchObject({ outcome: "finalized", resultHash: expected, ownResultHash: expected, participants });
+    // Paid: the two honest operators; not the copier's, nor the liar's.
+    const after = await Promise.all(net.nodes.map((_, i) => rewardsOf(i)));
+    expect(after[LAZY]).toBe(before[LAZY]);
+    expect(after[LIAR]).toBe(before[LIAR]);
+    expect(after[0]).toBeGreaterThan(before[0]!);
+    expect(after[3]).toBeGreaterThan(before[3]!);
+    const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+
+    // /metrics of the honest nodes: the copier's commit was dropped as late, one report went out, the liar's
+    // wrong result was proven, sandbox runs and finished jobs are counted.
+    const delta = (texts: string[], name: string, labels = "", nodes = [0, 3]) =>
+      nodes.reduce((sum, i) => sum + metricValue(texts[i]!, name, labels) - metricValue(metricsBefore[i]!, name, labels), 0);
+    const metricsAfter = await until("the wrong-result proof in /metrics", async () => {
+      const texts = await scrape();
+      return delta(texts, "dsmp_tasks_proofs_submitted_total", 'kind="wrong-result"') >= 1 ? texts : undefined;
+    }, 30_000);
+    expect(delta(metricsAfter, "dsmp_tasks_round_messages_dropped_total", 'reason="late-commit"')).toBeGreaterThanOrEqual(1);
+    expect(delta(metricsAfter, "dsmp_tasks_reports_transmitted_total", "", [0, 1, 2, 3])).toBe(1);
+    expect(delta(metricsAfter, "dsmp_tasks_sandbox_runs_total", 'outcome="ok"')).toBe(2);
+    expect(delta(metricsAfter, "dsmp_tasks_sandbox_runs_total", 'outcome="ok"', [LAZY])).toBe(0);
+    expect(delta(metricsAfter, "dsmp_tasks_sandbox_run_seconds_count", 'outcome="ok"')).toBe(2);
+    await until("the honest jobs' outcomes in /metrics", async () => {
+      const texts = await scrape();
+      return delta(texts, "dsmp_tasks_job_outcomes_total", 'outcome="finalized"') === 2 ? true : undefined;
+    }, 30_000);
+    expect(metricValue(metricsAfter[0]!, "dsmp_tasks_jobs", 'state="completed"')).toBeGreaterThanOrEqual(1);
   });
 });

@@ -19,12 +19,13 @@ import { sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
 import { SandboxError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { DsmpMetrics } from "../api/metrics.ts";
 import type { BlobService } from "./blob-protocol.ts";
 import { sha256Hex, type BlobStore } from "./blob-store.ts";
-import { slotsOf } from "./commit-round.ts";
+import { computeSeal, slotsOf } from "./commit-round.ts";
 import { createTaskQueue, type TaskJobContext, type TaskQueue } from "./job-queue.ts";
 import { createRoundDriver, type RoundChain, type RoundDriver } from "./round-driver.ts";
-import { taskManagerDomain } from "./round-messages.ts";
+import { encodeRoundMessage, roundTopic, signCommit, taskManagerDomain } from "./round-messages.ts";
 import { runWasm, type SandboxOptions } from "./wasm-sandbox.ts";
 import type { GossipSub } from "@libp2p/gossipsub";
 
@@ -62,7 +63,16 @@ export interface TaskRunnerInit {
    * Never set outside tests.
    */
   testOnlyAlterOutput?: (output: Uint8Array) => Uint8Array;
+  /**
+   * TEST ONLY: makes this node a lazy copier in end-to-end tests. It skips the sandbox, waits until another
+   * member's reveal arrives (so after the commit deadline), then publishes a Commit sealing that copied result
+   * and its reveal, as a cheater would. Never set outside tests.
+   */
+  testOnlyLazyCopy?: boolean;
 }
+
+/** Transport drop counters of the round driver, as metric reason labels. */
+const TRANSPORT_DROP_LABEL = { malformed: "malformed", badSignature: "bad-signature", wrongTask: "wrong-task" } as const;
 
 export interface TaskRunnerComponents {
   account: LocalAccount;
@@ -72,6 +82,8 @@ export interface TaskRunnerComponents {
   /** Peers to ask for blobs (connected peers). */
   peers: () => PeerId[];
   logger: Logger;
+  /** The node's metrics (`dsmp_tasks_*`); omitted in tests that do not read them. */
+  metrics?: DsmpMetrics;
 }
 
 export interface TaskRunner {
@@ -87,7 +99,7 @@ export interface TaskRunner {
 export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerComponents) => TaskRunner {
   return (components) => {
     const { chain, taskManager } = init;
-    const { account } = components;
+    const { account, metrics } = components;
     const log = components.logger.child({ module: "tasks", node: account.address });
     const pollMs = init.pollMs ?? TASK_POLL_MS;
     const domain = taskManagerDomain(chain.chainId, taskManager);
@@ -129,19 +141,28 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
 
       const peers = components.peers();
       const [module, input] = await Promise.all([components.blobs.fetch(moduleHash, peers, signal), components.blobs.fetch(inputHash, peers, signal)]);
-      let output: Uint8Array;
-      try {
-        output = await runWasm(module, input, { ...init.sandbox, signal });
-      } catch (err) {
-        if (err instanceof SandboxError) {
-          log.warn({ taskId: data.taskId, reason: err.reason, err: err.shortMessage }, "task module failed");
-          return { outcome: "module-failed", reason: err.reason, message: err.shortMessage };
+      let output: Uint8Array | undefined;
+      if (init.testOnlyLazyCopy !== true) {
+        const started = performance.now();
+        const observe = (outcome: string) => {
+          metrics?.tasksSandboxRuns.inc({ outcome });
+          metrics?.tasksSandboxSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+        };
+        try {
+          output = await runWasm(module, input, { ...init.sandbox, signal });
+          observe("ok");
+        } catch (err) {
+          if (err instanceof SandboxError) {
+            observe(err.reason);
+            log.warn({ taskId: data.taskId, reason: err.reason, err: err.shortMessage }, "task module failed");
+            return { outcome: "module-failed", reason: err.reason, message: err.shortMessage };
+          }
+          throw err;
         }
-        throw err;
+        if (init.testOnlyAlterOutput !== undefined) output = init.testOnlyAlterOutput(output);
+        await components.store.put(output);
       }
-      if (init.testOnlyAlterOutput !== undefined) output = init.testOnlyAlterOutput(output);
-      await components.store.put(output);
-      const ownResultHash = sha256Hex(output);
+      let ownResultHash = output === undefined ? undefined : sha256Hex(output);
       const salt = keccak256(await account.signMessage!({ message: `dsmp task salt ${chain.chainId} ${taskManager} ${taskId}` }));
 
       const commitDeadlineMs = Number(info.commitDeadline) * 1000;
@@ -164,10 +185,20 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         pubsub: components.pubsub,
         chain: roundChain,
         logger: log,
+        onAction: (action, txHash) => {
+          if (action.type === "dropped") metrics?.tasksRoundDropped.inc({ reason: action.reason });
+          if (txHash === undefined) return;
+          if (action.type === "transmitReport") metrics?.tasksReportsTransmitted.inc();
+          else if (action.type === "anchorCommit") metrics?.tasksCommitsAnchored.inc();
+          else if (action.type === "proveWrongResult") metrics?.tasksProofsSubmitted.inc({ kind: "wrong-result" });
+          else if (action.type === "proveCommitEquivocation") metrics?.tasksProofsSubmitted.inc({ kind: "commit-equivocation" });
+        },
+        onTransportDrop: (reason) => metrics?.tasksRoundDropped.inc({ reason: TRANSPORT_DROP_LABEL[reason] }),
       });
       rounds.set(data.taskId, driver);
       driver.start();
-      driver.computed(ownResultHash, salt);
+      if (ownResultHash !== undefined) driver.computed(ownResultHash, salt);
+      else ownResultHash = await testOnlyCopyAReveal(driver, taskId, salt, reportDeadlineMs, signal);
       try {
         let finalSince: number | undefined;
         for (;;) {
@@ -187,6 +218,31 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
       } finally {
         driver.stop();
         rounds.delete(data.taskId);
+      }
+    };
+
+    /**
+     * TEST ONLY (`testOnlyLazyCopy`): wait for another member's reveal, then publish a commit sealing the copied
+     * result and its reveal, bypassing the round's rules (the state machine would not commit after the deadline).
+     */
+    const testOnlyCopyAReveal = async (driver: RoundDriver, taskId: bigint, salt: Hex, reportDeadlineMs: number, signal: AbortSignal): Promise<Hex> => {
+      const selfSlot = driver.state.selfSlot;
+      for (;;) {
+        const copied = [...driver.state.reveals.entries()].find(([slot]) => slot !== selfSlot)?.[1];
+        if (copied !== undefined) {
+          const seal = computeSeal(taskId, account.address, copied, salt);
+          const signature = await signCommit(account, domain, taskId, seal);
+          const messages = [
+            encodeRoundMessage({ v: 1, kind: "commit", taskId, worker: account.address, seal, signature }),
+            encodeRoundMessage({ v: 1, kind: "reveal", taskId, worker: account.address, resultHash: copied, salt }),
+          ];
+          for (const bytes of messages) await components.pubsub.publish(roundTopic(taskId), bytes).catch((err: unknown) => log.warn({ err }, "lazy copy: publish failed"));
+          log.warn({ taskId: taskId.toString(), copied }, "TEST ONLY lazy copier: committed a copied result after the commit deadline");
+          return copied;
+        }
+        if (Date.now() > reportDeadlineMs) throw new Error(`lazy copy: no reveal to copy for task ${taskId}`);
+        await new Promise((r) => setTimeout(r, 100));
+        signal.throwIfAborted();
       }
     };
 
@@ -230,12 +286,16 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         await queue.start({
           completed: (taskId, result) => {
             outcomes.set(taskId, result);
+            metrics?.tasksJobOutcomes.inc({ outcome: result.outcome });
             log.info({ taskId, ...result }, "task job done");
           },
           failed: (taskId, reason, final) => {
-            if (final) outcomes.set(taskId, { outcome: "job-failed", reason });
+            if (!final) return;
+            outcomes.set(taskId, { outcome: "job-failed", reason });
+            metrics?.tasksJobOutcomes.inc({ outcome: "job-failed" });
           },
         });
+        metrics?.addTaskJobSource(() => (running.signal.aborted ? Promise.resolve({}) : queue.counts()));
         await watch();
       },
       async stop() {
