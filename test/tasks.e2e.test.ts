@@ -324,7 +324,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     await runners[LAZY]!.start();
     const rewardsOf = (i: number) => pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(i + 1).address] });
     const before = await Promise.all(net.nodes.map((_, i) => rewardsOf(i)));
-    const scrape = async () => Promise.all(net.nodes.map(async (n) => (await fetch(n.metricsUrl)).text()));
+    const scrape = async () => Promise.all(net.nodes.map(async (n) => (await fetch(`${n.apiUrl}/metrics`)).text()));
     const metricsBefore = await scrape();
 
     const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
