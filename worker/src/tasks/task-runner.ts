@@ -64,9 +64,9 @@ export interface TaskRunnerInit {
    */
   testOnlyAlterOutput?: (output: Uint8Array) => Uint8Array;
   /**
-   * TEST ONLY: makes this node a lazy copier in end-to-end tests. It skips the sandbox, waits until another
-   * member's reveal arrives (so after the commit deadline), then publishes a Commit sealing that copied result
-   * and its reveal, as a cheater would. Never set outside tests.
+   * TEST ONLY: makes this node a lazy copier in end-to-end tests. It skips the sandbox, waits until two other
+   * members revealed the same result (so after the commit deadline), then publishes a Commit sealing that copied
+   * result and its reveal, as a cheater would. Never set outside tests.
    */
   testOnlyLazyCopy?: boolean;
 }
@@ -222,13 +222,16 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
     };
 
     /**
-     * TEST ONLY (`testOnlyLazyCopy`): wait for another member's reveal, then publish a commit sealing the copied
+     * TEST ONLY (`testOnlyLazyCopy`): wait for two other members' matching reveals, then publish a commit sealing the copied
      * result and its reveal, bypassing the round's rules (the state machine would not commit after the deadline).
      */
     const testOnlyCopyAReveal = async (driver: RoundDriver, taskId: bigint, salt: Hex, reportDeadlineMs: number, signal: AbortSignal): Promise<Hex> => {
       const selfSlot = driver.state.selfSlot;
       for (;;) {
-        const copied = [...driver.state.reveals.entries()].find(([slot]) => slot !== selfSlot)?.[1];
+        // Copy what the others agree on: the first hash revealed by two other members (a liar's lone reveal is not copied).
+        const seen = new Map<Hex, number>();
+        for (const [slot, hash] of driver.state.reveals) if (slot !== selfSlot) seen.set(hash, (seen.get(hash) ?? 0) + 1);
+        const copied = [...seen.entries()].find(([, count]) => count >= 2)?.[0];
         if (copied !== undefined) {
           const seal = computeSeal(taskId, account.address, copied, salt);
           const signature = await signCommit(account, domain, taskId, seal);
