@@ -28,6 +28,7 @@ import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { writeFileSync } from "node:fs";
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
+import { startOwnedRedis } from "../worker/src/tasks/redis-server.fixture.ts";
 
 const NODES = 4;
 const LIAR = 2;
@@ -60,7 +61,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
-  let makeRunner: (i: number, options?: { lazy?: boolean }) => Promise<TaskRunner>;
+  let makeRunner: (i: number, options?: { lazy?: boolean; redisUrl?: string }) => Promise<TaskRunner>;
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -84,13 +85,13 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       // so that node 2 can be given the test-only output hook.
       const { store, service } = node.blobs;
       blobs.push({ service, store });
-      makeRunner = async (k: number, options: { lazy?: boolean } = {}) => {
+      makeRunner = async (k: number, options: { lazy?: boolean; redisUrl?: string } = {}) => {
         const n = net.nodes[k]!;
         return createTaskRunner({
           chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: n.identity.account }),
           taskManager: c.TaskManager!.address,
           fromBlock: BigInt(c.TaskManager!.blockNumber),
-          redisUrl: REDIS_URL,
+          redisUrl: options.redisUrl ?? REDIS_URL,
           queuePrefix: `${prefix}:${k}`,
           pollMs: 300,
           transmitStaggerMs: 2_000,
@@ -377,5 +378,62 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       return delta(texts, "dsmp_tasks_job_outcomes_total", 'outcome="finalized"') === 2 ? true : undefined;
     }, 30_000);
     expect(metricValue(metricsAfter[0]!, "dsmp_tasks_jobs", 'state="completed"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it("Redis (AOF) is killed -9 while the task's jobs are queued and running, then restarted: the task finalizes, nothing is lost or sent twice", async () => {
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    // Every node's queue moves to a test-owned redis-server with appendonly yes / appendfsync always.
+    const redis = await startOwnedRedis();
+    try {
+      for (const [i, r] of runners.entries()) {
+        await r.stop();
+        runners[i] = await makeRunner(i, { redisUrl: redis.url });
+        await runners[i]!.start();
+      }
+      const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+      writeFileSync(join(root, "aof.wasm"), wasm);
+      writeFileSync(join(root, "aof.txt"), "survive a redis crash");
+      const expected = sha256Hex(await runWasm(wasm, readFileSync(join(root, "aof.txt"))));
+      const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+      const io = createMemoryIo();
+      // q = 3: all three honest members must come through the crash (node 2 still lies).
+      const submitted = runCli(["task", "submit", "--module", join(root, "aof.wasm"), "--input", join(root, "aof.txt"), "--n", "4", "--q", "3", "--reward", "1", "--commit-window", "20", "--reveal-window", "30", "--json", ...common], io);
+      // Crash Redis as soon as one member's job is running its round (the others' jobs are queued or running).
+      await until("a member's job to start its round", async () => (runners.some((r) => r.rounds.size > 0) ? true : undefined), 60_000);
+      const taskId = [...runners.find((r) => r.rounds.size > 0)!.rounds.keys()][0]!;
+      await redis.kill9();
+      await redis.start();
+      expect(await submitted, JSON.stringify(io.err())).toBe(0);
+      const out = JSON.parse(io.out());
+      expect(String(out.taskId)).toBe(taskId);
+      expect(out.status).toBe("finalized");
+      expect(out.resultHash).toBe(expected);
+      expect(out.participants).toHaveLength(3);
+      // Every member's job survived in the restarted Redis and completed once.
+      for (const [i, r] of runners.entries()) {
+        const outcome = await until(`node ${i}'s job after the crash`, async () => r.outcomes.get(taskId), 60_000);
+        expect(outcome).toMatchObject({ outcome: "finalized", resultHash: expected });
+        expect(await r.queue.state(taskId)).toBe("completed");
+      }
+      // On-chain: one report, one proof against the liar.
+      const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+      expect(finals).toHaveLength(1);
+      const slashed = await until("the liar's slash", async () => {
+        const logs = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "WorkerSlashed", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+        return logs.length > 0 ? logs : undefined;
+      }, 30_000);
+      expect(slashed.map((l) => (l.args as { node: Address }).node)).toEqual([net.nodes[LIAR]!.identity.address]);
+      const sent = runners.flatMap((r) => { const o = r.outcomes.get(taskId); return o !== undefined && "transactions" in o ? o.transactions : []; });
+      expect(sent.filter((t) => t.action === "transmitReport")).toHaveLength(1);
+      expect(new Set(sent.map((t) => t.hash)).size).toBe(sent.length);
+    } finally {
+      for (const r of runners) await r.stop().catch(() => undefined);
+      await redis.stop();
+    }
   });
 });
