@@ -61,7 +61,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
-  let makeRunner: (i: number, options?: { lazy?: boolean; redisUrl?: string }) => Promise<TaskRunner>;
+  let makeRunner: (i: number, options?: { lazy?: boolean; redisUrl?: string; honest?: boolean }) => Promise<TaskRunner>;
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -85,7 +85,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       // so that node 2 can be given the test-only output hook.
       const { store, service } = node.blobs;
       blobs.push({ service, store });
-      makeRunner = async (k: number, options: { lazy?: boolean; redisUrl?: string } = {}) => {
+      makeRunner = async (k: number, options: { lazy?: boolean; redisUrl?: string; honest?: boolean } = {}) => {
         const n = net.nodes[k]!;
         return createTaskRunner({
           chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: n.identity.account }),
@@ -96,7 +96,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
           pollMs: 300,
           transmitStaggerMs: 2_000,
           sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
-          ...(k === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+          ...(k === LIAR && options.honest !== true ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
           ...(options.lazy === true ? { testOnlyLazyCopy: true } : {}),
         })({
           account: n.identity.account,
@@ -434,6 +434,103 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     } finally {
       for (const r of runners) await r.stop().catch(() => undefined);
       await redis.stop();
+    }
+  });
+
+  it("a silent member is replaced by reallocate: the anchored members keep their slots, the replacement joins through its own TaskAssigned, the task finalizes", async () => {
+    const SILENT = 3;
+    const c = deployment.contracts;
+    const tm = c.TaskManager!.address;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(8) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const mined = async (hash: Promise<Hex>) => {
+      const r = await pub.waitForTransactionReceipt({ hash: await hash });
+      expect(r.status).toBe("success");
+      return r;
+    };
+    // Nodes 0–2 run honest runners on the shared Redis; node 3 is registered (drawable) but runs none: silent.
+    for (const [i, r] of runners.entries()) await r.stop().catch(() => undefined);
+    for (const i of [0, 1, 2]) {
+      runners[i] = await makeRunner(i, { honest: true });
+      await runners[i]!.start();
+    }
+    await mined(deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [submitter.account.address, parseEther("100")] }));
+    await mined(submitter.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [tm, maxUint256] }));
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+    const moduleHash = await blobs[0]!.store.put(wasm);
+    const silentAddr = net.nodes[SILENT]!.identity.address;
+    // n = 3 of 4 nodes, q = 3: the draw is random, so create tasks until one seats the silent node (P = 3/4 each).
+    let taskId: bigint | undefined;
+    let expected: Hex | undefined;
+    for (let attempt = 0; attempt < 6 && taskId === undefined; attempt++) {
+      const input = new TextEncoder().encode(`reallocation attempt ${attempt}`);
+      const inputHash = await blobs[0]!.store.put(input);
+      const now = (await pub.getBlock()).timestamp;
+      const created = await mined(
+        submitter.writeContract({
+          address: tm,
+          abi: abis.TaskManager,
+          functionName: "createTask",
+          args: [{ moduleHash, inputHash, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 3, reward: parseEther("1"), commitWindow: 6, revealWindow: 9, finalDeadline: Number(now) + 900 }],
+        }),
+      );
+      const id = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!);
+      await pub.request({ method: "evm_mine" as never, params: [] as never });
+      await pub.request({ method: "evm_mine" as never, params: [] as never });
+      await mined(submitter.writeContract({ address: tm, abi: abis.TaskManager, functionName: "assign", args: [id] }));
+      const committee = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [id] })) as readonly Address[];
+      if (committee.includes(silentAddr)) {
+        taskId = id;
+        expected = sha256Hex(await runWasm(wasm, input));
+      }
+      else await until(`task ${id} (three honest members) to finalize`, async () => ((await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] })).status === 3 ? true : undefined), 60_000);
+    }
+    expect(taskId, "the silent node was never drawn in 6 tries").toBeDefined();
+    const id = taskId!;
+    const first = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [id] })) as readonly Address[];
+    const silentSlot = first.indexOf(silentAddr);
+    const replacement = net.nodes.map((n) => n.identity.address).find((a) => !first.includes(a))!;
+
+    // Round 0 cannot reach q = 3; the two live members anchor their commits before the report deadline.
+    await until("both live members' anchored commits", async () => {
+      const t = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] });
+      return [0, 1, 2].filter((s) => s !== silentSlot).every((s) => ((t.anchored >> s) & 1) === 1) ? t : undefined;
+    }, 60_000);
+    // After the report deadline anyone may reallocate: only the silent slot is vacated.
+    await until("reallocate to be accepted (report deadline passed)", async () => {
+      try {
+        await pub.simulateContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id], account: devAccount(0) });
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 60_000);
+    await mined(deployer.writeContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id] }));
+    const vacated = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "SlotVacated", args: { taskId: id }, fromBlock: 0n });
+    expect(vacated.map((e) => (e.args as { slot: number; node: Address }).node)).toEqual([silentAddr]);
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await mined(deployer.writeContract({ address: tm, abi: abis.TaskManager, functionName: "assign", args: [id] }));
+    const replaced = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "WorkerReplaced", args: { taskId: id }, fromBlock: 0n });
+    expect(replaced.map((e) => e.args)).toMatchObject([{ slot: silentSlot, oldNode: silentAddr, newNode: replacement }]);
+
+    // Round 1: the two anchored members rejoin in their slots, the replacement's job starts from its TaskAssigned.
+    const info = await until("finalization in round 1", async () => {
+      const t = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] });
+      return t.status === 3 ? t : undefined;
+    }, 90_000);
+    expect(info.round).toBe(1);
+    expect(BigInt(info.participants)).toBe(0b111n);
+    expect(info.resultHash).toBe(expected);
+    const finals = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: id }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+    for (const i of [0, 1, 2]) {
+      const outcome = await until(`node ${i}'s job`, async () => runners[i]!.outcomes.get(id.toString()), 60_000);
+      expect(outcome).toMatchObject({ outcome: "finalized", resultHash: info.resultHash, participants: [0, 1, 2] });
+      if (net.nodes[i]!.identity.address !== replacement) {
+        expect((outcome as { transactions: { action: string }[] }).transactions.map((t) => t.action)).toContain("anchorCommit");
+      }
     }
   });
 });

@@ -33,6 +33,8 @@ import type { GossipSub } from "@libp2p/gossipsub";
 export const TASK_POLL_MS = 1_000;
 /** After finalization, the job stays this long for proofs against losers (ms). */
 export const TASK_PROOF_GRACE_MS = 3_000;
+/** After a round ends without finalization, how long a job waits for a reallocation's next round (ms). */
+export const TASK_REALLOCATION_WAIT_MS = 30_000;
 /** Transmit stagger between ranked workers (ms). */
 export const TASK_TRANSMIT_STAGGER_MS = 3_000;
 
@@ -58,6 +60,8 @@ export interface TaskRunnerInit {
   sandbox?: Omit<SandboxOptions, "signal">;
   pollMs?: number;
   transmitStaggerMs?: number;
+  /** @default TASK_REALLOCATION_WAIT_MS */
+  reallocationWaitMs?: number;
   /**
    * TEST ONLY: rewrites this node's output before it is hashed, to make it a liar in end-to-end tests.
    * Never set outside tests.
@@ -111,7 +115,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
 
     const read = <T>(functionName: "getTask" | "committeeOf", taskId: bigint) =>
       chain.public.readContract({ address: taskManager, abi: abis.TaskManager, functionName, args: [taskId] }) as Promise<T>;
-    type TaskInfo = { status: number; q: number; n: number; commitDeadline: bigint; reportDeadline: bigint; finalDeadline: bigint; resultHash: Hex; participants: number };
+    type TaskInfo = { status: number; round: number; q: number; n: number; commitDeadline: bigint; reportDeadline: bigint; finalDeadline: bigint; resultHash: Hex; participants: number };
 
     const tx = (what: string, write: Parameters<typeof sendTransaction>[2]) => sendTransaction(chain, what, write).then((r) => r.hash);
     const roundChain: RoundChain = {
@@ -127,9 +131,38 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         ),
     };
 
-    const processJob = async ({ data, signal }: TaskJobContext): Promise<TaskJobOutcome> => {
+    const reallocationWaitMs = init.reallocationWaitMs ?? TASK_REALLOCATION_WAIT_MS;
+
+    /** One job: rounds until the task is closed, this node is unseated, or no new round comes. */
+    const processJob = async (ctx: TaskJobContext): Promise<TaskJobOutcome> => {
+      for (let previous: Superseded | undefined; ; ) {
+        const result = await processRound(ctx, previous);
+        if (!("superseded" in result)) {
+          if (previous === undefined || !("transactions" in result)) return result;
+          return { ...result, transactions: [...previous.transactions, ...result.transactions] };
+        }
+        previous = { ...result, transactions: [...(previous?.transactions ?? []), ...result.transactions] };
+      }
+    };
+
+    /**
+     * One round of a job. After a round this node sat through without finalization (`previous`), it waits for
+     * the reallocation's next draw (status back to active, round + 1) and runs that round with the same slot.
+     */
+    type Superseded = { superseded: TaskInfo; ownResultHash: Hex; transactions: { action: string; hash: Hex }[] };
+    const processRound = async ({ data, signal }: TaskJobContext, previous: Superseded | undefined): Promise<TaskJobOutcome | Superseded> => {
       const taskId = BigInt(data.taskId);
-      const info = await read<TaskInfo>("getTask", taskId);
+      let info = await read<TaskInfo>("getTask", taskId);
+      if (previous !== undefined) {
+        const giveUpAt = Number(previous.superseded.reportDeadline) * 1000 + reallocationWaitMs;
+        while (TASK_STATUS[info.status] === "pending" || (TASK_STATUS[info.status] === "active" && info.round === previous.superseded.round)) {
+          if (Date.now() > giveUpAt) return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: [] };
+          await new Promise((r) => setTimeout(r, pollMs));
+          signal.throwIfAborted();
+          info = await read<TaskInfo>("getTask", taskId);
+        }
+        log.info({ taskId: data.taskId, round: info.round }, "task reallocated; joining the next round");
+      }
       const status = TASK_STATUS[info.status] ?? "unknown";
       if (status === "finalized" || status === "refunded") return { outcome: "already-closed", status };
       if (status !== "active") throw new Error(`task ${taskId} is ${status}; retrying once it is active`);
@@ -211,7 +244,12 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
             if (Date.now() - finalSince >= TASK_PROOF_GRACE_MS) {
               return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...driver.transactions] };
             }
-          } else if (TASK_STATUS[now.status] === "refunded" || Date.now() > Number(now.reportDeadline) * 1000 + pollMs) {
+          } else if (TASK_STATUS[now.status] === "refunded") {
+            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
+          } else if (now.round !== info.round) {
+            // Reallocated: silent slots were vacated; this node (anchored) keeps its slot for the next round.
+            return { superseded: info, ownResultHash, transactions: [...driver.transactions] };
+          } else if (Date.now() > Number(now.reportDeadline) * 1000 + pollMs + reallocationWaitMs) {
             return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
           }
         }
