@@ -19,7 +19,7 @@ import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnod
 import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { stake } from "../worker/src/chain/actions/stake.ts";
 import { createDsmpChainClient } from "../worker/src/chain/chain-client.ts";
-import { createSilentLogger } from "../worker/src/log.ts";
+import { createLogger, createSilentLogger } from "../worker/src/log.ts";
 import type { BlobService } from "../worker/src/tasks/blob-protocol.ts";
 import { sha256Hex, type BlobStore } from "../worker/src/tasks/blob-store.ts";
 import { createTaskRunner, type TaskRunner } from "../worker/src/tasks/task-runner.ts";
@@ -104,7 +104,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
           blobs: n.blobs.service,
           store: n.blobs.store,
           peers: () => n.p2p.libp2p.getPeers(),
-          logger: createSilentLogger(),
+          logger: process.env.DSMP_TEST_TASK_LOG ? createLogger({ level: "info" }) : createSilentLogger(),
           metrics: n.metrics,
         });
       };
@@ -472,7 +472,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
           address: tm,
           abi: abis.TaskManager,
           functionName: "createTask",
-          args: [{ moduleHash, inputHash, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 3, reward: parseEther("1"), commitWindow: 6, revealWindow: 9, finalDeadline: Number(now) + 900 }],
+          args: [{ moduleHash, inputHash, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 3, reward: parseEther("1"), commitWindow: 6, revealWindow: 30, finalDeadline: Number(now) + 900 }],
         }),
       );
       const id = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!);
@@ -500,6 +500,8 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     // After the report deadline anyone may reallocate: only the silent slot is vacated.
     await until("reallocate to be accepted (report deadline passed)", async () => {
       try {
+        // A fresh block moves the devnet's clock (eth_call runs at the newest block's time).
+        await pub.request({ method: "evm_mine" as never, params: [] as never });
         await pub.simulateContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id], account: devAccount(0) });
         return true;
       } catch {

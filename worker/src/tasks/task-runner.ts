@@ -152,11 +152,16 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
     type Superseded = { superseded: TaskInfo; ownResultHash: Hex; transactions: { action: string; hash: Hex }[] };
     const processRound = async ({ data, signal }: TaskJobContext, previous: Superseded | undefined): Promise<TaskJobOutcome | Superseded> => {
       const taskId = BigInt(data.taskId);
+      // Deadlines are in chain time: a clock never behind the newest block's timestamp (a devnet runs ahead of
+      // the wall clock; a real chain's newest block is a few seconds old, so this is the wall clock there).
+      const latest = await chain.public.getBlock();
+      const offsetMs = Math.max(0, Number(latest.timestamp) * 1000 - Date.now());
+      const chainNow = () => Date.now() + offsetMs;
       let info = await read<TaskInfo>("getTask", taskId);
       if (previous !== undefined) {
         const giveUpAt = Number(previous.superseded.reportDeadline) * 1000 + reallocationWaitMs;
         while (TASK_STATUS[info.status] === "pending" || (TASK_STATUS[info.status] === "active" && info.round === previous.superseded.round)) {
-          if (Date.now() > giveUpAt) return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: [] };
+          if (chainNow() > giveUpAt) return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: [] };
           await new Promise((r) => setTimeout(r, pollMs));
           signal.throwIfAborted();
           info = await read<TaskInfo>("getTask", taskId);
@@ -218,6 +223,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         pubsub: components.pubsub,
         chain: roundChain,
         logger: log,
+        now: chainNow,
         onAction: (action, txHash) => {
           if (action.type === "dropped") metrics?.tasksRoundDropped.inc({ reason: action.reason });
           if (txHash === undefined) return;
@@ -231,7 +237,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
       rounds.set(data.taskId, driver);
       driver.start();
       if (ownResultHash !== undefined) driver.computed(ownResultHash, salt);
-      else ownResultHash = await testOnlyCopyAReveal(driver, taskId, salt, reportDeadlineMs, signal);
+      else ownResultHash = await testOnlyCopyAReveal(driver, taskId, salt, reportDeadlineMs, chainNow, signal);
       try {
         let finalSince: number | undefined;
         for (;;) {
@@ -249,7 +255,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
           } else if (now.round !== info.round) {
             // Reallocated: silent slots were vacated; this node (anchored) keeps its slot for the next round.
             return { superseded: info, ownResultHash, transactions: [...driver.transactions] };
-          } else if (Date.now() > Number(now.reportDeadline) * 1000 + pollMs + reallocationWaitMs) {
+          } else if (chainNow() > Number(now.reportDeadline) * 1000 + pollMs + reallocationWaitMs) {
             return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
           }
         }
@@ -263,7 +269,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
      * TEST ONLY (`testOnlyLazyCopy`): wait for two other members' matching reveals, then publish a commit sealing the copied
      * result and its reveal, bypassing the round's rules (the state machine would not commit after the deadline).
      */
-    const testOnlyCopyAReveal = async (driver: RoundDriver, taskId: bigint, salt: Hex, reportDeadlineMs: number, signal: AbortSignal): Promise<Hex> => {
+    const testOnlyCopyAReveal = async (driver: RoundDriver, taskId: bigint, salt: Hex, reportDeadlineMs: number, chainNow: () => number, signal: AbortSignal): Promise<Hex> => {
       const selfSlot = driver.state.selfSlot;
       for (;;) {
         // Copy what the others agree on: the first hash revealed by two other members (a liar's lone reveal is not copied).
@@ -281,7 +287,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
           log.warn({ taskId: taskId.toString(), copied }, "TEST ONLY lazy copier: committed a copied result after the commit deadline");
           return copied;
         }
-        if (Date.now() > reportDeadlineMs) throw new Error(`lazy copy: no reveal to copy for task ${taskId}`);
+        if (chainNow() > reportDeadlineMs) throw new Error(`lazy copy: no reveal to copy for task ${taskId}`);
         await new Promise((r) => setTimeout(r, 100));
         signal.throwIfAborted();
       }
