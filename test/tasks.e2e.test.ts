@@ -19,7 +19,7 @@ import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnod
 import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { stake } from "../worker/src/chain/actions/stake.ts";
 import { createDsmpChainClient } from "../worker/src/chain/chain-client.ts";
-import { createSilentLogger } from "../worker/src/log.ts";
+import { createLogger, createSilentLogger } from "../worker/src/log.ts";
 import type { BlobService } from "../worker/src/tasks/blob-protocol.ts";
 import { sha256Hex, type BlobStore } from "../worker/src/tasks/blob-store.ts";
 import { createTaskRunner, type TaskRunner } from "../worker/src/tasks/task-runner.ts";
@@ -28,9 +28,20 @@ import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { writeFileSync } from "node:fs";
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
+import { startOwnedRedis } from "../worker/src/tasks/redis-server.fixture.ts";
 
 const NODES = 4;
 const LIAR = 2;
+/** Sum of a metric's samples whose labels include `labels` (e.g. `reason="late-commit"`), from /metrics text. */
+function metricValue(text: string, name: string, labels = ""): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (m !== null && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
@@ -50,7 +61,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
-  let makeRunner: (i: number) => Promise<TaskRunner>;
+  let makeRunner: (i: number, options?: { lazy?: boolean; redisUrl?: string; honest?: boolean }) => Promise<TaskRunner>;
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -74,25 +85,27 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       // so that node 2 can be given the test-only output hook.
       const { store, service } = node.blobs;
       blobs.push({ service, store });
-      makeRunner = async (k: number) => {
+      makeRunner = async (k: number, options: { lazy?: boolean; redisUrl?: string; honest?: boolean } = {}) => {
         const n = net.nodes[k]!;
         return createTaskRunner({
           chain: await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: n.identity.account }),
           taskManager: c.TaskManager!.address,
           fromBlock: BigInt(c.TaskManager!.blockNumber),
-          redisUrl: REDIS_URL,
+          redisUrl: options.redisUrl ?? REDIS_URL,
           queuePrefix: `${prefix}:${k}`,
           pollMs: 300,
           transmitStaggerMs: 2_000,
           sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
-          ...(k === LIAR ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+          ...(k === LIAR && options.honest !== true ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
+          ...(options.lazy === true ? { testOnlyLazyCopy: true } : {}),
         })({
           account: n.identity.account,
           pubsub: n.p2p.libp2p.services.pubsub,
           blobs: n.blobs.service,
           store: n.blobs.store,
           peers: () => n.p2p.libp2p.getPeers(),
-          logger: createSilentLogger(),
+          logger: process.env.DSMP_TEST_TASK_LOG ? createLogger({ level: "info" }) : createSilentLogger(),
+          metrics: n.metrics,
         });
       };
       const runner = await makeRunner(i);
@@ -296,5 +309,239 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     expect(finals).toHaveLength(1);
     const reports = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "CommitAnchored", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
     expect(reports.filter((e) => (e.args as { node: Address }).node === net.nodes[DEAD]!.identity.address)).toHaveLength(0);
+  });
+
+  it("a lazy worker that copies others' revealed results is excluded from the quorum and unpaid; the honest result finalizes; /metrics shows the round", async () => {
+    const LAZY = 1;
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    // Node 1 becomes a lazy copier (same queue prefix: the watcher's replay adds nothing twice).
+    await runners[LAZY]!.stop();
+    runners[LAZY] = await makeRunner(LAZY, { lazy: true });
+    await runners[LAZY]!.start();
+    const rewardsOf = (i: number) => pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(i + 1).address] });
+    const before = await Promise.all(net.nodes.map((_, i) => rewardsOf(i)));
+    const scrape = async () => Promise.all(net.nodes.map(async (n) => (await fetch(`${n.apiUrl}/metrics`)).text()));
+    const metricsBefore = await scrape();
+
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+    writeFileSync(join(root, "lazy.wasm"), wasm);
+    writeFileSync(join(root, "lazy.txt"), "a result worth copying");
+    const expected = sha256Hex(await runWasm(wasm, readFileSync(join(root, "lazy.txt"))));
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+    // q = 2: the liar (node 2) and the lazy copier (node 1) leave two honest signers, enough to finalize.
+    const io = createMemoryIo();
+    const code = await runCli(["task", "submit", "--module", join(root, "lazy.wasm"), "--input", join(root, "lazy.txt"), "--n", "4", "--q", "2", "--reward", "1", "--commit-window", "15", "--reveal-window", "30", "--json", ...common], io);
+    expect(code, JSON.stringify(io.err())).toBe(0);
+    const out = JSON.parse(io.out());
+    expect(out.status).toBe("finalized");
+    expect(out.resultHash).toBe(expected);
+    const taskId = String(out.taskId);
+    const committee = (await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "committeeOf", args: [BigInt(taskId)] })) as readonly Address[];
+    const slotOf = (i: number) => committee.indexOf(net.nodes[i]!.identity.address);
+    const info = await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "getTask", args: [BigInt(taskId)] });
+    const participants = [0, 1, 2, 3].filter((s) => ((BigInt(info.participants) >> BigInt(s)) & 1n) === 1n);
+    expect(participants).toEqual([slotOf(0), slotOf(3)].sort((a, b) => a - b));
+    expect(participants).not.toContain(slotOf(LAZY));
+
+    // The copier did hold the right hash (it copied it) and still is in no quorum.
+    const lazyOutcome = await until("the lazy copier's job", async () => runners[LAZY]!.outcomes.get(taskId), 60_000);
+    expect(lazyOutcome).toMatchObject({ outcome: "finalized", resultHash: expected, ownResultHash: expected, participants });
+    // Paid: the two honest operators; not the copier's, nor the liar's.
+    const after = await Promise.all(net.nodes.map((_, i) => rewardsOf(i)));
+    expect(after[LAZY]).toBe(before[LAZY]);
+    expect(after[LIAR]).toBe(before[LIAR]);
+    expect(after[0]).toBeGreaterThan(before[0]!);
+    expect(after[3]).toBeGreaterThan(before[3]!);
+    const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+
+    // /metrics of the honest nodes: the copier's commit was dropped as late, one report went out, the liar's
+    // wrong result was proven, sandbox runs and finished jobs are counted.
+    const delta = (texts: string[], name: string, labels = "", nodes = [0, 3]) =>
+      nodes.reduce((sum, i) => sum + metricValue(texts[i]!, name, labels) - metricValue(metricsBefore[i]!, name, labels), 0);
+    const metricsAfter = await until("the wrong-result proof in /metrics", async () => {
+      const texts = await scrape();
+      return delta(texts, "dsmp_tasks_proofs_submitted_total", 'kind="wrong-result"') >= 1 ? texts : undefined;
+    }, 30_000);
+    expect(delta(metricsAfter, "dsmp_tasks_round_messages_dropped_total", 'reason="late-commit"')).toBeGreaterThanOrEqual(1);
+    expect(delta(metricsAfter, "dsmp_tasks_reports_transmitted_total", "", [0, 1, 2, 3])).toBe(1);
+    expect(delta(metricsAfter, "dsmp_tasks_sandbox_runs_total", 'outcome="ok"')).toBe(2);
+    expect(delta(metricsAfter, "dsmp_tasks_sandbox_runs_total", 'outcome="ok"', [LAZY])).toBe(0);
+    expect(delta(metricsAfter, "dsmp_tasks_sandbox_run_seconds_count", 'outcome="ok"')).toBe(2);
+    await until("the honest jobs' outcomes in /metrics", async () => {
+      const texts = await scrape();
+      return delta(texts, "dsmp_tasks_job_outcomes_total", 'outcome="finalized"') === 2 ? true : undefined;
+    }, 30_000);
+    expect(metricValue(metricsAfter[0]!, "dsmp_tasks_jobs", 'state="completed"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it("Redis (AOF) is killed -9 while the task's jobs are queued and running, then restarted: the task finalizes, nothing is lost or sent twice", async () => {
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, parseEther("100")] }),
+    });
+    // Every node's queue moves to a test-owned redis-server with appendonly yes / appendfsync always.
+    const redis = await startOwnedRedis();
+    try {
+      for (const [i, r] of runners.entries()) {
+        await r.stop();
+        runners[i] = await makeRunner(i, { redisUrl: redis.url });
+        await runners[i]!.start();
+      }
+      const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+      writeFileSync(join(root, "aof.wasm"), wasm);
+      writeFileSync(join(root, "aof.txt"), "survive a redis crash");
+      const expected = sha256Hex(await runWasm(wasm, readFileSync(join(root, "aof.txt"))));
+      const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
+      const io = createMemoryIo();
+      // q = 3: all three honest members must come through the crash (node 2 still lies).
+      const submitted = runCli(["task", "submit", "--module", join(root, "aof.wasm"), "--input", join(root, "aof.txt"), "--n", "4", "--q", "3", "--reward", "1", "--commit-window", "20", "--reveal-window", "30", "--json", ...common], io);
+      // Crash Redis as soon as one member's job is running its round (the others' jobs are queued or running).
+      await until("a member's job to start its round", async () => (runners.some((r) => r.rounds.size > 0) ? true : undefined), 60_000);
+      const taskId = [...runners.find((r) => r.rounds.size > 0)!.rounds.keys()][0]!;
+      await redis.kill9();
+      await redis.start();
+      expect(await submitted, JSON.stringify(io.err())).toBe(0);
+      const out = JSON.parse(io.out());
+      expect(String(out.taskId)).toBe(taskId);
+      expect(out.status).toBe("finalized");
+      expect(out.resultHash).toBe(expected);
+      expect(out.participants).toHaveLength(3);
+      // Every member's job survived in the restarted Redis and completed once.
+      for (const [i, r] of runners.entries()) {
+        const outcome = await until(`node ${i}'s job after the crash`, async () => r.outcomes.get(taskId), 60_000);
+        expect(outcome).toMatchObject({ outcome: "finalized", resultHash: expected });
+        expect(await r.queue.state(taskId)).toBe("completed");
+      }
+      // On-chain: one report, one proof against the liar.
+      const finals = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+      expect(finals).toHaveLength(1);
+      const slashed = await until("the liar's slash", async () => {
+        const logs = await pub.getContractEvents({ address: c.TaskManager!.address, abi: abis.TaskManager, eventName: "WorkerSlashed", args: { taskId: BigInt(taskId) }, fromBlock: 0n });
+        return logs.length > 0 ? logs : undefined;
+      }, 30_000);
+      expect(slashed.map((l) => (l.args as { node: Address }).node)).toEqual([net.nodes[LIAR]!.identity.address]);
+      const sent = runners.flatMap((r) => { const o = r.outcomes.get(taskId); return o !== undefined && "transactions" in o ? o.transactions : []; });
+      expect(sent.filter((t) => t.action === "transmitReport")).toHaveLength(1);
+      expect(new Set(sent.map((t) => t.hash)).size).toBe(sent.length);
+    } finally {
+      for (const r of runners) await r.stop().catch(() => undefined);
+      await redis.stop();
+    }
+  });
+
+  it("a silent member is replaced by reallocate: the anchored members keep their slots, the replacement joins through its own TaskAssigned, the task finalizes", async () => {
+    const SILENT = 3;
+    const c = deployment.contracts;
+    const tm = c.TaskManager!.address;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(8) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    const mined = async (hash: Promise<Hex>) => {
+      const r = await pub.waitForTransactionReceipt({ hash: await hash });
+      expect(r.status).toBe("success");
+      return r;
+    };
+    // Nodes 0–2 run honest runners on the shared Redis; node 3 is registered (drawable) but runs none: silent.
+    for (const [i, r] of runners.entries()) await r.stop().catch(() => undefined);
+    for (const i of [0, 1, 2]) {
+      runners[i] = await makeRunner(i, { honest: true });
+      await runners[i]!.start();
+    }
+    await mined(deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [submitter.account.address, parseEther("100")] }));
+    await mined(submitter.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [tm, maxUint256] }));
+    const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));
+    const moduleHash = await blobs[0]!.store.put(wasm);
+    const silentAddr = net.nodes[SILENT]!.identity.address;
+    // n = 3 of 4 nodes, q = 3: the draw is random, so create tasks until one seats the silent node (P = 3/4 each).
+    let taskId: bigint | undefined;
+    let expected: Hex | undefined;
+    for (let attempt = 0; attempt < 6 && taskId === undefined; attempt++) {
+      const input = new TextEncoder().encode(`reallocation attempt ${attempt}`);
+      const inputHash = await blobs[0]!.store.put(input);
+      const now = (await pub.getBlock()).timestamp;
+      const created = await mined(
+        submitter.writeContract({
+          address: tm,
+          abi: abis.TaskManager,
+          functionName: "createTask",
+          args: [{ moduleHash, inputHash, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 3, reward: parseEther("1"), commitWindow: 6, revealWindow: 30, finalDeadline: Number(now) + 900 }],
+        }),
+      );
+      const id = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!);
+      await pub.request({ method: "evm_mine" as never, params: [] as never });
+      await pub.request({ method: "evm_mine" as never, params: [] as never });
+      await mined(submitter.writeContract({ address: tm, abi: abis.TaskManager, functionName: "assign", args: [id] }));
+      const committee = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [id] })) as readonly Address[];
+      if (committee.includes(silentAddr)) {
+        taskId = id;
+        expected = sha256Hex(await runWasm(wasm, input));
+      }
+      else await until(`task ${id} (three honest members) to finalize`, async () => ((await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] })).status === 3 ? true : undefined), 60_000);
+    }
+    expect(taskId, "the silent node was never drawn in 6 tries").toBeDefined();
+    const id = taskId!;
+    const first = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [id] })) as readonly Address[];
+    const silentSlot = first.indexOf(silentAddr);
+    const replacement = net.nodes.map((n) => n.identity.address).find((a) => !first.includes(a))!;
+
+    // Round 0 cannot reach q = 3; the two live members anchor their commits before the report deadline.
+    await until("both live members' anchored commits", async () => {
+      const t = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] });
+      return [0, 1, 2].filter((s) => s !== silentSlot).every((s) => ((t.anchored >> s) & 1) === 1) ? t : undefined;
+    }, 60_000);
+    // After the report deadline anyone may reallocate: only the silent slot is vacated.
+    await until("reallocate to be accepted (report deadline passed)", async () => {
+      try {
+        // A fresh block moves the devnet's clock (eth_call runs at the newest block's time).
+        await pub.request({ method: "evm_mine" as never, params: [] as never });
+        await pub.simulateContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id], account: devAccount(0) });
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 60_000);
+    await mined(deployer.writeContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id] }));
+    const vacated = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "SlotVacated", args: { taskId: id }, fromBlock: 0n });
+    expect(vacated.map((e) => (e.args as { slot: number; node: Address }).node)).toEqual([silentAddr]);
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await mined(deployer.writeContract({ address: tm, abi: abis.TaskManager, functionName: "assign", args: [id] }));
+    const replaced = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "WorkerReplaced", args: { taskId: id }, fromBlock: 0n });
+    expect(replaced.map((e) => e.args)).toMatchObject([{ slot: silentSlot, oldNode: silentAddr }]);
+    // The draw may seat the fourth node or the vacated node again (it is eligible); if the latter, it comes back
+    // online here. Either way the new member joins through its own TaskAssigned of round 1.
+    const newNode = (replaced[0]!.args as { newNode: Address }).newNode;
+    expect([replacement, silentAddr]).toContain(newNode);
+    const members = newNode === silentAddr ? [...first.keys()].map((s) => net.nodes.findIndex((n) => n.identity.address === first[s])) : [0, 1, 2];
+    if (newNode === silentAddr) {
+      runners[SILENT] = await makeRunner(SILENT, { honest: true });
+      await runners[SILENT]!.start();
+    }
+
+    // Round 1: the two anchored members rejoin in their slots, the replacement's job starts from its TaskAssigned.
+    const info = await until("finalization in round 1", async () => {
+      const t = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] });
+      return t.status === 3 ? t : undefined;
+    }, 90_000);
+    expect(info.round).toBe(1);
+    expect(BigInt(info.participants)).toBe(0b111n);
+    expect(info.resultHash).toBe(expected);
+    const finals = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId: id }, fromBlock: 0n });
+    expect(finals).toHaveLength(1);
+    for (const i of members) {
+      const outcome = await until(`node ${i}'s job`, async () => runners[i]!.outcomes.get(id.toString()), 60_000);
+      expect(outcome).toMatchObject({ outcome: "finalized", resultHash: info.resultHash, participants: [0, 1, 2] });
+      if (net.nodes[i]!.identity.address !== newNode) {
+        expect((outcome as { transactions: { action: string }[] }).transactions.map((t) => t.action)).toContain("anchorCommit");
+      }
+    }
   });
 });

@@ -424,6 +424,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         store: blobStore,
         peers: () => libp2p.getPeers(),
         logger: log,
+        metrics,
       });
       await tasks.start();
       const runner = tasks;

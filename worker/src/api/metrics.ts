@@ -15,11 +15,16 @@ export interface BreakerSample {
   value: number;
 }
 
+/** Wall-clock buckets of a sandbox run: a tiny module in milliseconds up to the 10 s default limit. */
+export const SANDBOX_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 export function createMetrics(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "dsmp_process_" });
   const registers = [registry];
   /** Where the breaker gauge reads its values at scrape time (the gateway's routing table). */
   const breakerSources: Array<() => Iterable<BreakerSample>> = [];
+  /** Where the task jobs gauge reads its values at scrape time (the task runner's queue counts by state). */
+  const taskJobSources: Array<() => Promise<Record<string, number>>> = [];
   return {
     registry,
     p2pPeers: new Gauge({ name: "dsmp_p2p_peers", help: "Connected libp2p peers", registers }),
@@ -155,6 +160,66 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       name: "dsmp_usage_calls_total",
       help: "Calls served and recorded in the usage ledger, by service",
       labelNames: ["service"] as const,
+      registers,
+    }),
+    // Compute tasks (docs/tasks.md §Metrics). Labels are bounded: BullMQ job states, job outcomes, sandbox
+    // failure reasons, round drop reasons, proof kinds.
+    tasksJobs: new Gauge({
+      name: "dsmp_tasks_jobs",
+      help: "Task jobs in this node's queue, by BullMQ state (waiting, active, delayed, completed, failed, ...)",
+      labelNames: ["state"] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const source of taskJobSources) {
+          const counts = await source().catch(() => ({}) as Record<string, number>);
+          for (const [state, n] of Object.entries(counts)) this.inc({ state }, n);
+        }
+      },
+    }),
+    /** Register what the task jobs gauge reads at scrape time. */
+    addTaskJobSource(source: () => Promise<Record<string, number>>): void {
+      taskJobSources.push(source);
+    },
+    tasksJobOutcomes: new Counter({
+      name: "dsmp_tasks_job_outcomes_total",
+      help: "Task jobs ended, by outcome (finalized, not-final, already-closed, not-seated, module-failed, job-failed)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    tasksSandboxRuns: new Counter({
+      name: "dsmp_tasks_sandbox_runs_total",
+      help: "Sandbox runs of task modules, by outcome (ok, or the failure reason: timeout, memory-limit, trap, invalid, ...)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    tasksSandboxSeconds: new Histogram({
+      name: "dsmp_tasks_sandbox_run_seconds",
+      help: "Wall-clock time of a sandbox run (thread start to output or failure), by outcome",
+      labelNames: ["outcome"] as const,
+      buckets: SANDBOX_BUCKETS_SECONDS,
+      registers,
+    }),
+    tasksRoundDropped: new Counter({
+      name: "dsmp_tasks_round_messages_dropped_total",
+      help: "Committee round messages dropped, by reason (malformed, bad-signature, wrong-task, not-committee, late-commit, duplicate, reveal-without-commit, reveal-mismatch, after-finalization)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    tasksReportsTransmitted: new Counter({
+      name: "dsmp_tasks_reports_transmitted_total",
+      help: "reportResult transactions sent by this node",
+      registers,
+    }),
+    tasksCommitsAnchored: new Counter({
+      name: "dsmp_tasks_commits_anchored_total",
+      help: "anchorCommit transactions sent by this node",
+      registers,
+    }),
+    tasksProofsSubmitted: new Counter({
+      name: "dsmp_tasks_proofs_submitted_total",
+      help: "Fault proofs sent by this node, by kind (wrong-result, commit-equivocation)",
+      labelNames: ["kind"] as const,
       registers,
     }),
     chainSyncedBlock: new Gauge({ name: "dsmp_chain_synced_block", help: "Newest block folded into the chain view", registers }),

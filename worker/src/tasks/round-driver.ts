@@ -49,6 +49,8 @@ export interface RoundDriverInit {
   republishMs?: number;
   /** Called for every action carried out (tests, metrics, CLI progress). */
   onAction?: (action: RoundAction, txHash?: Hex) => void;
+  /** Called for every message dropped by the transport before the state machine (metrics). */
+  onTransportDrop?: (reason: keyof RoundTransportDrops) => void;
 }
 
 export interface RoundDriver {
@@ -142,10 +144,12 @@ export function createRoundDriver(init: RoundDriverInit): RoundDriver {
     const message = decodeRoundMessage(evt.detail.data);
     if (message === undefined) {
       drops.malformed++;
+      init.onTransportDrop?.("malformed");
       return;
     }
     if (message.taskId !== params.taskId) {
       drops.wrongTask++;
+      init.onTransportDrop?.("wrongTask");
       return;
     }
     if (message.worker === account.address) return; // our own, relayed back
@@ -153,14 +157,20 @@ export function createRoundDriver(init: RoundDriverInit): RoundDriver {
       switch (message.kind) {
         case "commit": {
           const signer = await commitSigner(domain, message.taskId, message.worker, message.seal, message.signature).catch(() => undefined);
-          if (signer !== message.worker) return void drops.badSignature++;
+          if (signer !== message.worker) {
+            drops.badSignature++;
+            return init.onTransportDrop?.("badSignature");
+          }
           return feed({ type: "commitReceived", worker: message.worker, seal: message.seal, signature: message.signature, now: now() });
         }
         case "reveal":
           return feed({ type: "revealReceived", worker: message.worker, resultHash: message.resultHash, salt: message.salt, now: now() });
         case "result": {
           const signer = await resultSigner(domain, message.taskId, message.resultHash, message.participants, message.signature).catch(() => undefined);
-          if (signer !== message.worker) return void drops.badSignature++;
+          if (signer !== message.worker) {
+            drops.badSignature++;
+            return init.onTransportDrop?.("badSignature");
+          }
           return feed({ type: "resultSigReceived", worker: message.worker, resultHash: message.resultHash, participants: message.participants, signature: message.signature, now: now() });
         }
       }

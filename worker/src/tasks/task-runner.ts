@@ -19,12 +19,13 @@ import { sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
 import { SandboxError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { DsmpMetrics } from "../api/metrics.ts";
 import type { BlobService } from "./blob-protocol.ts";
 import { sha256Hex, type BlobStore } from "./blob-store.ts";
-import { slotsOf } from "./commit-round.ts";
+import { computeSeal, slotsOf } from "./commit-round.ts";
 import { createTaskQueue, type TaskJobContext, type TaskQueue } from "./job-queue.ts";
 import { createRoundDriver, type RoundChain, type RoundDriver } from "./round-driver.ts";
-import { taskManagerDomain } from "./round-messages.ts";
+import { encodeRoundMessage, roundTopic, signCommit, taskManagerDomain } from "./round-messages.ts";
 import { runWasm, type SandboxOptions } from "./wasm-sandbox.ts";
 import type { GossipSub } from "@libp2p/gossipsub";
 
@@ -32,6 +33,8 @@ import type { GossipSub } from "@libp2p/gossipsub";
 export const TASK_POLL_MS = 1_000;
 /** After finalization, the job stays this long for proofs against losers (ms). */
 export const TASK_PROOF_GRACE_MS = 3_000;
+/** After a round ends without finalization, how long a job waits for a reallocation's next round (ms). */
+export const TASK_REALLOCATION_WAIT_MS = 30_000;
 /** Transmit stagger between ranked workers (ms). */
 export const TASK_TRANSMIT_STAGGER_MS = 3_000;
 
@@ -57,12 +60,23 @@ export interface TaskRunnerInit {
   sandbox?: Omit<SandboxOptions, "signal">;
   pollMs?: number;
   transmitStaggerMs?: number;
+  /** @default TASK_REALLOCATION_WAIT_MS */
+  reallocationWaitMs?: number;
   /**
    * TEST ONLY: rewrites this node's output before it is hashed, to make it a liar in end-to-end tests.
    * Never set outside tests.
    */
   testOnlyAlterOutput?: (output: Uint8Array) => Uint8Array;
+  /**
+   * TEST ONLY: makes this node a lazy copier in end-to-end tests. It skips the sandbox, waits until two other
+   * members revealed the same result (so after the commit deadline), then publishes a Commit sealing that copied
+   * result and its reveal, as a cheater would. Never set outside tests.
+   */
+  testOnlyLazyCopy?: boolean;
 }
+
+/** Transport drop counters of the round driver, as metric reason labels. */
+const TRANSPORT_DROP_LABEL = { malformed: "malformed", badSignature: "bad-signature", wrongTask: "wrong-task" } as const;
 
 export interface TaskRunnerComponents {
   account: LocalAccount;
@@ -72,6 +86,8 @@ export interface TaskRunnerComponents {
   /** Peers to ask for blobs (connected peers). */
   peers: () => PeerId[];
   logger: Logger;
+  /** The node's metrics (`dsmp_tasks_*`); omitted in tests that do not read them. */
+  metrics?: DsmpMetrics;
 }
 
 export interface TaskRunner {
@@ -87,7 +103,7 @@ export interface TaskRunner {
 export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerComponents) => TaskRunner {
   return (components) => {
     const { chain, taskManager } = init;
-    const { account } = components;
+    const { account, metrics } = components;
     const log = components.logger.child({ module: "tasks", node: account.address });
     const pollMs = init.pollMs ?? TASK_POLL_MS;
     const domain = taskManagerDomain(chain.chainId, taskManager);
@@ -99,7 +115,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
 
     const read = <T>(functionName: "getTask" | "committeeOf", taskId: bigint) =>
       chain.public.readContract({ address: taskManager, abi: abis.TaskManager, functionName, args: [taskId] }) as Promise<T>;
-    type TaskInfo = { status: number; q: number; n: number; commitDeadline: bigint; reportDeadline: bigint; finalDeadline: bigint; resultHash: Hex; participants: number };
+    type TaskInfo = { status: number; round: number; q: number; n: number; commitDeadline: bigint; reportDeadline: bigint; finalDeadline: bigint; resultHash: Hex; participants: number };
 
     const tx = (what: string, write: Parameters<typeof sendTransaction>[2]) => sendTransaction(chain, what, write).then((r) => r.hash);
     const roundChain: RoundChain = {
@@ -115,9 +131,43 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         ),
     };
 
-    const processJob = async ({ data, signal }: TaskJobContext): Promise<TaskJobOutcome> => {
+    const reallocationWaitMs = init.reallocationWaitMs ?? TASK_REALLOCATION_WAIT_MS;
+
+    /** One job: rounds until the task is closed, this node is unseated, or no new round comes. */
+    const processJob = async (ctx: TaskJobContext): Promise<TaskJobOutcome> => {
+      for (let previous: Superseded | undefined; ; ) {
+        const result = await processRound(ctx, previous);
+        if (!("superseded" in result)) {
+          if (previous === undefined || !("transactions" in result)) return result;
+          return { ...result, transactions: [...previous.transactions, ...result.transactions] };
+        }
+        previous = { ...result, transactions: [...(previous?.transactions ?? []), ...result.transactions] };
+      }
+    };
+
+    /**
+     * One round of a job. After a round this node sat through without finalization (`previous`), it waits for
+     * the reallocation's next draw (status back to active, round + 1) and runs that round with the same slot.
+     */
+    type Superseded = { superseded: TaskInfo; ownResultHash: Hex; transactions: { action: string; hash: Hex }[] };
+    const processRound = async ({ data, signal }: TaskJobContext, previous: Superseded | undefined): Promise<TaskJobOutcome | Superseded> => {
       const taskId = BigInt(data.taskId);
-      const info = await read<TaskInfo>("getTask", taskId);
+      // Deadlines are in chain time: a clock never behind the newest block's timestamp (a devnet runs ahead of
+      // the wall clock; a real chain's newest block is a few seconds old, so this is the wall clock there).
+      const latest = await chain.public.getBlock();
+      const offsetMs = Math.max(0, Number(latest.timestamp) * 1000 - Date.now());
+      const chainNow = () => Date.now() + offsetMs;
+      let info = await read<TaskInfo>("getTask", taskId);
+      if (previous !== undefined) {
+        const giveUpAt = Number(previous.superseded.reportDeadline) * 1000 + reallocationWaitMs;
+        while (TASK_STATUS[info.status] === "pending" || (TASK_STATUS[info.status] === "active" && info.round === previous.superseded.round)) {
+          if (chainNow() > giveUpAt) return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: [] };
+          await new Promise((r) => setTimeout(r, pollMs));
+          signal.throwIfAborted();
+          info = await read<TaskInfo>("getTask", taskId);
+        }
+        log.info({ taskId: data.taskId, round: info.round }, "task reallocated; joining the next round");
+      }
       const status = TASK_STATUS[info.status] ?? "unknown";
       if (status === "finalized" || status === "refunded") return { outcome: "already-closed", status };
       if (status !== "active") throw new Error(`task ${taskId} is ${status}; retrying once it is active`);
@@ -129,19 +179,28 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
 
       const peers = components.peers();
       const [module, input] = await Promise.all([components.blobs.fetch(moduleHash, peers, signal), components.blobs.fetch(inputHash, peers, signal)]);
-      let output: Uint8Array;
-      try {
-        output = await runWasm(module, input, { ...init.sandbox, signal });
-      } catch (err) {
-        if (err instanceof SandboxError) {
-          log.warn({ taskId: data.taskId, reason: err.reason, err: err.shortMessage }, "task module failed");
-          return { outcome: "module-failed", reason: err.reason, message: err.shortMessage };
+      let output: Uint8Array | undefined;
+      if (init.testOnlyLazyCopy !== true) {
+        const started = performance.now();
+        const observe = (outcome: string) => {
+          metrics?.tasksSandboxRuns.inc({ outcome });
+          metrics?.tasksSandboxSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+        };
+        try {
+          output = await runWasm(module, input, { ...init.sandbox, signal });
+          observe("ok");
+        } catch (err) {
+          if (err instanceof SandboxError) {
+            observe(err.reason);
+            log.warn({ taskId: data.taskId, reason: err.reason, err: err.shortMessage }, "task module failed");
+            return { outcome: "module-failed", reason: err.reason, message: err.shortMessage };
+          }
+          throw err;
         }
-        throw err;
+        if (init.testOnlyAlterOutput !== undefined) output = init.testOnlyAlterOutput(output);
+        await components.store.put(output);
       }
-      if (init.testOnlyAlterOutput !== undefined) output = init.testOnlyAlterOutput(output);
-      await components.store.put(output);
-      const ownResultHash = sha256Hex(output);
+      let ownResultHash = output === undefined ? undefined : sha256Hex(output);
       const salt = keccak256(await account.signMessage!({ message: `dsmp task salt ${chain.chainId} ${taskManager} ${taskId}` }));
 
       const commitDeadlineMs = Number(info.commitDeadline) * 1000;
@@ -164,10 +223,21 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         pubsub: components.pubsub,
         chain: roundChain,
         logger: log,
+        now: chainNow,
+        onAction: (action, txHash) => {
+          if (action.type === "dropped") metrics?.tasksRoundDropped.inc({ reason: action.reason });
+          if (txHash === undefined) return;
+          if (action.type === "transmitReport") metrics?.tasksReportsTransmitted.inc();
+          else if (action.type === "anchorCommit") metrics?.tasksCommitsAnchored.inc();
+          else if (action.type === "proveWrongResult") metrics?.tasksProofsSubmitted.inc({ kind: "wrong-result" });
+          else if (action.type === "proveCommitEquivocation") metrics?.tasksProofsSubmitted.inc({ kind: "commit-equivocation" });
+        },
+        onTransportDrop: (reason) => metrics?.tasksRoundDropped.inc({ reason: TRANSPORT_DROP_LABEL[reason] }),
       });
       rounds.set(data.taskId, driver);
       driver.start();
-      driver.computed(ownResultHash, salt);
+      if (ownResultHash !== undefined) driver.computed(ownResultHash, salt);
+      else ownResultHash = await testOnlyCopyAReveal(driver, taskId, salt, reportDeadlineMs, chainNow, signal);
       try {
         let finalSince: number | undefined;
         for (;;) {
@@ -180,13 +250,46 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
             if (Date.now() - finalSince >= TASK_PROOF_GRACE_MS) {
               return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...driver.transactions] };
             }
-          } else if (TASK_STATUS[now.status] === "refunded" || Date.now() > Number(now.reportDeadline) * 1000 + pollMs) {
+          } else if (TASK_STATUS[now.status] === "refunded") {
+            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
+          } else if (now.round !== info.round) {
+            // Reallocated: silent slots were vacated; this node (anchored) keeps its slot for the next round.
+            return { superseded: info, ownResultHash, transactions: [...driver.transactions] };
+          } else if (chainNow() > Number(now.reportDeadline) * 1000 + pollMs + reallocationWaitMs) {
             return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
           }
         }
       } finally {
         driver.stop();
         rounds.delete(data.taskId);
+      }
+    };
+
+    /**
+     * TEST ONLY (`testOnlyLazyCopy`): wait for two other members' matching reveals, then publish a commit sealing the copied
+     * result and its reveal, bypassing the round's rules (the state machine would not commit after the deadline).
+     */
+    const testOnlyCopyAReveal = async (driver: RoundDriver, taskId: bigint, salt: Hex, reportDeadlineMs: number, chainNow: () => number, signal: AbortSignal): Promise<Hex> => {
+      const selfSlot = driver.state.selfSlot;
+      for (;;) {
+        // Copy what the others agree on: the first hash revealed by two other members (a liar's lone reveal is not copied).
+        const seen = new Map<Hex, number>();
+        for (const [slot, hash] of driver.state.reveals) if (slot !== selfSlot) seen.set(hash, (seen.get(hash) ?? 0) + 1);
+        const copied = [...seen.entries()].find(([, count]) => count >= 2)?.[0];
+        if (copied !== undefined) {
+          const seal = computeSeal(taskId, account.address, copied, salt);
+          const signature = await signCommit(account, domain, taskId, seal);
+          const messages = [
+            encodeRoundMessage({ v: 1, kind: "commit", taskId, worker: account.address, seal, signature }),
+            encodeRoundMessage({ v: 1, kind: "reveal", taskId, worker: account.address, resultHash: copied, salt }),
+          ];
+          for (const bytes of messages) await components.pubsub.publish(roundTopic(taskId), bytes).catch((err: unknown) => log.warn({ err }, "lazy copy: publish failed"));
+          log.warn({ taskId: taskId.toString(), copied }, "TEST ONLY lazy copier: committed a copied result after the commit deadline");
+          return copied;
+        }
+        if (chainNow() > reportDeadlineMs) throw new Error(`lazy copy: no reveal to copy for task ${taskId}`);
+        await new Promise((r) => setTimeout(r, 100));
+        signal.throwIfAborted();
       }
     };
 
@@ -230,12 +333,16 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         await queue.start({
           completed: (taskId, result) => {
             outcomes.set(taskId, result);
+            metrics?.tasksJobOutcomes.inc({ outcome: result.outcome });
             log.info({ taskId, ...result }, "task job done");
           },
           failed: (taskId, reason, final) => {
-            if (final) outcomes.set(taskId, { outcome: "job-failed", reason });
+            if (!final) return;
+            outcomes.set(taskId, { outcome: "job-failed", reason });
+            metrics?.tasksJobOutcomes.inc({ outcome: "job-failed" });
           },
         });
+        metrics?.addTaskJobSource(() => (running.signal.aborted ? Promise.resolve({}) : queue.counts()));
         await watch();
       },
       async stop() {
