@@ -62,6 +62,9 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
   const root = mkdtempSync(join(tmpdir(), "dsmp-tasks-"));
   const runners: TaskRunner[] = [];
   let makeRunner: (i: number, options?: { lazy?: boolean; redisUrl?: string; honest?: boolean }) => Promise<TaskRunner>;
+  /** Members whose runner stops at the start of the committee round (test-only hook), and the task each reached. */
+  const holdBeforeRound = new Set<number>();
+  const heldAtRound = new Map<number, string>();
   const blobs: { service: BlobService; store: BlobStore }[] = [];
 
   beforeAll(async () => {
@@ -98,6 +101,15 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
           sandbox: { timeoutMs: 2_000, maxMemoryPages: 256 },
           ...(k === LIAR && options.honest !== true ? { testOnlyAlterOutput: (out: Uint8Array) => out.map((b) => b ^ 0xff) } : {}),
           ...(options.lazy === true ? { testOnlyLazyCopy: true } : {}),
+          testOnlyBeforeRound: (taskId: string, signal: AbortSignal) => {
+            if (!holdBeforeRound.has(k)) return Promise.resolve();
+            heldAtRound.set(k, taskId);
+            // Held until the runner stops: it then dies computed but silent, as a kill -9 at that point would leave it.
+            return new Promise<void>((_, reject) => {
+              if (signal.aborted) reject(signal.reason);
+              signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+            });
+          },
         })({
           account: n.identity.account,
           pubsub: n.p2p.libp2p.services.pubsub,
@@ -281,13 +293,16 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     writeFileSync(join(root, "kill.txt"), "kill -9 test input");
     const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", net.nodes[0]!.apiUrl];
     // q = 2: the liar (node 2) and the dead member (node 3) leave two honest signers.
+    holdBeforeRound.add(DEAD);
     const io = createMemoryIo();
     const submitted = runCli(["task", "submit", "--module", modulePath, "--input", join(root, "kill.txt"), "--n", "4", "--q", "2", "--reward", "1", "--commit-window", "15", "--reveal-window", "30", "--json", ...common], io);
-    // Kill the member as soon as its job is running the round (in-process: the queue is closed without
-    // waiting and the round stops, as a SIGKILL would leave them: the job stays locked in Redis, then stalls).
-    await until("node 3's job to start its round", async () => (runners[DEAD]!.rounds.size > 0 ? true : undefined), 60_000);
-    const taskId = [...runners[DEAD]!.rounds.keys()][0]!;
+    // Kill the member once it computed the result and before it sends anything to the committee (held there by
+    // the test-only hook; in-process: the queue is closed without waiting, as a SIGKILL would leave it: the job
+    // stays locked in Redis, then stalls). Polling for its round instead raced: on an idle machine all four
+    // members commit and reveal within milliseconds.
+    const taskId = await until("node 3's job to reach its round", async () => heldAtRound.get(DEAD), 60_000);
     await runners[DEAD]!.stop();
+    holdBeforeRound.delete(DEAD);
     expect(await submitted, JSON.stringify(io.err())).toBe(0);
     const out = JSON.parse(io.out());
     expect(String(out.taskId)).toBe(taskId);

@@ -73,6 +73,11 @@ export interface TaskRunnerInit {
    * result and its reveal, as a cheater would. Never set outside tests.
    */
   testOnlyLazyCopy?: boolean;
+  /**
+   * TEST ONLY: awaited after the module ran and before the committee round starts (nothing sent yet), so an
+   * end-to-end test can kill a member at exactly that point. Never set outside tests.
+   */
+  testOnlyBeforeRound?: (taskId: string, signal: AbortSignal) => Promise<void>;
 }
 
 /** Transport drop counters of the round driver, as metric reason labels. */
@@ -201,6 +206,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
         await components.store.put(output);
       }
       let ownResultHash = output === undefined ? undefined : sha256Hex(output);
+      if (init.testOnlyBeforeRound !== undefined) await init.testOnlyBeforeRound(data.taskId, signal);
       const salt = keccak256(await account.signMessage!({ message: `dsmp task salt ${chain.chainId} ${taskManager} ${taskId}` }));
 
       const commitDeadlineMs = Number(info.commitDeadline) * 1000;
