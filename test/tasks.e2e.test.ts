@@ -42,7 +42,7 @@ function metricValue(text: string, name: string, labels = ""): number {
   return sum;
 }
 
-const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const REDIS_URL = process.env.DSMP_TEST_REDIS_URL ?? process.env.DSMP_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -72,7 +72,15 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     const outDir = join(root, "deployments");
     deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
     deploymentsFile = join(outDir, `${deployment.chainId}.json`);
-    net = await startDevnetXnodes({ rpcUrl: chain.rpcUrl, deployment, deploymentsFile: join(outDir, `${deployment.chainId}.json`), count: NODES, rootDir: join(root, "nodes"), ephemeralPorts: true });
+    // This file composes each node's task runner itself (to give it test hooks), so the nodes must not start
+    // their own: startXnode does when DSMP_REDIS_URL is set, as `npm test` sets it.
+    const envRedisUrl = process.env.DSMP_REDIS_URL;
+    delete process.env.DSMP_REDIS_URL;
+    try {
+      net = await startDevnetXnodes({ rpcUrl: chain.rpcUrl, deployment, deploymentsFile: join(outDir, `${deployment.chainId}.json`), count: NODES, rootDir: join(root, "nodes"), ephemeralPorts: true });
+    } finally {
+      if (envRedisUrl !== undefined) process.env.DSMP_REDIS_URL = envRedisUrl;
+    }
     const c = deployment.contracts;
     const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
     const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
