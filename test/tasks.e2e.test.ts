@@ -460,7 +460,7 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     }
   });
 
-  it("a silent member is replaced by reallocate: the anchored members keep their slots, the replacement joins through its own TaskAssigned, the task finalizes", async () => {
+  it("a silent member is replaced automatically: the anchored members reallocate and redraw on their own, keep their slots, the replacement joins through its own TaskAssigned, the task finalizes", async () => {
     const SILENT = 3;
     const c = deployment.contracts;
     const tm = c.TaskManager!.address;
@@ -520,24 +520,20 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
       const t = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] });
       return [0, 1, 2].filter((s) => s !== silentSlot).every((s) => ((t.anchored >> s) & 1) === 1) ? t : undefined;
     }, 60_000);
-    // After the report deadline anyone may reallocate: only the silent slot is vacated.
-    await until("reallocate to be accepted (report deadline passed)", async () => {
-      try {
-        // A fresh block moves the devnet's clock (eth_call runs at the newest block's time).
-        await pub.request({ method: "evm_mine" as never, params: [] as never });
-        await pub.simulateContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id], account: devAccount(0) });
-        return true;
-      } catch {
-        return undefined;
-      }
-    }, 60_000);
-    await mined(deployer.writeContract({ address: tm, abi: abis.TaskManager, functionName: "reallocate", args: [id] }));
+    // Nobody outside the committee acts from here: after the report deadline the anchored members reallocate
+    // (lowest anchored slot first) and, once the seed block is mined, assign the next draw themselves.
+    const replacedEvents = await until("the members' automatic reallocate and redraw", async () => {
+      const logs = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "WorkerReplaced", args: { taskId: id }, fromBlock: 0n });
+      return logs.length > 0 ? logs : undefined;
+    }, 90_000);
     const vacated = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "SlotVacated", args: { taskId: id }, fromBlock: 0n });
     expect(vacated.map((e) => (e.args as { slot: number; node: Address }).node)).toEqual([silentAddr]);
-    await pub.request({ method: "evm_mine" as never, params: [] as never });
-    await pub.request({ method: "evm_mine" as never, params: [] as never });
-    await mined(deployer.writeContract({ address: tm, abi: abis.TaskManager, functionName: "assign", args: [id] }));
-    const replaced = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "WorkerReplaced", args: { taskId: id }, fromBlock: 0n });
+    const liveMembers = first.filter((a) => a !== silentAddr);
+    for (const e of [vacated[0]!, replacedEvents[0]!]) {
+      const tx = await pub.getTransaction({ hash: e.transactionHash! });
+      expect(liveMembers.map((a) => a.toLowerCase()), `${e.eventName} was sent by a live member`).toContain(tx.from.toLowerCase());
+    }
+    const replaced = replacedEvents;
     expect(replaced.map((e) => e.args)).toMatchObject([{ slot: silentSlot, oldNode: silentAddr }]);
     // The draw may seat the fourth node or the vacated node again (it is eligible); if the latter, it comes back
     // online here. Either way the new member joins through its own TaskAssigned of round 1.
@@ -566,5 +562,10 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
         expect((outcome as { transactions: { action: string }[] }).transactions.map((t) => t.action)).toContain("anchorCommit");
       }
     }
+    // One reallocate and one assign in all, from the members' keepers (the stagger kept the second one quiet).
+    const keeperActions = members.flatMap((i) => ((runners[i]!.outcomes.get(id.toString()) as { transactions: { action: string }[] }).transactions ?? []).map((t) => t.action));
+    expect(keeperActions.filter((a) => a === "reallocate")).toHaveLength(1);
+    expect(keeperActions.filter((a) => a === "assign")).toHaveLength(1);
+    expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "DrawScheduled", args: { taskId: id }, fromBlock: 0n })).toHaveLength(1);
   });
 });

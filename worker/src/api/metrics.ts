@@ -222,6 +222,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["kind"] as const,
       registers,
     }),
+    tasksKeeperTransactions: new Counter({
+      name: "dsmp_tasks_keeper_transactions_total",
+      help: "Transactions this node sent to move a stalled task on (reallocate, assign of the next round)",
+      labelNames: ["action"] as const,
+      registers,
+    }),
     chainSyncedBlock: new Gauge({ name: "dsmp_chain_synced_block", help: "Newest block folded into the chain view", registers }),
     chainReorgs: new Counter({ name: "dsmp_chain_reorgs_total", help: "Reorgs the chain view repaired", registers }),
   };

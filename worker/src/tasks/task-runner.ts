@@ -11,13 +11,18 @@
  * - The commit salt is derived from the node key and task id (a deterministic signature), so a node restarted
  *   mid-round re-creates the same seal instead of equivocating.
  * - A module that fails in the sandbox fails the job with its reason; the node does not commit and stays up.
+ * - A round that stalls because members stayed silent is moved on by the members that anchored their commits
+ *   (round-keeper.ts): after the report deadline they call `reallocate`, in slot order one stagger apart, and
+ *   `assign` for the next draw once its seed block is mined; then the job runs the next round in the same slot.
  */
 import type { PeerId } from "@libp2p/interface";
 import { keccak256, toHex, type Address, type Hex, type LocalAccount } from "viem";
 import { abis } from "@dsmp/contracts";
+import { assignTask } from "../chain/actions/assign-task.ts";
+import { reallocateTask } from "../chain/actions/reallocate-task.ts";
 import { sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
-import { SandboxError } from "../errors.ts";
+import { ChainRevertError, SandboxError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { DsmpMetrics } from "../api/metrics.ts";
 import type { BlobService } from "./blob-protocol.ts";
@@ -25,6 +30,7 @@ import { sha256Hex, type BlobStore } from "./blob-store.ts";
 import { computeSeal, slotsOf } from "./commit-round.ts";
 import { createTaskQueue, type TaskJobContext, type TaskQueue } from "./job-queue.ts";
 import { createRoundDriver, type RoundChain, type RoundDriver } from "./round-driver.ts";
+import { keeperAction } from "./round-keeper.ts";
 import { encodeRoundMessage, roundTopic, signCommit, taskManagerDomain } from "./round-messages.ts";
 import { runWasm, type SandboxOptions } from "./wasm-sandbox.ts";
 import type { GossipSub } from "@libp2p/gossipsub";
@@ -37,6 +43,19 @@ export const TASK_PROOF_GRACE_MS = 3_000;
 export const TASK_REALLOCATION_WAIT_MS = 30_000;
 /** Transmit stagger between ranked workers (ms). */
 export const TASK_TRANSMIT_STAGGER_MS = 3_000;
+/** Stagger between the members that reallocate a stalled round and assign its next draw (ms). */
+export const TASK_KEEPER_STAGGER_MS = 3_000;
+/**
+ * Reverts a keeper expects when another member moved the task first or the chain is not there yet: logged at
+ * debug level and retried on the next poll (or dropped when the task moved on).
+ */
+const KEEPER_RACE_REVERTS = new Set([
+  "TaskManagerInvalidStatus",
+  "TaskManagerTooEarly",
+  "TaskManagerNothingToReallocate",
+  "TaskManagerRoundsExhausted",
+  "TaskManagerDrawNotReady",
+]);
 
 /** TaskStatus of ITaskManager. */
 export const TASK_STATUS = ["none", "pending", "active", "finalized", "refunded"] as const;
@@ -62,6 +81,8 @@ export interface TaskRunnerInit {
   transmitStaggerMs?: number;
   /** @default TASK_REALLOCATION_WAIT_MS */
   reallocationWaitMs?: number;
+  /** @default TASK_KEEPER_STAGGER_MS */
+  keeperStaggerMs?: number;
   /**
    * TEST ONLY: rewrites this node's output before it is hashed, to make it a liar in end-to-end tests.
    * Never set outside tests.
@@ -120,7 +141,20 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
 
     const read = <T>(functionName: "getTask" | "committeeOf", taskId: bigint) =>
       chain.public.readContract({ address: taskManager, abi: abis.TaskManager, functionName, args: [taskId] }) as Promise<T>;
-    type TaskInfo = { status: number; round: number; q: number; n: number; commitDeadline: bigint; reportDeadline: bigint; finalDeadline: bigint; resultHash: Hex; participants: number };
+    type TaskInfo = {
+      status: number;
+      round: number;
+      q: number;
+      n: number;
+      drawBlock: bigint;
+      commitDeadline: bigint;
+      reportDeadline: bigint;
+      finalDeadline: bigint;
+      seated: number;
+      anchored: number;
+      resultHash: Hex;
+      participants: number;
+    };
 
     const tx = (what: string, write: Parameters<typeof sendTransaction>[2]) => sendTransaction(chain, what, write).then((r) => r.hash);
     const roundChain: RoundChain = {
@@ -137,6 +171,50 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
     };
 
     const reallocationWaitMs = init.reallocationWaitMs ?? TASK_REALLOCATION_WAIT_MS;
+    const keeperStaggerMs = init.keeperStaggerMs ?? TASK_KEEPER_STAGGER_MS;
+    let maxRounds: number | undefined;
+    /** When this node first saw a pending draw's seed block mined, by `taskId:round` (keeper stagger origin). */
+    const drawReadySince = new Map<string, number>();
+
+    /**
+     * Keeper duty for a task that may be stalled (round-keeper.ts decides; this sends). Never throws: a lost
+     * race or a chain hiccup is logged and the next poll tries again.
+     */
+    const keep = async (taskId: bigint, info: TaskInfo, selfSlot: number, chainNow: () => number, transactions: { action: string; hash: Hex }[]): Promise<void> => {
+      try {
+        maxRounds ??= Number((await chain.public.readContract({ address: taskManager, abi: abis.TaskManager, functionName: "parameters" })).maxRounds);
+        const status = TASK_STATUS[info.status] ?? "unknown";
+        const key = `${taskId}:${info.round}`;
+        let head = await chain.public.getBlockNumber({ cacheTime: 0 });
+        if (status === "pending" && head > info.drawBlock && !drawReadySince.has(key)) drawReadySince.set(key, chainNow());
+        const view = { status, round: info.round, seated: info.seated, anchored: info.anchored, reportDeadlineMs: Number(info.reportDeadline) * 1000, drawBlock: info.drawBlock };
+        const context = { selfSlot, blockNumber: head, staggerMs: keeperStaggerMs, maxRounds, drawReadySinceMs: drawReadySince.get(key) };
+        let action = keeperAction(view, { ...context, nowMs: chainNow() });
+        // A development chain (Hardhat, 31337) mines only on transactions: its clock and block number stand still
+        // while nobody sends one. The first keeper asks it for a block, as `dsmp task submit` does for the draw.
+        if (chain.chainId === 31337 && (action.type === "reallocate" || (action.type === "wait" && action.reason === "draw-block" && action.rank === 0))) {
+          await chain.public.request({ method: "evm_mine" as never, params: [] as never });
+          head = await chain.public.getBlockNumber({ cacheTime: 0 });
+          if (status === "pending" && head > info.drawBlock && !drawReadySince.has(key)) drawReadySince.set(key, chainNow());
+          action = keeperAction(view, { ...context, blockNumber: head, drawReadySinceMs: drawReadySince.get(key), nowMs: chainNow() });
+        }
+        if (action.type === "reallocate") {
+          const r = await reallocateTask(chain, { taskId, signal: running.signal });
+          transactions.push({ action: "reallocate", hash: r.hash });
+          metrics?.tasksKeeperTransactions.inc({ action: "reallocate" });
+          log.info({ taskId: taskId.toString(), vacated: r.vacated, round: r.round, drawBlock: r.drawBlock.toString(), tx: r.hash }, "stalled round reallocated");
+        } else if (action.type === "assign") {
+          const r = await assignTask(chain, { taskId, signal: running.signal });
+          transactions.push({ action: "assign", hash: r.hash });
+          metrics?.tasksKeeperTransactions.inc({ action: "assign" });
+          drawReadySince.delete(key);
+          log.info({ taskId: taskId.toString(), seated: r.seated, tx: r.hash }, "next round drawn");
+        }
+      } catch (err) {
+        if (err instanceof ChainRevertError && KEEPER_RACE_REVERTS.has(err.errorName)) log.debug({ taskId: taskId.toString(), err: err.errorName }, "keeper: task moved on or not ready");
+        else log.warn({ taskId: taskId.toString(), err }, "keeper transaction failed; retrying on the next poll");
+      }
+    };
 
     /** One job: rounds until the task is closed, this node is unseated, or no new round comes. */
     const processJob = async (ctx: TaskJobContext): Promise<TaskJobOutcome> => {
@@ -154,7 +232,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
      * One round of a job. After a round this node sat through without finalization (`previous`), it waits for
      * the reallocation's next draw (status back to active, round + 1) and runs that round with the same slot.
      */
-    type Superseded = { superseded: TaskInfo; ownResultHash: Hex; transactions: { action: string; hash: Hex }[] };
+    type Superseded = { superseded: TaskInfo; selfSlot: number; ownResultHash: Hex; transactions: { action: string; hash: Hex }[] };
     const processRound = async ({ data, signal }: TaskJobContext, previous: Superseded | undefined): Promise<TaskJobOutcome | Superseded> => {
       const taskId = BigInt(data.taskId);
       // Deadlines are in chain time: a clock never behind the newest block's timestamp (a devnet runs ahead of
@@ -163,10 +241,17 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
       const offsetMs = Math.max(0, Number(latest.timestamp) * 1000 - Date.now());
       const chainNow = () => Date.now() + offsetMs;
       let info = await read<TaskInfo>("getTask", taskId);
+      const keeperTransactions: { action: string; hash: Hex }[] = [];
       if (previous !== undefined) {
+        // A pending draw ends in a new round or (after the final deadline) the submitter's refund; a round that
+        // does not move at all is given up after the reallocation wait.
         const giveUpAt = Number(previous.superseded.reportDeadline) * 1000 + reallocationWaitMs;
         while (TASK_STATUS[info.status] === "pending" || (TASK_STATUS[info.status] === "active" && info.round === previous.superseded.round)) {
-          if (chainNow() > giveUpAt) return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: [] };
+          const pending = TASK_STATUS[info.status] === "pending";
+          if (chainNow() > (pending ? Math.max(giveUpAt, Number(info.finalDeadline) * 1000) : giveUpAt)) {
+            return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: keeperTransactions };
+          }
+          await keep(taskId, info, previous.selfSlot, chainNow, keeperTransactions);
           await new Promise((r) => setTimeout(r, pollMs));
           signal.throwIfAborted();
           info = await read<TaskInfo>("getTask", taskId);
@@ -177,7 +262,8 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
       if (status === "finalized" || status === "refunded") return { outcome: "already-closed", status };
       if (status !== "active") throw new Error(`task ${taskId} is ${status}; retrying once it is active`);
       const committee = await read<readonly Address[]>("committeeOf", taskId);
-      if (!committee.some((a) => a.toLowerCase() === account.address.toLowerCase())) return { outcome: "not-seated" };
+      const selfSlot = committee.findIndex((a) => a.toLowerCase() === account.address.toLowerCase());
+      if (selfSlot < 0) return { outcome: "not-seated" };
       const [created] = await chain.public.getContractEvents({ address: taskManager, abi: abis.TaskManager, eventName: "TaskCreated", args: { taskId }, fromBlock: init.fromBlock });
       if (created === undefined) throw new Error(`no TaskCreated event for task ${taskId}`);
       const { moduleHash, inputHash } = created.args as { moduleHash: Hex; inputHash: Hex };
@@ -254,15 +340,18 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
             driver.finalized(now.resultHash, BigInt(now.participants));
             finalSince ??= Date.now();
             if (Date.now() - finalSince >= TASK_PROOF_GRACE_MS) {
-              return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...driver.transactions] };
+              return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...keeperTransactions, ...driver.transactions] };
             }
           } else if (TASK_STATUS[now.status] === "refunded") {
-            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
+            return { outcome: "not-final", ownResultHash, transactions: [...keeperTransactions, ...driver.transactions] };
           } else if (now.round !== info.round) {
             // Reallocated: silent slots were vacated; this node (anchored) keeps its slot for the next round.
-            return { superseded: info, ownResultHash, transactions: [...driver.transactions] };
+            return { superseded: info, selfSlot, ownResultHash, transactions: [...driver.transactions, ...keeperTransactions] };
           } else if (chainNow() > Number(now.reportDeadline) * 1000 + pollMs + reallocationWaitMs) {
-            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions] };
+            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions, ...keeperTransactions] };
+          } else if (chainNow() > Number(now.reportDeadline) * 1000) {
+            // The round is over without a quorum: if members stayed silent, the anchored ones reallocate.
+            await keep(taskId, now, selfSlot, chainNow, keeperTransactions);
           }
         }
       } finally {

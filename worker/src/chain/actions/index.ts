@@ -28,5 +28,6 @@ export * from "./assign-task.ts";
 export * from "./claim-task.ts";
 export * from "./create-task.ts";
 export * from "./get-task.ts";
+export * from "./reallocate-task.ts";
 export * from "./report-result.ts";
 export * from "./submit-equivocation.ts";

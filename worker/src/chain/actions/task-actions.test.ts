@@ -22,6 +22,7 @@ import { ChainIndexer } from "../indexer.ts";
 import { participantsBitmap, signTaskCommit, signTaskResult, taskDomainOf, taskSeal } from "../task-typed-data.ts";
 import { anchorCommit } from "./anchor-commit.ts";
 import { assignTask } from "./assign-task.ts";
+import { reallocateTask } from "./reallocate-task.ts";
 import { claimTask } from "./claim-task.ts";
 import { createTask, type TaskSpec } from "./create-task.ts";
 import { getTask } from "./get-task.ts";
@@ -91,7 +92,7 @@ describe("task actions on a hardhat node", () => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("create, draw, report, prove an equivocation, refund; the chain view agrees", async () => {
+  it("create, draw, report, prove an equivocation, reallocate a stalled round and redraw, refund; the chain view agrees", async () => {
     const testClient = createTestClient({ chain: { ...hardhat, rpcUrls: { default: { http: [node.rpcUrl] } } }, transport: http(node.rpcUrl), mode: "hardhat" });
     const submitter = await clientFor(3);
     const keeper = await clientFor(4);
@@ -151,6 +152,33 @@ describe("task actions on a hardhat node", () => {
     expect(replay).toBeInstanceOf(ChainRevertError);
     expect((replay as ChainRevertError).errorName).toBe("TaskManagerInvalidStatus");
 
+    // A round with silent members: too early to reallocate inside the report window (typed), afterwards the
+    // silent slots are vacated, the anchored one keeps its seat, and the next draw fills the vacated slots.
+    const third = await createTask(submitter, { spec: await spec(submitter) });
+    await testClient.mine({ blocks: 1 });
+    await assignTask(keeper, { taskId: third.taskId });
+    let stalled = await getTask(keeper, { taskId: third.taskId });
+    const anchorer = keyOf(stalled.committee[0]!);
+    const seal0 = taskSeal(third.taskId, anchorer.address, RESULT, keccak256(toHex("salt-0")));
+    await anchorCommit(keeper, { taskId: third.taskId, slot: 0, seal: seal0, signature: await signTaskCommit(anchorer, domain, third.taskId, seal0) });
+    const tooEarly = await reallocateTask(keeper, { taskId: third.taskId }).catch((e: unknown) => e);
+    expect(tooEarly).toBeInstanceOf(ChainRevertError);
+    expect((tooEarly as ChainRevertError).errorName).toBe("TaskManagerTooEarly");
+    await testClient.increaseTime({ seconds: Number(stalled.reportDeadline - (await keeper.public.getBlock()).timestamp) + 1 });
+    await testClient.mine({ blocks: 1 });
+    const reallocated = await reallocateTask(keeper, { taskId: third.taskId });
+    expect(reallocated.vacated.map((v) => v.slot)).toEqual([1, 2]);
+    expect(reallocated.vacated.map((v) => v.node)).toEqual([stalled.committee[1], stalled.committee[2]]);
+    expect(reallocated.round).toBe(1);
+    stalled = await getTask(keeper, { taskId: third.taskId });
+    expect(stalled.status).toBe("pending");
+    expect(stalled.seated).toBe(0b001);
+    expect(stalled.drawBlock).toBe(reallocated.drawBlock);
+    await testClient.mine({ blocks: 1 });
+    const redrawn = await assignTask(keeper, { taskId: third.taskId });
+    expect(redrawn.seated.map((s) => s.slot)).toEqual([1, 2]);
+    expect((await getTask(keeper, { taskId: third.taskId })).status).toBe("active");
+
     // A task nobody serves in time: refunded after its final deadline.
     const second = await createTask(submitter, { spec: await spec(submitter, { n: 1, q: 1, finalDeadline: Number((await submitter.public.getBlock()).timestamp) + 200 }) });
     await testClient.mine({ blocks: 1 });
@@ -182,7 +210,14 @@ describe("task actions on a hardhat node", () => {
     expect(view.slashes).toEqual([{ node: worker1.address.toLowerCase(), reason: 1, amount: parseEther("20") }]);
     const refundedView = indexer.state.tasks.get(second.taskId)!;
     expect(refundedView.status).toBe("refunded");
-    expect(tasksAssignedTo(indexer.state, task.committee[0]!)).toEqual([]);
+    // Finalized and refunded tasks are nobody's work any more; the reallocated one is, in round 1.
+    const redrawnView = indexer.state.tasks.get(third.taskId)!;
+    expect(redrawnView.status).toBe("active");
+    const thirdCommittee = (await getTask(keeper, { taskId: third.taskId })).committee.map((a) => a.toLowerCase());
+    expect(redrawnView.committee).toEqual(thirdCommittee);
+    for (const member of new Set([...task.committee, ...thirdCommittee])) {
+      expect(tasksAssignedTo(indexer.state, member as Address).map((a) => a.task.id)).toEqual(thirdCommittee.includes(member.toLowerCase()) ? [third.taskId] : []);
+    }
   });
 
   it("a deployment without TaskManager gives a typed error", async () => {
