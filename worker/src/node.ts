@@ -39,7 +39,7 @@ import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/servi
 import { createDsmpChainClient } from "./chain/chain-client.ts";
 import { createBlobService, type BlobService } from "./tasks/blob-protocol.ts";
 import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.ts";
-import { createTaskRunner, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
+import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
 
 /** A service this node provides: the on-chain id and the backend that answers it. */
 export interface ServedService {
@@ -411,12 +411,15 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     if (taskRedisUrl === undefined || taskManager === undefined) {
       nodeLog.info({ reason: taskRedisUrl === undefined ? "no Redis URL (set DSMP_REDIS_URL)" : "no TaskManager in the deployment" }, "tasks disabled");
     } else {
+      const taskChain = await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account });
+      const fromBlock = BigInt(taskManager.blockNumber);
       tasks = createTaskRunner({
         ...init.tasks,
         redisUrl: taskRedisUrl,
-        chain: await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account }),
+        queuePrefix: init.tasks?.queuePrefix ?? (await taskQueuePrefix(taskChain, taskManager.address, fromBlock, identity.address)),
+        chain: taskChain,
         taskManager: taskManager.address,
-        fromBlock: BigInt(taskManager.blockNumber),
+        fromBlock,
       })({
         account: identity.account,
         pubsub: libp2p.services.pubsub,

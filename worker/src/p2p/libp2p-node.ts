@@ -40,6 +40,7 @@ import { createDhtRecordStore, type DhtRecordStore } from "./dht-record-store.ts
 import { DEFAULT_PROTOCOL_PREFIX, type DhtMode as ConfigDhtMode, type NodeOptions, type P2pOptions } from "../config.ts";
 import { createSilentLogger, type Logger as DsmpLogger } from "../log.ts";
 import { peerPersistence, type PeerPersistence, type PeerPersistenceInit } from "./peer-persistence.ts";
+import { bootstrapRedial, type BootstrapRedial } from "./bootstrap-redial.ts";
 import { autoRelayReservation, type AutoRelayReservation } from "./relay-reservation.ts";
 import { ALL_TRANSPORTS, createTransports, listenAddressesFor, type TransportName } from "./transports.ts";
 
@@ -231,6 +232,8 @@ export interface DsmpServices {
   dht: KadDHT;
   pubsub: GossipSub;
   peerPersistence?: PeerPersistence;
+  /** Present when the node has bootstrap peers: re-dials them while the node has no connection. */
+  bootstrapRedial?: BootstrapRedial;
   relay?: CircuitRelayService;
   relayReservation?: AutoRelayReservation;
   autonat?: unknown;
@@ -330,6 +333,7 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
   }
 
   const bootstrapList = init.bootstrap ?? [];
+  if (bootstrapList.length > 0) services.bootstrapRedial = bootstrapRedial({ list: bootstrapList, log });
   return {
     privateKey: init.privateKey,
     nodeInfo: { name: "dsmp-xnode" },

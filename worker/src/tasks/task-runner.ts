@@ -74,7 +74,10 @@ export interface TaskRunnerInit {
   /** Block TaskManager was deployed at (the watcher starts there). */
   fromBlock: bigint;
   redisUrl: string;
-  /** Queue key prefix; default `dsmp:<chainId>:<node address>`. */
+  /**
+   * Queue key prefix; default `dsmp:<chainId>:<node address>`. A node passes {@link taskQueuePrefix}'s, which also
+   * names the deployment, so a reset development chain (same addresses, task ids from 1 again) gets a new queue.
+   */
   queuePrefix?: string;
   sandbox?: Omit<SandboxOptions, "signal">;
   pollMs?: number;
@@ -99,6 +102,18 @@ export interface TaskRunnerInit {
    * end-to-end test can kill a member at exactly that point. Never set outside tests.
    */
   testOnlyBeforeRound?: (taskId: string, signal: AbortSignal) => Promise<void>;
+}
+
+/**
+ * The queue key prefix of a node's task jobs: `dsmp:<chainId>:<TaskManager>:<deployment block hash, 8 hex>:<node>`.
+ * Job ids are task ids, and a development chain that is started again deploys TaskManager at the same address
+ * and counts tasks from 1 again: without the deployment's block hash in the prefix, the completed jobs of the
+ * previous chain (kept a day) would make the node skip the new chain's tasks. On a real chain the hash never
+ * changes, so jobs survive restarts as they must.
+ */
+export async function taskQueuePrefix(chain: Pick<DsmpChainClient, "chainId" | "public">, taskManager: Address, fromBlock: bigint, node: Address): Promise<string> {
+  const block = await chain.public.getBlock({ blockNumber: fromBlock });
+  return `dsmp:${chain.chainId}:${taskManager.toLowerCase()}:${block.hash.slice(2, 10)}:${node.toLowerCase()}`;
 }
 
 /** Transport drop counters of the round driver, as metric reason labels. */
