@@ -1,10 +1,14 @@
 /**
- * kill -9 of an assigned worker, as an operating-system process: four Xnodes run as `dsmp node start` child
- * processes (real chain, libp2p over 127.0.0.1, a test-owned AOF redis-server for their task queues). A task with
- * n = 4, q = 3 runs a deterministic module that computes for ~2 s; while node 3's job is active (its queue says so
- * on `GET /v1/tasks`) the process is SIGKILLed. The three others finalize without it; node 3 sent nothing. Started
- * again from the same data directory and queue, its stalled job is picked up and ends `already-closed`: still
- * nothing sent by node 3, one `TaskFinalized`.
+ * kill -9 of an assigned worker, as an operating-system process: five Xnodes run as `dsmp node start` child
+ * processes (real chain, libp2p over 127.0.0.1, a test-owned AOF redis-server for their task queues). Tasks run a
+ * deterministic module that computes for ~2 s; while a committee member's job is active (its queue says so on
+ * `GET /v1/tasks`) its process is SIGKILLed.
+ * 1. n = 4, q = 3: the three others finalize without it; it sent nothing. Started again from the same data
+ *    directory and queue, its stalled job is picked up and ends `already-closed`: still nothing sent, one
+ *    `TaskFinalized`.
+ * 2. n = 4, q = 4: round 0 cannot finalize; the member comes back only after the commit deadline, too late for
+ *    round 0. The live members anchor, then — nobody else acting — reallocate and draw round 1 themselves; the
+ *    task finalizes in round 1 with a full committee (the fifth node or the restarted one in the vacated slot).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -25,8 +29,7 @@ import { startOwnedRedis, type OwnedRedis } from "../worker/src/tasks/redis-serv
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
 import { compileWat } from "../worker/src/tasks/wat-compiler.ts";
 
-const NODES = 4;
-const VICTIM = 3;
+const NODES = 5;
 const CLI = join(import.meta.dirname, "..", "worker", "src", "cli", "main.ts");
 
 /**
@@ -78,6 +81,16 @@ describe("kill -9 of an assigned worker process (real OS processes, chain, Redis
   let deployment: Deployment;
   let deploymentsFile: string;
   const nodes: NodeProcess[] = [];
+  let wasm: Uint8Array;
+  /** Module steps for ~2 s of computing on this machine. */
+  let rounds = 0;
+  /** Input: the step count, then a salt so that each task's input (and result) differs. */
+  const inputFor = (steps: number, salt: number) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(steps);
+    b.writeUInt32LE(salt, 4);
+    return b;
+  };
 
   const spawnNode = (n: Omit<NodeProcess, "child" | "output"> & { output?: string[] }): NodeProcess => {
     const output = n.output ?? [];
@@ -149,8 +162,56 @@ describe("kill -9 of an assigned worker process (real OS processes, chain, Redis
       );
       nodes.push(spawnNode({ index: i, address: a.address, apiUrl: `http://127.0.0.1:${apiPort}`, configFile }));
     }
+    // A star around node 0 at first: committee members dial each other when a job starts (committee-dial.ts).
     for (const n of nodes) await waitReady(n, 1);
-  }, 240_000);
+    const { createWalletClient } = await import("viem");
+    const { devAccount } = await import("../scripts/lib/dev-accounts.ts");
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    // Dev account 9 (the submitter) holds no OPEN on a fresh deployment: the deployer hands it some.
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, 10n ** 20n] }),
+    });
+    wasm = await compileWat(SLOW_WAT);
+    writeFileSync(join(root, "slow.wasm"), wasm);
+    // ~2 s of computing here (calibrated on this machine), far below the sandbox's 10 s cap.
+    const probeRounds = 50_000_000;
+    const t0 = performance.now();
+    await runWasm(wasm, inputFor(probeRounds, 0));
+    rounds = Math.min(0xffff_ffff, Math.max(probeRounds, Math.round((probeRounds * 2_000) / Math.max(1, performance.now() - t0))));
+  }, 300_000);
+
+  /** Submits a slow task through node 0 with `dsmp task submit --json`; resolves with the CLI's exit code and output. */
+  const submit = (name: string, n: number, q: number, windows: { commit: number; reveal: number }) => {
+    const input = inputFor(rounds, n * 10 + q);
+    writeFileSync(join(root, `${name}.in`), input);
+    const io = createMemoryIo();
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", nodes[0]!.apiUrl];
+    const code = runCli(
+      ["task", "submit", "--module", join(root, "slow.wasm"), "--input", join(root, `${name}.in`), "--n", String(n), "--q", String(q), "--reward", "1",
+        "--commit-window", String(windows.commit), "--reveal-window", String(windows.reveal), "--json", ...common],
+      io,
+    );
+    return { input, done: code.then((c) => ({ code: c, io })) };
+  };
+
+  /** SIGKILLs the first node other than node 0 (which serves the blobs) whose task job is active, before it commits. */
+  const killFirstActiveMember = async (): Promise<NodeProcess> => {
+    const victim = await until("a member's job to be active", async () => {
+      for (const n of nodes.slice(1)) if (((await tasksOf(n)).queue?.["active"] ?? 0) >= 1) return n;
+      return undefined;
+    }, 90_000, 50);
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => victim.child.once("exit", (_code, signal) => resolve(signal)));
+    victim.child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    return victim;
+  };
+
+  const restart = async (victim: NodeProcess): Promise<NodeProcess> => {
+    nodes[victim.index] = spawnNode({ index: victim.index, address: victim.address, apiUrl: victim.apiUrl, configFile: victim.configFile, output: victim.output });
+    await waitReady(nodes[victim.index]!, 1);
+    return nodes[victim.index]!;
+  };
 
   afterAll(async () => {
     for (const n of nodes) if (n.child.exitCode === null) n.child.kill("SIGKILL");
@@ -162,46 +223,14 @@ describe("kill -9 of an assigned worker process (real OS processes, chain, Redis
   it("the task finalizes without the killed member; restarted, its stalled job resumes and ends already-closed; it sends nothing, nothing is duplicated", async () => {
     const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
     const tm = deployment.contracts.TaskManager!.address;
-    const victim = nodes[VICTIM]!;
-
-    // A module that computes for ~2 s here (calibrated on this machine), far below the sandbox's 10 s cap.
-    const wasm = await compileWat(SLOW_WAT);
-    const inputFor = (rounds: number) => {
-      const b = Buffer.alloc(4);
-      b.writeUInt32LE(rounds);
-      return b;
-    };
-    const probeRounds = 50_000_000;
-    const t0 = performance.now();
-    await runWasm(wasm, inputFor(probeRounds));
-    const rounds = Math.min(0xffff_ffff, Math.max(probeRounds, Math.round((probeRounds * 2_000) / Math.max(1, performance.now() - t0))));
-    const input = inputFor(rounds);
-    const expected = sha256Hex(await runWasm(wasm, input));
-    writeFileSync(join(root, "slow.wasm"), wasm);
-    writeFileSync(join(root, "slow.in"), input);
-
-    const victimNonce = await pub.getTransactionCount({ address: victim.address });
-    const io = createMemoryIo();
-    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(9), "--node-api", nodes[0]!.apiUrl];
-    // Dev account 9 holds no OPEN on a fresh deployment: the deployer hands it some.
-    const { createWalletClient } = await import("viem");
-    const { devAccount } = await import("../scripts/lib/dev-accounts.ts");
-    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
-    await pub.waitForTransactionReceipt({
-      hash: await deployer.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(9).address, 10n ** 20n] }),
-    });
-    const submitted = runCli(
-      ["task", "submit", "--module", join(root, "slow.wasm"), "--input", join(root, "slow.in"), "--n", "4", "--q", "3", "--reward", "1", "--commit-window", "40", "--reveal-window", "30", "--json", ...common],
-      io,
-    );
-
-    // SIGKILL node 3 while its job is active (fetching blobs or inside the ~2 s sandbox run, before any commit).
-    await until("node 3's job to be active", async () => ((await tasksOf(victim)).queue?.["active"] ?? 0) >= 1 ? true : undefined, 90_000, 50);
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => victim.child.once("exit", (_code, signal) => resolve(signal)));
-    victim.child.kill("SIGKILL");
-    expect(await exited).toBe("SIGKILL");
-
-    expect(await submitted, JSON.stringify(io.err())).toBe(0);
+    const victimNonces = new Map(await Promise.all(nodes.map(async (n) => [n.index, await pub.getTransactionCount({ address: n.address })] as const)));
+    const task = submit("quorum", 4, 3, { commit: 40, reveal: 30 });
+    // SIGKILL a member while its job is active (fetching blobs or inside the ~2 s sandbox run, before any commit).
+    const victim = await killFirstActiveMember();
+    const expected = sha256Hex(await runWasm(wasm, task.input));
+    const victimNonce = victimNonces.get(victim.index)!;
+    const { code, io } = await task.done;
+    expect(code, JSON.stringify(io.err())).toBe(0);
     const out = JSON.parse(io.out()) as { taskId: string; status: string; resultHash: string; participants: number[] };
     expect(out.status).toBe("finalized");
     expect(out.resultHash).toBe(expected);
@@ -215,26 +244,94 @@ describe("kill -9 of an assigned worker process (real OS processes, chain, Redis
 
     // Restart from the same data directory, key and queue: the job the dead process held is found stalled once
     // its lock lapses, runs again, sees the task final and ends already-closed.
-    nodes[VICTIM] = spawnNode({ index: victim.index, address: victim.address, apiUrl: victim.apiUrl, configFile: victim.configFile, output: victim.output });
-    await waitReady(nodes[VICTIM]!, 1);
-    const resumed = await until("the restarted node's resumed job", async () => (await tasksOf(nodes[VICTIM]!)).jobs.find((j) => j.taskId === out.taskId), 90_000, 250);
+    const restarted = await restart(victim);
+    const resumed = await until("the restarted node's resumed job", async () => (await tasksOf(restarted)).jobs.find((j) => j.taskId === out.taskId), 90_000, 250);
     expect(resumed).toMatchObject({ outcome: "already-closed", status: "finalized" });
-    const queue = (await tasksOf(nodes[VICTIM]!)).queue!;
+    const queue = (await tasksOf(restarted)).queue!;
     expect(queue["completed"]).toBe(1);
     expect(queue["active"] ?? 0).toBe(0);
     expect(queue["failed"] ?? 0).toBe(0);
     expect(queue["waiting"] ?? 0).toBe(0);
 
-    // On-chain: one finalization, nothing from node 3 before or after its restart.
+    // On-chain: one finalization, nothing from the killed node before or after its restart.
     const finals = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId }, fromBlock: 0n });
     expect(finals).toHaveLength(1);
     const anchored = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "CommitAnchored", args: { taskId }, fromBlock: 0n });
     expect(anchored.filter((e) => (e.args as { node: Address }).node.toLowerCase() === victim.address.toLowerCase())).toHaveLength(0);
     expect(await pub.getTransactionCount({ address: victim.address })).toBe(victimNonce);
-    // The survivors' jobs ended finalized.
-    for (const i of [0, 1, 2]) {
-      const job = await until(`node ${i}'s outcome`, async () => (await tasksOf(nodes[i]!)).jobs.find((j) => j.taskId === out.taskId), 60_000, 250);
+    // The surviving members' jobs ended finalized.
+    const survivors = nodes.filter((n) => n.index !== victim.index && committee.some((a) => a.toLowerCase() === n.address.toLowerCase()));
+    expect(survivors).toHaveLength(3);
+    for (const n of survivors) {
+      const job = await until(`node ${n.index}'s outcome`, async () => (await tasksOf(n)).jobs.find((j) => j.taskId === out.taskId), 60_000, 250);
       expect(job).toMatchObject({ outcome: "finalized", resultHash: expected });
+    }
+  });
+
+  it("q = n: the killed member stalls round 0; the live members reallocate and redraw on their own; the task finalizes in round 1 with a full committee", async () => {
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const tm = deployment.contracts.TaskManager!.address;
+    const task = submit("replace", 4, 4, { commit: 15, reveal: 15 });
+    const victim = await killFirstActiveMember();
+    const expected = sha256Hex(await runWasm(wasm, task.input));
+    const taskId = await until("the task id", async () => {
+      const count = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "taskCount" });
+      const t = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [count] });
+      return t.q === 4 && t.status === 2 ? count : undefined;
+    });
+    const first = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [taskId] })) as readonly Address[];
+    const victimSlot = first.findIndex((a) => a.toLowerCase() === victim.address.toLowerCase());
+    expect(victimSlot).toBeGreaterThanOrEqual(0);
+    const live = first.filter((a) => a.toLowerCase() !== victim.address.toLowerCase()).map((a) => a.toLowerCase());
+
+    // Bring the killed node back only after round 0's commit deadline: too late to commit, so it cannot save
+    // round 0 (nor anchor a commit it never made).
+    const round0 = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [taskId] });
+    await until("round 0's commit deadline", async () => (Date.now() / 1000 > Number(round0.commitDeadline) + 1 ? true : undefined), 120_000, 250);
+    const restarted = await restart(victim);
+
+    const { code, io } = await task.done;
+    expect(code, JSON.stringify(io.err())).toBe(0);
+    const out = JSON.parse(io.out()) as { taskId: string; status: string; resultHash: string; participants: number[] };
+    expect(BigInt(out.taskId)).toBe(taskId);
+    expect(out.status).toBe("finalized");
+    expect(out.resultHash).toBe(expected);
+    expect(out.participants).toEqual([0, 1, 2, 3]);
+    const info = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [taskId] });
+    expect(info.round).toBe(1);
+
+    // Only the killed member's slot was vacated; the reallocate and the redraw came from live members.
+    const vacated = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "SlotVacated", args: { taskId }, fromBlock: 0n });
+    expect(vacated.map((e) => ({ slot: e.args.slot, node: e.args.node!.toLowerCase() }))).toEqual([{ slot: victimSlot, node: victim.address.toLowerCase() }]);
+    const replaced = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "WorkerReplaced", args: { taskId }, fromBlock: 0n });
+    expect(replaced).toHaveLength(1);
+    expect(replaced[0]!.args.slot).toBe(victimSlot);
+    for (const e of [vacated[0]!, replaced[0]!]) {
+      const tx = await pub.getTransaction({ hash: e.transactionHash });
+      expect(live, `${e.eventName} sent by a live member`).toContain(tx.from.toLowerCase());
+    }
+    const second = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [taskId] })) as readonly Address[];
+    expect(second.filter((a, slot) => slot !== victimSlot).map((a) => a.toLowerCase())).toEqual(live);
+    const newNode = second[victimSlot]!.toLowerCase();
+    expect(newNode).toBe(replaced[0]!.args.newNode!.toLowerCase());
+
+    // One finalization, one reallocate, one redraw (DrawScheduled is emitted by reallocate only here).
+    expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId }, fromBlock: 0n })).toHaveLength(1);
+    expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "DrawScheduled", args: { taskId }, fromBlock: 0n })).toHaveLength(1);
+    // Every member of round 1 ends finalized; the restarted node's resumed job ends finalized if it was drawn
+    // again, `not-seated` if the fifth node took its slot. The keepers' transactions appear in the live members'
+    // outcomes, once each.
+    const keeperActions: string[] = [];
+    for (const n of nodes.filter((x) => second.some((a) => a.toLowerCase() === x.address.toLowerCase()))) {
+      const job = await until(`node ${n.index}'s outcome`, async () => (await tasksOf(n)).jobs.find((j) => j.taskId === out.taskId), 60_000, 250);
+      expect(job).toMatchObject({ outcome: "finalized", resultHash: expected, participants: [0, 1, 2, 3] });
+      keeperActions.push(...((job as unknown as { transactions: { action: string }[] }).transactions ?? []).map((t) => t.action));
+    }
+    expect(keeperActions.filter((a) => a === "reallocate")).toHaveLength(1);
+    expect(keeperActions.filter((a) => a === "assign")).toHaveLength(1);
+    if (newNode !== victim.address.toLowerCase()) {
+      const job = await until("the restarted node's resumed job", async () => (await tasksOf(restarted)).jobs.find((j) => j.taskId === out.taskId), 90_000, 250);
+      expect(job).toMatchObject({ outcome: "not-seated" });
     }
   });
 });

@@ -39,6 +39,7 @@ import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/servi
 import { createDsmpChainClient } from "./chain/chain-client.ts";
 import { createBlobService, type BlobService } from "./tasks/blob-protocol.ts";
 import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.ts";
+import { dialCommittee } from "./tasks/committee-dial.ts";
 import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
 
 /** A service this node provides: the on-chain id and the backend that answers it. */
@@ -426,6 +427,9 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         blobs: blobService,
         store: blobStore,
         peers: () => libp2p.getPeers(),
+        connectCommittee: (members, signal) => {
+          dialCommittee(libp2p, members, (m) => chainView.state.nodes.get(m.toLowerCase() as Address)?.peerId, signal, nodeLog);
+        },
         logger: log,
         metrics,
       });

@@ -4,10 +4,11 @@
  * the actions ask, republishes its own messages until the round ends (gossipsub has no history: a member
  * whose mesh formed late still hears them), ticks the clock, and hands chain actions to a {@link RoundChain}.
  *
- * Why gossipsub and not direct streams: the committee is small but its members learn each other's addresses
- * only from the chain (node → PeerId), and gossipsub relays through any connected member, so two members
- * without a direct connection still hear each other; one topic per task keeps rounds apart and lets a node
- * leave it when the task ends. Every message carries its own authentication (EIP-712 signature, or a reveal that
+ * Why gossipsub and not direct streams: the committee is small but its members learn each other only from the
+ * chain (node → PeerId), and gossipsub relays through any connected member, so two members without a direct
+ * connection still hear each other as long as some chain of members connects them (it does not forward a topic
+ * through non-subscribers: the runner dials the other members at job start, committee-dial.ts); one topic per
+ * task keeps rounds apart and lets a node leave it when the task ends. Every message carries its own authentication (EIP-712 signature, or a reveal that
  * must open a signed seal), so relays need no trust.
  */
 import type { GossipSub, Message } from "@libp2p/gossipsub";

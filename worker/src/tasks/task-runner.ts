@@ -126,6 +126,12 @@ export interface TaskRunnerComponents {
   store: BlobStore;
   /** Peers to ask for blobs (connected peers). */
   peers: () => PeerId[];
+  /**
+   * Dials the committee members this node is not connected to (their PeerIds from the chain), so that the
+   * round's gossip has a direct path between members; best effort, in the background. Omitted in tests that
+   * connect the nodes themselves.
+   */
+  connectCommittee?: (members: readonly Address[], signal: AbortSignal) => void;
   logger: Logger;
   /** The node's metrics (`dsmp_tasks_*`); omitted in tests that do not read them. */
   metrics?: DsmpMetrics;
@@ -279,6 +285,9 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
       const committee = await read<readonly Address[]>("committeeOf", taskId);
       const selfSlot = committee.findIndex((a) => a.toLowerCase() === account.address.toLowerCase());
       if (selfSlot < 0) return { outcome: "not-seated" };
+      // Gossipsub forwards a topic only through peers subscribed to it: members joined only through a non-member
+      // would not hear each other. Connect to the others now, while the module runs.
+      components.connectCommittee?.(committee.filter((a, slot) => slot !== selfSlot && a !== "0x0000000000000000000000000000000000000000"), signal);
       const [created] = await chain.public.getContractEvents({ address: taskManager, abi: abis.TaskManager, eventName: "TaskCreated", args: { taskId }, fromBlock: init.fromBlock });
       if (created === undefined) throw new Error(`no TaskCreated event for task ${taskId}`);
       const { moduleHash, inputHash } = created.args as { moduleHash: Hex; inputHash: Hex };
