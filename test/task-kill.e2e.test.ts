@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createPublicClient, http, type Address } from "viem";
+import { createPublicClient, http, type Address, type Hex } from "viem";
 import { hardhat } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { abis, type Deployment } from "../contracts/index.ts";
@@ -268,10 +268,10 @@ describe("kill -9 of an assigned worker process (real OS processes, chain, Redis
     }
   });
 
-  it("q = n: the killed member stalls round 0; the live members reallocate and redraw on their own; the task finalizes in round 1 with a full committee", async () => {
+  it("q = n: the killed member stalls round 0; the live members reallocate and redraw on their own; the task finalizes with a full committee", async () => {
     const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
     const tm = deployment.contracts.TaskManager!.address;
-    const task = submit("replace", 4, 4, { commit: 15, reveal: 15 });
+    const task = submit("replace", 4, 4, { commit: 30, reveal: 15 });
     const victim = await killFirstActiveMember();
     const expected = sha256Hex(await runWasm(wasm, task.input));
     const taskId = await until("the task id", async () => {
@@ -298,40 +298,51 @@ describe("kill -9 of an assigned worker process (real OS processes, chain, Redis
     expect(out.resultHash).toBe(expected);
     expect(out.participants).toEqual([0, 1, 2, 3]);
     const info = await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [taskId] });
-    expect(info.round).toBe(1);
+    const events = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, args: { taskId }, fromBlock: 0n });
+    const history = events.map((e) => `${e.blockNumber} ${e.eventName} ${JSON.stringify(e.args, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}`).join("\n");
+    const why = `victim node ${victim.index} (${victim.address}), slot ${victimSlot}; events:\n${history}`;
+    // Usually round 1. A round more is legitimate when the draw seats the restarted node again before its stalled
+    // job was picked up (lock 10 s): it is silent once more and replaced once more.
+    expect(info.round, why).toBeGreaterThanOrEqual(1);
 
-    // Only the killed member's slot was vacated; the reallocate and the redraw came from live members.
-    const vacated = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "SlotVacated", args: { taskId }, fromBlock: 0n });
-    expect(vacated.map((e) => ({ slot: e.args.slot, node: e.args.node!.toLowerCase() }))).toEqual([{ slot: victimSlot, node: victim.address.toLowerCase() }]);
-    const replaced = await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "WorkerReplaced", args: { taskId }, fromBlock: 0n });
-    expect(replaced).toHaveLength(1);
-    expect(replaced[0]!.args.slot).toBe(victimSlot);
-    for (const e of [vacated[0]!, replaced[0]!]) {
+    // Round 0 vacated exactly the killed member's slot; every reallocate and redraw came from a member that was
+    // alive and seated in that round, never from the vacated node, once per round.
+    const ofKind = <N extends string>(name: N) => events.filter((e) => e.eventName === name);
+    const vacated = ofKind("SlotVacated") as { args: { slot: number; node: Address; round: number }; transactionHash: Hex }[];
+    expect(vacated.filter((e) => e.args.round === 0).map((e) => ({ slot: e.args.slot, node: e.args.node.toLowerCase() })), why).toEqual([
+      { slot: victimSlot, node: victim.address.toLowerCase() },
+    ]);
+    const scheduled = ofKind("DrawScheduled") as { args: { round: number }; transactionHash: Hex }[];
+    expect(scheduled.map((e) => e.args.round), why).toEqual(Array.from({ length: info.round }, (_, i) => i + 1));
+    const replaced = ofKind("WorkerReplaced") as { args: { slot: number; oldNode: Address; newNode: Address; round: number }; transactionHash: Hex }[];
+    expect(replaced.map((e) => e.args.slot).sort(), why).toEqual(vacated.map((e) => e.args.slot).sort());
+    for (const e of [...scheduled, ...replaced]) {
       const tx = await pub.getTransaction({ hash: e.transactionHash });
-      expect(live, `${e.eventName} sent by a live member`).toContain(tx.from.toLowerCase());
+      // Both events name the round that starts; SlotVacated names the round that ended.
+      const vacatedThen = vacated.filter((v) => v.args.round === e.args.round - 1).map((v) => v.args.node.toLowerCase());
+      expect(live, `${why}\n${tx.from} sent a keeper transaction`).toContain(tx.from.toLowerCase());
+      expect(vacatedThen).not.toContain(tx.from.toLowerCase());
     }
-    const second = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [taskId] })) as readonly Address[];
-    expect(second.filter((a, slot) => slot !== victimSlot).map((a) => a.toLowerCase())).toEqual(live);
-    const newNode = second[victimSlot]!.toLowerCase();
-    expect(newNode).toBe(replaced[0]!.args.newNode!.toLowerCase());
+    // The members that stayed alive kept their slots to the end.
+    const final = (await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "committeeOf", args: [taskId] })) as readonly Address[];
+    expect(final.filter((_a, slot) => slot !== victimSlot).map((a) => a.toLowerCase())).toEqual(live);
+    expect(ofKind("TaskFinalized")).toHaveLength(1);
 
-    // One finalization, one reallocate, one redraw (DrawScheduled is emitted by reallocate only here).
-    expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "TaskFinalized", args: { taskId }, fromBlock: 0n })).toHaveLength(1);
-    expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "DrawScheduled", args: { taskId }, fromBlock: 0n })).toHaveLength(1);
-    // Every member of round 1 ends finalized; the restarted node's resumed job ends finalized if it was drawn
-    // again, `not-seated` if the fifth node took its slot. The keepers' transactions appear in the live members'
-    // outcomes, once each.
+    // Every member of the final round ends finalized; the keepers' transactions appear in the live members'
+    // outcomes once per round (the stagger keeps the others quiet; a lost race reverts at estimation, unsent).
     const keeperActions: string[] = [];
-    for (const n of nodes.filter((x) => second.some((a) => a.toLowerCase() === x.address.toLowerCase()))) {
+    for (const n of nodes.filter((x) => final.some((a) => a.toLowerCase() === x.address.toLowerCase()))) {
       const job = await until(`node ${n.index}'s outcome`, async () => (await tasksOf(n)).jobs.find((j) => j.taskId === out.taskId), 60_000, 250);
-      expect(job).toMatchObject({ outcome: "finalized", resultHash: expected, participants: [0, 1, 2, 3] });
+      expect(job, why).toMatchObject({ outcome: "finalized", resultHash: expected, participants: [0, 1, 2, 3] });
       keeperActions.push(...((job as unknown as { transactions: { action: string }[] }).transactions ?? []).map((t) => t.action));
     }
-    expect(keeperActions.filter((a) => a === "reallocate")).toHaveLength(1);
-    expect(keeperActions.filter((a) => a === "assign")).toHaveLength(1);
-    if (newNode !== victim.address.toLowerCase()) {
+    expect(keeperActions.filter((a) => a === "reallocate"), why).toHaveLength(info.round);
+    expect(keeperActions.filter((a) => a === "assign"), why).toHaveLength(info.round);
+    // The restarted node: finalized if it holds the slot in the end; otherwise its resumed job was not seated
+    // (or, when its lock lapsed only after the finalization, found the task closed).
+    if (final[victimSlot]!.toLowerCase() !== victim.address.toLowerCase()) {
       const job = await until("the restarted node's resumed job", async () => (await tasksOf(restarted)).jobs.find((j) => j.taskId === out.taskId), 90_000, 250);
-      expect(job).toMatchObject({ outcome: "not-seated" });
+      expect(["not-seated", "already-closed"]).toContain(job.outcome);
     }
   });
 });
