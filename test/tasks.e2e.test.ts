@@ -568,4 +568,49 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     expect(keeperActions.filter((a) => a === "assign")).toHaveLength(1);
     expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "DrawScheduled", args: { taskId: id }, fromBlock: 0n })).toHaveLength(1);
   });
+
+  it("dsmp task claim: too early is refused with the time it becomes possible; after the final deadline the submitter gets reward + fee back, once", async () => {
+    const c = deployment.contracts;
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
+    await pub.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(7).address, parseEther("100")] }),
+    });
+    writeFileSync(join(root, "claim.wasm"), await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8")));
+    writeFileSync(join(root, "claim.txt"), "nobody will finish this in time");
+    const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile];
+    const run = async (argv: string[], key = devPrivateKey(7)) => {
+      const io = createMemoryIo();
+      const code = await runCli([...argv, "--key", key, ...common], io);
+      return { code, out: io.out(), err: io.err() };
+    };
+    const submitted = await run(["task", "submit", "--module", join(root, "claim.wasm"), "--input", join(root, "claim.txt"), "--n", "3", "--q", "3", "--reward", "2", "--commit-window", "5", "--reveal-window", "10", "--deadline", "60", "--no-wait", "--json", "--node-api", net.nodes[0]!.apiUrl]);
+    expect(submitted.code, submitted.err).toBe(0);
+    const taskId = String(JSON.parse(submitted.out).taskId);
+
+    const early = await run(["task", "claim", taskId]);
+    expect(early.code).toBe(1);
+    expect(early.err).toMatch(new RegExp(`too early for task ${taskId}: possible after`));
+    // Another account cannot take the refund.
+    await pub.request({ method: "evm_increaseTime" as never, params: [120] as never });
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    const stranger = await run(["task", "claim", taskId], devPrivateKey(8));
+    expect(stranger.code).toBe(1);
+    expect(stranger.err).toMatch(new RegExp(`did not submit task ${taskId}`));
+
+    const token = { address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(7).address] } as const;
+    const before = await pub.readContract(token);
+    const info = await pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "getTask", args: [BigInt(taskId)] });
+    const claimed = await run(["task", "claim", taskId, "--json"]);
+    expect(claimed.code, claimed.err).toBe(0);
+    const out = JSON.parse(claimed.out) as { taskId: string; refunded: string; txHash: string };
+    expect(String(out.taskId)).toBe(taskId);
+    expect(BigInt(out.refunded)).toBe(info.reward + info.fee);
+    expect(await pub.readContract(token)).toBe(before + info.reward + info.fee);
+    const status = await run(["task", "status", taskId, "--json"]);
+    expect(JSON.parse(status.out).status).toBe("refunded");
+    const again = await run(["task", "claim", taskId]);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/refunded/);
+  });
 });

@@ -11,6 +11,8 @@ describe("dsmp task: usage", () => {
     { argv: [...submit, "--reward", "ten"], err: /--reward/ },
     { argv: ["task", "submit", "--input", "in.bin", "--reward", "1"], err: /--module/ },
     { argv: ["task", "status", "abc"], err: /<id>/ },
+    { argv: ["task", "claim", "-1"], err: /<id>/ },
+    { argv: ["task", "claim"], err: /id/ },
   ];
   for (const c of cases) {
     it(`rejects: ${c.argv.slice(2).join(" ")}`, async () => {
@@ -29,6 +31,6 @@ describe("dsmp task: usage", () => {
   it("lists the task commands in --help", async () => {
     const io = createMemoryIo();
     expect(await runCli(["--help"], io, { env: {} })).toBe(0);
-    for (const cmd of ["task submit", "task status", "task ls", "task watch"]) expect(io.out()).toContain(cmd);
+    for (const cmd of ["task submit", "task status", "task ls", "task watch", "task claim"]) expect(io.out()).toContain(cmd);
   });
 });

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { maxUint256, type Address, type Hex } from "viem";
 import { abis } from "@dsmp/contracts";
 import { readDeploymentFile } from "../chain/deployment-file.ts";
+import { claimTask } from "../chain/actions/claim-task.ts";
 import { readChain, sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
 import { CliUsageError } from "../errors.ts";
@@ -277,6 +278,16 @@ export async function taskWatchCommand(options: GlobalOptions & { id: string; no
   if (options.json) printJson(io, { taskId, ...result });
 }
 
+/** `dsmp task claim <id>`. */
+export async function taskClaimCommand(options: GlobalOptions & { id: string }, io: CliIo): Promise<void> {
+  const taskId = parseId(options.id, "<id>");
+  const client = await connectChain(options, { signs: true, signal: io.signal });
+  await taskManagerOf(client, options);
+  const claimed = await claimTask(client, { taskId, signal: io.signal });
+  if (options.json) return printJson(io, { taskId, refunded: claimed.refunded, txHash: claimed.hash });
+  printLine(io, `refunded ${tokenAmount(client, claimed.refunded)} (reward + fee) of task ${taskId} (tx ${claimed.hash})`);
+}
+
 const nodeApiOption = { name: "node-api", type: "string", value: "<url>", description: `the local Xnode's control API (default ${DEFAULT_NODE_API})` } as const;
 const idArgument = { name: "id", description: "task id" } as const;
 
@@ -329,6 +340,15 @@ export const taskCommands: readonly CliCommand[] = [
     summary: "list tasks with their status and result",
     examples: ["dsmp task ls", "dsmp task ls --json"],
     run: (input, io) => taskListCommand(input.global, io),
+  },
+  {
+    path: ["task", "claim"],
+    summary: "take back the reward and fee of your task that reached no quorum",
+    description:
+      "Submitter only. Possible once the task's final deadline has passed without finalization, or earlier when its last draw round\nended without a quorum. Collateral of the committee is released; silent members of the last round pay the no-show penalty.",
+    positionals: [idArgument],
+    examples: ["dsmp task claim 7", "dsmp task claim 7 --json"],
+    run: (input, io) => taskClaimCommand({ ...input.global, id: input.argument("id") }, io),
   },
   {
     path: ["task", "watch"],
