@@ -492,4 +492,54 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     expect(await latency.getAttribute("aria-label")).toMatch(/p50: \d+(\.\d)? ms; p99: \d+(\.\d)? ms/);
     await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
   });
+
+  // Last: it moves the chain's clock forward.
+  it("submitter: a task nobody finished can be refunded from the page once its final deadline passed (disabled before, with the time)", async () => {
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const tm = deployment.contracts.TaskManager!.address;
+    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(CONSUMER) });
+    const mined = async (hash: Promise<Hex>) => {
+      const r = await pub.waitForTransactionReceipt({ hash: await hash });
+      expect(r.status).toBe("success");
+      return r;
+    };
+    // A task whose draw nobody runs (the submitter's `assign` never comes): it stays pending until its deadline.
+    const reward = parseEther("4");
+    const fee = (reward * BigInt(await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "protocolFeeBps" })) + 9_999n) / 10_000n;
+    await mined(submitter.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [tm, reward + fee] }));
+    const now = (await pub.getBlock()).timestamp;
+    const created = await mined(
+      submitter.writeContract({
+        address: tm,
+        abi: abis.TaskManager,
+        functionName: "createTask",
+        args: [{ moduleHash: `0x${"11".repeat(32)}`, inputHash: `0x${"22".repeat(32)}`, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 2, reward, commitWindow: 30, revealWindow: 30, finalDeadline: Number(now) + 120 }],
+      }),
+    );
+    const id = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!);
+
+    const page = await openAs(CONSUMER, "/tasks");
+    await page.getByTestId("task-list").getByRole("button", { name: `#${id}` }).click();
+    const claim = page.getByRole("button", { name: "Claim refund" });
+    await expect.poll(() => claim.count(), { timeout: 15_000 }).toBe(1);
+    expect(await claim.isDisabled()).toBe(true);
+    expect(await page.getByTestId("task-claim-reason").textContent()).toMatch(/possible after the final deadline, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    // Another account sees no button.
+    const other = await openAs(OPERATOR, "/tasks");
+    await other.getByTestId("task-list").getByRole("button", { name: `#${id}` }).click();
+    await expect.poll(() => other.getByTestId("task-stage").getAttribute("data-stage"), { timeout: 15_000 }).toBe("created");
+    expect(await other.getByRole("button", { name: "Claim refund" }).count()).toBe(0);
+
+    await pub.request({ method: "evm_increaseTime" as never, params: [300] as never });
+    await pub.request({ method: "evm_mine" as never, params: [] as never });
+    await expect.poll(() => claim.isEnabled(), { timeout: 20_000 }).toBe(true);
+    const balanceBefore = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
+    await claim.click();
+    await expect.poll(() => page.getByTestId("claim-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    expect(await page.getByTestId("claim-tx").textContent()).toContain(`confirmed: refunded ${formatOpen(reward + fee)} (reward + fee) of task #${id}`);
+    const balanceAfter = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
+    expect(balanceAfter - balanceBefore).toBe(reward + fee);
+    expect((await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "getTask", args: [id] })).status).toBe(4);
+    await expect.poll(() => page.getByTestId("task-stage").getAttribute("data-stage"), { timeout: 15_000 }).toBe("refunded");
+  });
 });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { describeResult, fromBase64, parseTaskForm, sha256Hex, taskFee, taskStage, toBase64, type TaskFormFields } from "./tasks.ts";
+import { claimability, describeResult, fromBase64, parseTaskForm, sha256Hex, taskFee, taskStage, toBase64, type TaskFormFields } from "./tasks.ts";
 
 const round = (committed: number[], revealed: number[]) => ({ taskId: "1", committed, revealed });
 
@@ -65,5 +65,30 @@ describe("result bytes", () => {
     expect(await sha256Hex(bytes)).toBe(`0x${createHash("sha256").update(bytes).digest("hex")}`);
     expect(toBase64(bytes)).toBe(Buffer.from(bytes).toString("base64"));
     expect(fromBase64(toBase64(bytes))).toEqual(bytes);
+  });
+});
+
+describe("claimability", () => {
+  const SUB = "0x00000000000000000000000000000000000000aa";
+  const OTHER = "0x00000000000000000000000000000000000000bb";
+  const base = { status: 2, submitter: SUB, round: 0, reportDeadline: 1_000n, finalDeadline: 2_000n };
+  it.each([
+    ["active, before the final deadline: shown, not yet", base, SUB, 1_500n, { show: true, claimable: false }],
+    ["active, after the final deadline", base, SUB, 2_001n, { show: true, claimable: true }],
+    ["exactly at the final deadline: not yet (the contract wants later)", base, SUB, 2_000n, { show: true, claimable: false }],
+    ["pending (never drawn), after the final deadline", { ...base, status: 1 }, SUB, 2_001n, { show: true, claimable: true }],
+    ["last round over without quorum, before the final deadline", { ...base, round: 2 }, SUB, 1_001n, { show: true, claimable: true }],
+    ["last round still open", { ...base, round: 2 }, SUB, 1_000n, { show: true, claimable: false }],
+    ["rounds left: wait for reallocation or the final deadline", { ...base, round: 1 }, SUB, 1_500n, { show: true, claimable: false }],
+    ["another account", base, OTHER, 2_001n, { show: false, claimable: false }],
+    ["no account", base, undefined, 2_001n, { show: false, claimable: false }],
+    ["finalized", { ...base, status: 3 }, SUB, 9_999n, { show: false, claimable: false }],
+    ["refunded", { ...base, status: 4 }, SUB, 9_999n, { show: false, claimable: false }],
+    ["submitter address in another case", { ...base, submitter: SUB.toUpperCase().replace("0X", "0x") }, SUB, 2_001n, { show: true, claimable: true }],
+  ] as const)("%s", (_name, task, account, now, expected) => {
+    expect(claimability(task, account, now, 3)).toMatchObject(expected);
+  });
+  it("says when it becomes possible", () => {
+    expect(claimability(base, SUB, 1_500n, 3).reason).toBe("possible after the final deadline, 1970-01-01 00:33:20 UTC, if the task is not finished by then");
   });
 });

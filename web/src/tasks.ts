@@ -81,6 +81,28 @@ export function parseTaskForm(f: TaskFormFields): { values?: TaskFormValues; err
   return { values: { n: n!, q: q!, reward: reward!, commitWindow: commitWindow!, revealWindow: revealWindow!, deadline: deadline! }, errors };
 }
 
+/** What the page needs to decide whether the connected account can claim a task's refund. */
+export interface ClaimCheck {
+  status: number;
+  submitter: string;
+  round: number;
+  reportDeadline: bigint;
+  finalDeadline: bigint;
+}
+
+/**
+ * Can `account` claim the refund of a task now (TaskManager.claim's rules)? Only the submitter, only while the
+ * task is pending or active, and only after its final deadline — or earlier once its last draw round has ended
+ * without a quorum. `nowSeconds` is chain time (the later of the newest block's timestamp and the clock).
+ */
+export function claimability(t: ClaimCheck, account: string | undefined, nowSeconds: bigint, maxRounds: number): { show: boolean; claimable: boolean; reason: string } {
+  if (t.status !== 1 && t.status !== 2) return { show: false, claimable: false, reason: "the task is closed" };
+  if (account === undefined || account.toLowerCase() !== t.submitter.toLowerCase()) return { show: false, claimable: false, reason: "only the submitter can claim a refund" };
+  if (nowSeconds > t.finalDeadline) return { show: true, claimable: true, reason: "the final deadline passed without a result" };
+  if (t.status === 2 && nowSeconds > t.reportDeadline && t.round + 1 >= maxRounds) return { show: true, claimable: true, reason: "the last draw round ended without a quorum" };
+  return { show: true, claimable: false, reason: `possible after the final deadline, ${new Date(Number(t.finalDeadline) * 1000).toISOString().replace("T", " ").slice(0, 19)} UTC, if the task is not finished by then` };
+}
+
 /** Result bytes for people: the text when it is printable UTF-8, and always the hex. */
 export function describeResult(bytes: Uint8Array): { text: string | undefined; hex: Hex } {
   const hex = `0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}` as Hex;

@@ -13,7 +13,7 @@ import { useWriteReady } from "../components/wallet-bar.tsx";
 import { useDsmp } from "../dsmp-context.tsx";
 import { formatOpen, formatUtc, shortHex } from "../format.ts";
 import { nodeGet, NodeApiError } from "../node-api.ts";
-import { TASK_STAGES, TASK_STATUS, describeResult, fromBase64, parseTaskForm, sha256Hex, taskFee, taskStage, toBase64, type RoundView, type TaskFormFields } from "../tasks.ts";
+import { TASK_STAGES, TASK_STATUS, claimability, describeResult, fromBase64, parseTaskForm, sha256Hex, taskFee, taskStage, toBase64, type RoundView, type TaskFormFields } from "../tasks.ts";
 import { TxStatus, useTxRunner, type TxContext } from "../tx-runner.tsx";
 
 export { TASK_STAGES };
@@ -273,6 +273,62 @@ function describeTaskEvent(name: string, a: Record<string, unknown>): string {
   }
 }
 
+/** The submitter's refund of a task that reached no quorum (TaskManager.claim), with when it becomes possible. */
+function ClaimRefund({ id, info }: { id: bigint; info: TaskInfo }) {
+  const { client, contracts } = useDsmp();
+  const { address } = useConnection();
+  const ready = useWriteReady();
+  const tx = useTxRunner();
+  const queryClient = useQueryClient();
+  const tm = contracts.tasks!;
+  const chain = useQuery({
+    queryKey: ["task-claim-clock", id.toString()],
+    refetchInterval: 5_000,
+    queryFn: async () => {
+      const [block, parameters] = await Promise.all([client.getBlock(), client.readContract({ address: tm, abi: TM, functionName: "parameters" }) as Promise<{ maxRounds: number }>]);
+      return { blockTime: block.timestamp, maxRounds: Number(parameters.maxRounds) };
+    },
+  });
+  if (chain.data === undefined) return null;
+  // Chain time: the next block is stamped no earlier than now, nor than the newest block.
+  const now = BigInt(Math.max(Math.floor(Date.now() / 1000), Number(chain.data.blockTime)));
+  const check = claimability(info, address, now, chain.data.maxRounds);
+  if (!check.show && tx.state.status === "idle") return null;
+  return (
+    <div className="claim" data-testid="task-claim">
+      <button
+        type="button"
+        disabled={!check.claimable || !ready.ready || tx.busy}
+        onClick={() =>
+          void tx.run(async (t) => {
+            const receipt = await t.write("claim", { address: tm, abi: TM, functionName: "claim", args: [id] });
+            let amount: bigint | undefined;
+            for (const log of receipt.logs) {
+              if (log.address.toLowerCase() !== tm.toLowerCase()) continue;
+              try {
+                const ev = decodeEventLog({ abi: abis.TaskManager, data: log.data, topics: log.topics });
+                if (ev.eventName === "TaskRefunded") amount = ev.args.amount;
+              } catch {
+                // another event of the contract
+              }
+            }
+            await queryClient.invalidateQueries({ queryKey: ["task", id.toString()] });
+            return `refunded ${amount === undefined ? "" : formatOpen(amount)} (reward + fee) of task #${id}`;
+          })
+        }
+      >
+        Claim refund
+      </button>
+      <span className="muted" data-testid="task-claim-reason">
+        {" "}
+        {check.reason}
+      </span>
+      {!ready.ready && check.claimable ? <span className="muted"> {ready.reason}</span> : null}
+      <TxStatus state={tx.state} testId="claim-tx" />
+    </div>
+  );
+}
+
 function TaskDetail({ id }: { id: bigint }) {
   const task = useTask(id);
   const queryClient: QueryClient = useQueryClient();
@@ -341,6 +397,7 @@ function TaskDetail({ id }: { id: bigint }) {
           </>
         ) : null}
       </dl>
+      <ClaimRefund id={id} info={info} />
       <h3>On-chain history</h3>
       {history && history.length > 0 ? (
         <ol data-testid="task-history">
