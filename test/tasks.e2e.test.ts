@@ -569,24 +569,39 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     expect(await pub.getContractEvents({ address: tm, abi: abis.TaskManager, eventName: "DrawScheduled", args: { taskId: id }, fromBlock: 0n })).toHaveLength(1);
   });
 
-  it("dsmp task claim: too early is refused with the time it becomes possible; after the final deadline the submitter gets reward + fee back, once", async () => {
+  it("dsmp task claim: too early is refused with the time it becomes possible, another account is refused; after the final deadline the submitter gets reward + fee back, once", async () => {
     const c = deployment.contracts;
     const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
     const deployer = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(0) });
     await pub.waitForTransactionReceipt({
       hash: await deployer.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "transfer", args: [devAccount(7).address, parseEther("100")] }),
     });
-    writeFileSync(join(root, "claim.wasm"), await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8")));
-    writeFileSync(join(root, "claim.txt"), "nobody will finish this in time");
     const common = ["--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile];
     const run = async (argv: string[], key = devPrivateKey(7)) => {
       const io = createMemoryIo();
       const code = await runCli([...argv, "--key", key, ...common], io);
       return { code, out: io.out(), err: io.err() };
     };
-    const submitted = await run(["task", "submit", "--module", join(root, "claim.wasm"), "--input", join(root, "claim.txt"), "--n", "3", "--q", "3", "--reward", "2", "--commit-window", "5", "--reveal-window", "10", "--deadline", "60", "--no-wait", "--json", "--node-api", net.nodes[0]!.apiUrl]);
-    expect(submitted.code, submitted.err).toBe(0);
-    const taskId = String(JSON.parse(submitted.out).taskId);
+    // A task whose draw nobody runs (its submitter never sends `assign`): no committee can finish it, whatever the
+    // runners do; it stays pending until its final deadline.
+    const tm = c.TaskManager!.address;
+    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(7) });
+    const mined = async (hash: Promise<Hex>) => {
+      const r = await pub.waitForTransactionReceipt({ hash: await hash });
+      expect(r.status).toBe("success");
+      return r;
+    };
+    await mined(submitter.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [tm, maxUint256] }));
+    const now = (await pub.getBlock()).timestamp;
+    const created = await mined(
+      submitter.writeContract({
+        address: tm,
+        abi: abis.TaskManager,
+        functionName: "createTask",
+        args: [{ moduleHash: `0x${"33".repeat(32)}`, inputHash: `0x${"44".repeat(32)}`, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 3, reward: parseEther("2"), commitWindow: 5, revealWindow: 10, finalDeadline: Number(now) + 60 }],
+      }),
+    );
+    const taskId = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!).toString();
 
     const early = await run(["task", "claim", taskId]);
     expect(early.code).toBe(1);

@@ -528,11 +528,16 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const other = await openAs(OPERATOR, "/tasks");
     await other.getByTestId("task-list").getByRole("button", { name: `#${id}` }).click();
     await expect.poll(() => other.getByTestId("task-stage").getAttribute("data-stage"), { timeout: 15_000 }).toBe("created");
+    // Decided (not still loading) and hidden for this account.
+    await expect.poll(() => other.getByTestId("task-claim").getAttribute("data-claim"), { timeout: 15_000 }).toBe("hidden");
     expect(await other.getByRole("button", { name: "Claim refund" }).count()).toBe(0);
+    expect(await page.getByTestId("task-claim").getAttribute("data-claim")).toBe("not-yet");
 
+    // Move the chain's clock past the final deadline (a devnet's clock moves with blocks: one carries the new time).
     await pub.request({ method: "evm_increaseTime" as never, params: [300] as never });
     await pub.request({ method: "evm_mine" as never, params: [] as never });
     await expect.poll(() => claim.isEnabled(), { timeout: 20_000 }).toBe(true);
+    expect(await page.getByTestId("task-claim").getAttribute("data-claim")).toBe("claimable");
     const balanceBefore = await pub.readContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "balanceOf", args: [devAccount(CONSUMER).address] });
     await claim.click();
     await expect.poll(() => page.getByTestId("claim-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");

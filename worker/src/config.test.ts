@@ -41,6 +41,7 @@ describe("resolveConfig: defaults", () => {
       gateway: { host: "127.0.0.1", port: 4663 },
       redis: { url: "redis://127.0.0.1:6379" },
       metrics: { enabled: true },
+      tasks: { keeperStaggerMs: 15_000 },
     });
   });
 
@@ -91,6 +92,7 @@ describe("resolveConfig: environment variables", () => {
     { env: { DSMP_API_ALLOWED_HOSTS: "xnode.lan, 192.168.1.20,[fd00::1]" }, pick: (c) => c.api.allowedHosts, expected: ["xnode.lan", "192.168.1.20", "[fd00::1]"] },
     { env: { DSMP_METRICS_ENABLED: "0" }, pick: (c) => c.metrics.enabled, expected: false },
     { env: { DSMP_METRICS_ENABLED: "true" }, pick: (c) => c.metrics.enabled, expected: true },
+    { env: { DSMP_TASKS_KEEPER_STAGGER_MS: "30000" }, pick: (c) => c.tasks.keeperStaggerMs, expected: 30_000 },
     { env: { DSMP_P2P_DHT_MODE: "lan" }, pick: (c) => c.p2p.dhtMode, expected: "lan" },
     { env: { DSMP_CHAIN_RPC_URL: "wss://rpc.example.org" }, pick: (c) => c.chain.rpcUrl, expected: "wss://rpc.example.org" },
     { env: { DSMP_REDIS_URL: "rediss://cache:6380/2" }, pick: (c) => c.redis.url, expected: "rediss://cache:6380/2" },
@@ -112,6 +114,7 @@ describe("resolveConfig: validation", () => {
     { name: "port out of range", parameters: { flags: { api: { port: 70000 } } }, path: "api.port", origin: "flags" },
     { name: "port not a number (env)", parameters: { env: { DSMP_API_PORT: "80a" } }, path: "api.port", origin: "env DSMP_API_PORT" },
     { name: "boolean not a boolean", parameters: { env: { DSMP_METRICS_ENABLED: "yes please" } }, path: "metrics.enabled", origin: "env DSMP_METRICS_ENABLED" },
+    { name: "keeper stagger below a second", parameters: { env: { DSMP_TASKS_KEEPER_STAGGER_MS: "500" } }, path: "tasks.keeperStaggerMs", origin: "env DSMP_TASKS_KEEPER_STAGGER_MS" },
     { name: "bad multiaddr", parameters: { flags: { p2p: { listen: ["/ip4/127.0.0.1/tcp/1", "/nope/1"] } } }, path: "p2p.listen[1]", origin: "flags" },
     { name: "bootstrap without /p2p/", parameters: { flags: { p2p: { bootstrap: ["/ip4/1.2.3.4/tcp/1"] } } }, path: "p2p.bootstrap[0]" },
     { name: "unknown dht mode", parameters: { env: { DSMP_P2P_DHT_MODE: "mars" } }, path: "p2p.dhtMode" },

@@ -76,6 +76,11 @@ export const DEFAULT_API_ALLOWED_HOSTS: readonly string[] = [];
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /** Metrics are cheap (counters and a few histograms) and the observability protocol relies on them. */
 export const DEFAULT_METRICS_ENABLED = true;
+/**
+ * Stagger between the task committee members that move a stalled task on (ms; docs/tasks.md "Who reallocates").
+ * More than a block time plus propagation: 15 s covers Ethereum's 12 s blocks.
+ */
+export const DEFAULT_TASK_KEEPER_STAGGER_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // Options types (resolved: every field present)
@@ -149,6 +154,11 @@ export interface MetricsOptions {
   enabled: boolean;
 }
 
+export interface TaskOptions {
+  /** Stagger between keepers of a stalled task (ms). @default {@link DEFAULT_TASK_KEEPER_STAGGER_MS} */
+  keeperStaggerMs: number;
+}
+
 export interface DsmpConfig {
   node: NodeOptions;
   p2p: P2pOptions;
@@ -157,6 +167,7 @@ export interface DsmpConfig {
   gateway: GatewayOptions;
   redis: RedisOptions;
   metrics: MetricsOptions;
+  tasks: TaskOptions;
 }
 
 export type ConfigSection = keyof DsmpConfig;
@@ -237,6 +248,7 @@ const ConfigSchema: z.ZodType<DsmpConfig, z.ZodTypeDef, unknown> = z
       .strict(),
     redis: z.object({ url: urlWithProtocol(["redis:", "rediss:"]) }).strict(),
     metrics: z.object({ enabled: z.boolean() }).strict(),
+    tasks: z.object({ keeperStaggerMs: z.number().int().min(1_000).max(3_600_000) }).strict(),
   })
   .strict()
   .transform(
@@ -275,6 +287,7 @@ export function defaultConfigLayer(env: Readonly<Record<string, string | undefin
     gateway: { host: DEFAULT_GATEWAY_HOST, port: DEFAULT_GATEWAY_PORT },
     redis: { url: DEFAULT_REDIS_URL },
     metrics: { enabled: DEFAULT_METRICS_ENABLED },
+    tasks: { keeperStaggerMs: DEFAULT_TASK_KEEPER_STAGGER_MS },
   };
 }
 
@@ -343,6 +356,7 @@ export const CONFIG_ENV_VARS: readonly EnvVar[] = [
   { name: "DSMP_GATEWAY_CONSUMER_KEY_ENV", section: "gateway", field: "consumerKeyEnv", kind: "string" },
   { name: "DSMP_REDIS_URL", section: "redis", field: "url", kind: "string" },
   { name: "DSMP_METRICS_ENABLED", section: "metrics", field: "enabled", kind: "bool" },
+  { name: "DSMP_TASKS_KEEPER_STAGGER_MS", section: "tasks", field: "keeperStaggerMs", kind: "int" },
 ];
 
 /**

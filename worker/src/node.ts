@@ -88,7 +88,7 @@ export interface XnodeInit {
    * Task execution (docs/tasks.md). On when this is given or the environment sets DSMP_REDIS_URL, and the
    * deployment has a TaskManager; otherwise the node logs "tasks disabled" and only serves blobs.
    */
-  tasks?: Partial<Pick<TaskRunnerInit, "redisUrl" | "pollMs" | "transmitStaggerMs" | "sandbox" | "testOnlyAlterOutput" | "queuePrefix">>;
+  tasks?: Partial<Pick<TaskRunnerInit, "redisUrl" | "pollMs" | "transmitStaggerMs" | "keeperStaggerMs" | "sandbox" | "testOnlyAlterOutput" | "queuePrefix">>;
 }
 
 export interface XnodeWebOptions {
@@ -415,6 +415,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       const taskChain = await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account });
       const fromBlock = BigInt(taskManager.blockNumber);
       tasks = createTaskRunner({
+        keeperStaggerMs: config.tasks.keeperStaggerMs,
         ...init.tasks,
         redisUrl: taskRedisUrl,
         queuePrefix: init.tasks?.queuePrefix ?? (await taskQueuePrefix(taskChain, taskManager.address, fromBlock, identity.address)),

@@ -281,6 +281,12 @@ function ClaimRefund({ id, info }: { id: bigint; info: TaskInfo }) {
   const tx = useTxRunner();
   const queryClient = useQueryClient();
   const tm = contracts.tasks!;
+  // Re-render every second: the final deadline passes on the clock even when no new block arrives.
+  const [clockMs, setClockMs] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setClockMs(Date.now()), 1_000);
+    return () => clearInterval(timer);
+  }, []);
   const chain = useQuery({
     queryKey: ["task-claim-clock", id.toString()],
     refetchInterval: 5_000,
@@ -289,13 +295,13 @@ function ClaimRefund({ id, info }: { id: bigint; info: TaskInfo }) {
       return { blockTime: block.timestamp, maxRounds: Number(parameters.maxRounds) };
     },
   });
-  if (chain.data === undefined) return null;
+  if (chain.data === undefined) return <span data-testid="task-claim" data-claim="loading" hidden />;
   // Chain time: the next block is stamped no earlier than now, nor than the newest block.
-  const now = BigInt(Math.max(Math.floor(Date.now() / 1000), Number(chain.data.blockTime)));
+  const now = BigInt(Math.max(Math.floor(clockMs / 1000), Number(chain.data.blockTime)));
   const check = claimability(info, address, now, chain.data.maxRounds);
-  if (!check.show && tx.state.status === "idle") return null;
+  if (!check.show && tx.state.status === "idle") return <span data-testid="task-claim" data-claim="hidden" hidden />;
   return (
-    <div className="claim" data-testid="task-claim">
+    <div className="claim" data-testid="task-claim" data-claim={check.claimable ? "claimable" : "not-yet"}>
       <button
         type="button"
         disabled={!check.claimable || !ready.ready || tx.busy}

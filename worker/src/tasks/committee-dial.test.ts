@@ -18,9 +18,12 @@ describe("dialCommittee (real libp2p on 127.0.0.1)", () => {
     const a = await nodes.start({ bootstrap: [addressWith(b, "/tcp/").toString()] });
     const c = await nodes.start({ bootstrap: [addressWith(b, "/tcp/").toString()] });
     await untilCondition("a and c connected to b", () => a.libp2p.getConnections(b.peerId).length > 0 && c.libp2p.getConnections(b.peerId).length > 0, b.libp2p, ["peer:connect"]);
-    // Make sure a does not already hold c (the DHT may have introduced them): hang up if so.
+    // a must neither hold a connection to c nor know c's addresses (the DHT may have introduced them): then only
+    // a DHT lookup through b can find c.
     if (a.libp2p.getConnections(c.peerId).length > 0) await a.libp2p.hangUp(c.peerId);
+    await a.libp2p.peerStore.delete(c.peerId);
     expect(a.libp2p.getConnections(c.peerId)).toHaveLength(0);
+    expect(await a.libp2p.peerStore.has(c.peerId)).toBe(false);
 
     const registry = new Map<Address, Hex>([
       [C_ADDR, bytesToHex(c.peerId.toMultihash().bytes)],

@@ -10,12 +10,18 @@
  * that died delays the task by one stagger, not forever. Members that did not anchor are not keepers (they are
  * the ones being replaced).
  *
- * For the assign of a reallocated round the keepers are the members still seated (the anchored ones of the
- * previous round, whose slots survive); the stagger counts from when this node first saw the seed block mined.
+ * The stagger counts from what every member sees alike, on the chain: for `reallocate`, from when this node first
+ * saw a block stamped after the report deadline (the contract compares with the block's timestamp, so before
+ * such a block exists nobody can act, and afterwards all ranks would otherwise become due at once); for the
+ * `assign` of a reallocated round, from when it first saw the draw's seed block mined. The stagger must exceed
+ * a block time plus propagation, or a second keeper's transaction is mined, reverts and costs gas.
  * The first draw of a fresh task is the submitter's (`dsmp task submit` assigns it).
+ *
+ * A development chain mines only on transactions, so nothing past a deadline ever appears by itself: the
+ * decision says when a keeper of this rank should ask for a block (`mineAtMs`).
  */
 
-/** Chain time past the report deadline before reallocating: the next block's timestamp must exceed it. */
+/** Wall-clock time past the report deadline before a dev-chain keeper asks for a block (ms). */
 export const KEEPER_DEADLINE_MARGIN_MS = 1_000;
 
 /** A task as the keeper needs it (TaskManager.getTask, with deadlines in ms). */
@@ -35,23 +41,39 @@ export interface KeeperTaskView {
 export interface KeeperContext {
   /** This node's slot in the task's committee. */
   selfSlot: number;
-  /** Chain time now (ms since the epoch). */
+  /** Now, on the node's clock (ms since the epoch). */
   nowMs: number;
-  /** Newest mined block. */
+  /** Newest mined block and its timestamp (ms). */
   blockNumber: bigint;
-  /** Delay between consecutive keepers (ms). */
+  blockTimeMs: number;
+  /** Delay between consecutive keepers (ms); more than a block time. */
   staggerMs: number;
   /** TaskManager's `maxRounds` (first draw + reallocations). */
   maxRounds: number;
-  /** When this node first saw `blockNumber > drawBlock` for the pending draw (ms, chain time); undefined before. */
+  /** When this node first saw a block stamped after the report deadline (ms, its clock); undefined before. */
+  windowClosedSinceMs?: number | undefined;
+  /** When this node first saw `blockNumber > drawBlock` for the pending draw (ms, its clock); undefined before. */
   drawReadySinceMs?: number | undefined;
+  /** When this node first saw the task pending in this round (ms, its clock): origin of dev-chain mining. */
+  pendingSinceMs?: number | undefined;
 }
+
+type Wait = {
+  type: "wait";
+  reason: "report-window-open" | "earlier-keeper" | "draw-block";
+  rank: number;
+  /** Act again at or after this time (ms, the node's clock). */
+  untilMs?: number;
+  /** Or once this block is mined. */
+  untilBlock?: bigint;
+  /** On a chain that mines only on transactions: ask for a block from this time on (ms, the node's clock). */
+  mineAtMs?: number;
+};
 
 export type KeeperAction =
   | { type: "reallocate" }
   | { type: "assign" }
-  /** Not yet: act again at or after `untilMs` (chain time), or once the draw block is mined (`untilBlock`). */
-  | { type: "wait"; reason: "report-window-open" | "earlier-keeper" | "draw-block"; untilMs?: number; untilBlock?: bigint; rank: number }
+  | Wait
   /** Nothing this node can or should do for this task. */
   | { type: "none"; reason: "closed" | "not-a-keeper" | "no-silent-member" | "rounds-exhausted" | "first-draw" };
 
@@ -66,8 +88,8 @@ function slots(bitmap: number): number[] {
  * What this node should do for a task that may be stalled.
  * @example
  * keeperAction({ status: "active", round: 0, seated: 0b111, anchored: 0b011, reportDeadlineMs: 10_000, drawBlock: 5n },
- *   { selfSlot: 1, nowMs: 15_000, blockNumber: 9n, staggerMs: 3_000, maxRounds: 3 })
- * // → { type: "wait", reason: "earlier-keeper", untilMs: 14_000, rank: 1 } until 14 000, then { type: "reallocate" }
+ *   { selfSlot: 1, nowMs: 15_000, blockNumber: 9n, blockTimeMs: 12_000, windowClosedSinceMs: 13_000, staggerMs: 15_000, maxRounds: 3 })
+ * // → { type: "wait", reason: "earlier-keeper", untilMs: 28_000, rank: 1, … } until 28 000, then { type: "reallocate" }
  */
 export function keeperAction(task: KeeperTaskView, ctx: KeeperContext): KeeperAction {
   if (task.status === "active") {
@@ -76,9 +98,11 @@ export function keeperAction(task: KeeperTaskView, ctx: KeeperContext): KeeperAc
     if (rank < 0) return { type: "none", reason: "not-a-keeper" };
     if ((task.seated & ~task.anchored) === 0) return { type: "none", reason: "no-silent-member" };
     if (task.round + 1 >= ctx.maxRounds) return { type: "none", reason: "rounds-exhausted" };
-    const opensAt = task.reportDeadlineMs + KEEPER_DEADLINE_MARGIN_MS;
-    if (ctx.nowMs < opensAt) return { type: "wait", reason: "report-window-open", untilMs: opensAt + rank * ctx.staggerMs, rank };
-    const mine = opensAt + rank * ctx.staggerMs;
+    const mineAtMs = task.reportDeadlineMs + KEEPER_DEADLINE_MARGIN_MS + rank * ctx.staggerMs;
+    if (ctx.blockTimeMs <= task.reportDeadlineMs || ctx.windowClosedSinceMs === undefined) {
+      return { type: "wait", reason: "report-window-open", rank, mineAtMs };
+    }
+    const mine = ctx.windowClosedSinceMs + rank * ctx.staggerMs;
     if (ctx.nowMs < mine) return { type: "wait", reason: "earlier-keeper", untilMs: mine, rank };
     return { type: "reallocate" };
   }
@@ -87,7 +111,7 @@ export function keeperAction(task: KeeperTaskView, ctx: KeeperContext): KeeperAc
     const rank = slots(task.seated).indexOf(ctx.selfSlot);
     if (rank < 0) return { type: "none", reason: "not-a-keeper" };
     if (ctx.blockNumber <= task.drawBlock || ctx.drawReadySinceMs === undefined) {
-      return { type: "wait", reason: "draw-block", untilBlock: task.drawBlock + 1n, rank };
+      return { type: "wait", reason: "draw-block", untilBlock: task.drawBlock + 1n, rank, mineAtMs: (ctx.pendingSinceMs ?? ctx.nowMs) + rank * ctx.staggerMs };
     }
     const mine = ctx.drawReadySinceMs + rank * ctx.staggerMs;
     if (ctx.nowMs < mine) return { type: "wait", reason: "earlier-keeper", untilMs: mine, rank };

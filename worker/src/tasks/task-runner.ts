@@ -22,7 +22,7 @@ import { assignTask } from "../chain/actions/assign-task.ts";
 import { reallocateTask } from "../chain/actions/reallocate-task.ts";
 import { sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
-import { ChainRevertError, SandboxError } from "../errors.ts";
+import { ChainRevertError, ChainTransactionFailedError, SandboxError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { DsmpMetrics } from "../api/metrics.ts";
 import type { BlobService } from "./blob-protocol.ts";
@@ -43,8 +43,12 @@ export const TASK_PROOF_GRACE_MS = 3_000;
 export const TASK_REALLOCATION_WAIT_MS = 30_000;
 /** Transmit stagger between ranked workers (ms). */
 export const TASK_TRANSMIT_STAGGER_MS = 3_000;
-/** Stagger between the members that reallocate a stalled round and assign its next draw (ms). */
-export const TASK_KEEPER_STAGGER_MS = 3_000;
+/**
+ * Stagger between the members that reallocate a stalled round and assign its next draw (ms). Must exceed a block
+ * time plus propagation, or the next member's transaction is mined after the first one's and reverts (gas spent):
+ * 15 s covers Ethereum's 12 s blocks. Only the later keepers wait; the first acts at once.
+ */
+export const TASK_KEEPER_STAGGER_MS = 15_000;
 /**
  * Reverts a keeper expects when another member moved the task first or the chain is not there yet: logged at
  * debug level and retried on the next poll (or dropped when the task moved on).
@@ -194,58 +198,115 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
     const reallocationWaitMs = init.reallocationWaitMs ?? TASK_REALLOCATION_WAIT_MS;
     const keeperStaggerMs = init.keeperStaggerMs ?? TASK_KEEPER_STAGGER_MS;
     let maxRounds: number | undefined;
-    /** When this node first saw a pending draw's seed block mined, by `taskId:round` (keeper stagger origin). */
-    const drawReadySince = new Map<string, number>();
+    /**
+     * Stagger origins of the keepers, by `taskId:round`: when this node first saw the task pending, its draw's
+     * seed block mined, and a block stamped after the report deadline. Dropped when the job ends.
+     */
+    const keeperClock = new Map<string, { pendingSince?: number; drawReadySince?: number; windowClosedSince?: number }>();
+    /** Polls to skip after a keeper error that is not a lost race, by task (backoff, so a stuck draw does not spin). */
+    const keeperBackoff = new Map<string, { skip: number; failures: number }>();
 
     /**
      * Keeper duty for a task that may be stalled (round-keeper.ts decides; this sends). Never throws: a lost
-     * race or a chain hiccup is logged and the next poll tries again.
+     * race or a chain hiccup is logged and a later poll tries again.
      */
-    const keep = async (taskId: bigint, info: TaskInfo, selfSlot: number, chainNow: () => number, transactions: { action: string; hash: Hex }[]): Promise<void> => {
+    const keep = async (taskId: bigint, info: TaskInfo, selfSlot: number, chainNow: () => number, transactions: { action: string; hash: Hex }[], signal: AbortSignal): Promise<void> => {
+      const id = taskId.toString();
+      const backoff = keeperBackoff.get(id);
+      if (backoff !== undefined && backoff.skip > 0) {
+        backoff.skip--;
+        return;
+      }
+      const txSignal = AbortSignal.any([signal, running.signal]);
       try {
         maxRounds ??= Number((await chain.public.readContract({ address: taskManager, abi: abis.TaskManager, functionName: "parameters" })).maxRounds);
         const status = TASK_STATUS[info.status] ?? "unknown";
-        const key = `${taskId}:${info.round}`;
-        let head = await chain.public.getBlockNumber({ cacheTime: 0 });
-        if (status === "pending" && head > info.drawBlock && !drawReadySince.has(key)) drawReadySince.set(key, chainNow());
-        const view = { status, round: info.round, seated: info.seated, anchored: info.anchored, reportDeadlineMs: Number(info.reportDeadline) * 1000, drawBlock: info.drawBlock };
-        const context = { selfSlot, blockNumber: head, staggerMs: keeperStaggerMs, maxRounds, drawReadySinceMs: drawReadySince.get(key) };
-        let action = keeperAction(view, { ...context, nowMs: chainNow() });
+        const key = `${id}:${info.round}`;
+        const clock = keeperClock.get(key) ?? {};
+        keeperClock.set(key, clock);
+        const decide = async () => {
+          const head = await chain.public.getBlock({ blockTag: "latest" });
+          const now = chainNow();
+          if (status === "pending") clock.pendingSince ??= now;
+          if (status === "pending" && head.number > info.drawBlock) clock.drawReadySince ??= now;
+          if (status === "active" && head.timestamp > info.reportDeadline) clock.windowClosedSince ??= now;
+          return keeperAction(
+            { status, round: info.round, seated: info.seated, anchored: info.anchored, reportDeadlineMs: Number(info.reportDeadline) * 1000, drawBlock: info.drawBlock },
+            {
+              selfSlot,
+              nowMs: now,
+              blockNumber: head.number,
+              blockTimeMs: Number(head.timestamp) * 1000,
+              staggerMs: keeperStaggerMs,
+              maxRounds: maxRounds!,
+              windowClosedSinceMs: clock.windowClosedSince,
+              drawReadySinceMs: clock.drawReadySince,
+              pendingSinceMs: clock.pendingSince,
+            },
+          );
+        };
+        let action = await decide();
         // A development chain (Hardhat, 31337) mines only on transactions: its clock and block number stand still
-        // while nobody sends one. The first keeper asks it for a block, as `dsmp task submit` does for the draw.
-        if (chain.chainId === 31337 && (action.type === "reallocate" || (action.type === "wait" && action.reason === "draw-block" && action.rank === 0))) {
-          await chain.public.request({ method: "evm_mine" as never, params: [] as never });
-          head = await chain.public.getBlockNumber({ cacheTime: 0 });
-          if (status === "pending" && head > info.drawBlock && !drawReadySince.has(key)) drawReadySince.set(key, chainNow());
-          action = keeperAction(view, { ...context, blockNumber: head, drawReadySinceMs: drawReadySince.get(key), nowMs: chainNow() });
+        // while nobody sends one. A keeper whose turn to mine has come asks it for a block (as `dsmp task submit`
+        // does for the first draw), then decides again.
+        if (chain.chainId === 31337 && action.type === "wait" && action.mineAtMs !== undefined && chainNow() >= action.mineAtMs) {
+          try {
+            await chain.public.request({ method: "evm_mine" as never, params: [] as never });
+          } catch (err) {
+            log.debug({ taskId: id, err }, "keeper: the development chain did not mine on request");
+          }
+          action = await decide();
         }
+        if (action.type !== "reallocate" && action.type !== "assign") return;
+        // The task may have moved since it was read: read it again right before sending.
+        const fresh = await read<TaskInfo>("getTask", taskId);
+        if (fresh.status !== info.status || fresh.round !== info.round) return;
         if (action.type === "reallocate") {
-          const r = await reallocateTask(chain, { taskId, signal: running.signal });
+          const r = await reallocateTask(chain, { taskId, signal: txSignal });
           transactions.push({ action: "reallocate", hash: r.hash });
           metrics?.tasksKeeperTransactions.inc({ action: "reallocate" });
-          log.info({ taskId: taskId.toString(), vacated: r.vacated, round: r.round, drawBlock: r.drawBlock.toString(), tx: r.hash }, "stalled round reallocated");
-        } else if (action.type === "assign") {
-          const r = await assignTask(chain, { taskId, signal: running.signal });
+          log.info({ taskId: id, vacated: r.vacated, round: r.round, drawBlock: r.drawBlock.toString(), tx: r.hash }, "stalled round reallocated");
+        } else {
+          const r = await assignTask(chain, { taskId, signal: txSignal });
           transactions.push({ action: "assign", hash: r.hash });
           metrics?.tasksKeeperTransactions.inc({ action: "assign" });
-          drawReadySince.delete(key);
-          log.info({ taskId: taskId.toString(), seated: r.seated, tx: r.hash }, "next round drawn");
+          log.info({ taskId: id, seated: r.seated, tx: r.hash }, "next round drawn");
         }
+        keeperBackoff.delete(id);
       } catch (err) {
-        if (err instanceof ChainRevertError && KEEPER_RACE_REVERTS.has(err.errorName)) log.debug({ taskId: taskId.toString(), err: err.errorName }, "keeper: task moved on or not ready");
-        else log.warn({ taskId: taskId.toString(), err }, "keeper transaction failed; retrying on the next poll");
+        if (err instanceof ChainRevertError && KEEPER_RACE_REVERTS.has(err.errorName)) {
+          log.debug({ taskId: id, err: err.errorName }, "keeper: task moved on or not ready");
+        } else if (err instanceof ChainTransactionFailedError) {
+          // Mined and reverted: another keeper's transaction landed first (the stagger was shorter than the chain's
+          // block time plus propagation). Gas was spent; raise keeperStaggerMs if this repeats.
+          log.info({ taskId: id, err: err.message }, "keeper: lost the race to another member's transaction (mined and reverted)");
+        } else {
+          const failures = (keeperBackoff.get(id)?.failures ?? 0) + 1;
+          keeperBackoff.set(id, { failures, skip: Math.min(32, 2 ** (failures - 1)) });
+          log.warn({ taskId: id, err, failures }, "keeper transaction failed; backing off");
+        }
       }
+    };
+
+    /** Forgets a task's keeper state (its job ended). */
+    const forgetKeeper = (taskId: string) => {
+      keeperBackoff.delete(taskId);
+      for (const key of keeperClock.keys()) if (key.startsWith(`${taskId}:`)) keeperClock.delete(key);
     };
 
     /** One job: rounds until the task is closed, this node is unseated, or no new round comes. */
     const processJob = async (ctx: TaskJobContext): Promise<TaskJobOutcome> => {
-      for (let previous: Superseded | undefined; ; ) {
-        const result = await processRound(ctx, previous);
-        if (!("superseded" in result)) {
-          if (previous === undefined || !("transactions" in result)) return result;
-          return { ...result, transactions: [...previous.transactions, ...result.transactions] };
+      try {
+        for (let previous: Superseded | undefined; ; ) {
+          const result = await processRound(ctx, previous);
+          if (!("superseded" in result)) {
+            if (previous === undefined || !("transactions" in result)) return result;
+            return { ...result, transactions: [...previous.transactions, ...result.transactions] };
+          }
+          previous = { ...result, transactions: [...(previous?.transactions ?? []), ...result.transactions] };
         }
-        previous = { ...result, transactions: [...(previous?.transactions ?? []), ...result.transactions] };
+      } finally {
+        forgetKeeper(ctx.data.taskId);
       }
     };
 
@@ -264,15 +325,18 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
       let info = await read<TaskInfo>("getTask", taskId);
       const keeperTransactions: { action: string; hash: Hex }[] = [];
       if (previous !== undefined) {
-        // A pending draw ends in a new round or (after the final deadline) the submitter's refund; a round that
-        // does not move at all is given up after the reallocation wait.
+        // A round that does not move at all is given up after the reallocation wait. A pending draw is waited for
+        // until the reallocation wait has passed since its seed block was mined (a draw that keeps failing, e.g.
+        // too few eligible nodes, must not hold a job slot until the final deadline), and never past that deadline.
         const giveUpAt = Number(previous.superseded.reportDeadline) * 1000 + reallocationWaitMs;
         while (TASK_STATUS[info.status] === "pending" || (TASK_STATUS[info.status] === "active" && info.round === previous.superseded.round)) {
           const pending = TASK_STATUS[info.status] === "pending";
-          if (chainNow() > (pending ? Math.max(giveUpAt, Number(info.finalDeadline) * 1000) : giveUpAt)) {
+          const readySince = keeperClock.get(`${data.taskId}:${info.round}`)?.drawReadySince;
+          const limit = pending ? Math.min(Number(info.finalDeadline) * 1000, Math.max(giveUpAt, (readySince ?? chainNow()) + reallocationWaitMs)) : giveUpAt;
+          if (chainNow() > limit) {
             return { outcome: "not-final", ownResultHash: previous.ownResultHash, transactions: keeperTransactions };
           }
-          await keep(taskId, info, previous.selfSlot, chainNow, keeperTransactions);
+          await keep(taskId, info, previous.selfSlot, chainNow, keeperTransactions, signal);
           await new Promise((r) => setTimeout(r, pollMs));
           signal.throwIfAborted();
           info = await read<TaskInfo>("getTask", taskId);
@@ -364,10 +428,10 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
             driver.finalized(now.resultHash, BigInt(now.participants));
             finalSince ??= Date.now();
             if (Date.now() - finalSince >= TASK_PROOF_GRACE_MS) {
-              return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...keeperTransactions, ...driver.transactions] };
+              return { outcome: "finalized", resultHash: now.resultHash, ownResultHash, participants: slotsOf(BigInt(now.participants)), transactions: [...driver.transactions, ...keeperTransactions] };
             }
           } else if (TASK_STATUS[now.status] === "refunded") {
-            return { outcome: "not-final", ownResultHash, transactions: [...keeperTransactions, ...driver.transactions] };
+            return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions, ...keeperTransactions] };
           } else if (now.round !== info.round) {
             // Reallocated: silent slots were vacated; this node (anchored) keeps its slot for the next round.
             return { superseded: info, selfSlot, ownResultHash, transactions: [...driver.transactions, ...keeperTransactions] };
@@ -375,7 +439,7 @@ export function createTaskRunner(init: TaskRunnerInit): (components: TaskRunnerC
             return { outcome: "not-final", ownResultHash, transactions: [...driver.transactions, ...keeperTransactions] };
           } else if (chainNow() > Number(now.reportDeadline) * 1000) {
             // The round is over without a quorum: if members stayed silent, the anchored ones reallocate.
-            await keep(taskId, now, selfSlot, chainNow, keeperTransactions);
+            await keep(taskId, now, selfSlot, chainNow, keeperTransactions, signal);
           }
         }
       } finally {

@@ -3,13 +3,14 @@ import { parseEventLogs, type Address, type Hex } from "viem";
 import type {
   ChainAccountRequiredError,
   ChainRevertError,
+  ChainTransactionFailedError,
   ChainUnreachableError,
   DeploymentInvalidError,
   InterruptedError,
 } from "../../errors.ts";
 import type { DsmpChainClient } from "../chain-client.ts";
 import { requireTaskManager } from "../task-typed-data.ts";
-import { sendTransaction } from "../transactions.ts";
+import { findEvent, sendTransaction } from "../transactions.ts";
 
 export interface ReallocateTaskParameters {
   taskId: bigint;
@@ -29,6 +30,7 @@ export interface ReallocateTaskReturnType {
 
 export type ReallocateTaskErrorType =
   | ChainRevertError
+  | ChainTransactionFailedError
   | ChainUnreachableError
   | ChainAccountRequiredError
   | DeploymentInvalidError
@@ -53,14 +55,7 @@ export async function reallocateTask(client: DsmpChainClient, parameters: Reallo
   );
   const logs = parseEventLogs({ abi: abis.TaskManager, logs: receipt.logs.filter((l) => l.address.toLowerCase() === address.toLowerCase()) });
   const vacated: ReallocateTaskReturnType["vacated"] = [];
-  let round = -1;
-  let drawBlock = 0n;
-  for (const log of logs) {
-    if (log.eventName === "SlotVacated") vacated.push({ slot: log.args.slot, node: log.args.node });
-    if (log.eventName === "DrawScheduled") {
-      round = log.args.round;
-      drawBlock = BigInt(log.args.drawBlock);
-    }
-  }
-  return { hash, txHashes: [hash], vacated, round, drawBlock };
+  for (const log of logs) if (log.eventName === "SlotVacated") vacated.push({ slot: log.args.slot, node: log.args.node });
+  const scheduled = findEvent(receipt, abis.TaskManager, "DrawScheduled", address);
+  return { hash, txHashes: [hash], vacated, round: scheduled.args.round, drawBlock: BigInt(scheduled.args.drawBlock) };
 }
