@@ -4,7 +4,10 @@
  * Each checkout gets its own processes — echo backend, provider, gateway (code imported from that checkout,
  * libp2p nodes from its `mesh.fixture.ts`) and a load generator — and requests are paced at `--rate` per
  * second, one at a time (each alone in its event-loop turn, the case issue 4's open-loop targets measure).
- * Rounds alternate the checkouts. Prints CPU µs per request of the gateway and the provider
+ * Rounds alternate the checkouts. With `--serial` requests go strictly one at a time (the next at its
+ * scheduled time or when the previous is answered, whichever is later): no two requests ever share an
+ * event-loop turn, however loaded the machine, so the CPU per request is that of a request alone (an
+ * open-loop phase that falls behind batches requests and looks cheaper per request). Prints CPU µs per request of the gateway and the provider
  * (`process.cpuUsage` deltas over the phase, after a warm-up).
  *
  * With `--count`, the gateway and provider are instrumented instead (their CPU numbers are then
@@ -17,7 +20,7 @@
  * summarize with `node bench/cpuprofile-summary.ts <dir>/gateway-*.cpuprofile`).
  *
  * Run: node bench/mesh-open.ts <checkout> [<checkout> …] [--rate 1000] [--seconds 5] [--rounds 2] [--body 1024]
- *                              [--count [--promises]] [--profile <dir>]
+ *                              [--serial] [--count [--promises]] [--profile <dir>]
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { createHook } from "node:async_hooks";
@@ -40,6 +43,7 @@ const { values: args, positionals } = parseArgs({
     rounds: { type: "string", default: "2" },
     body: { type: "string", default: "1024" },
     count: { type: "boolean", default: false },
+    serial: { type: "boolean", default: false },
     promises: { type: "boolean", default: false },
     profile: { type: "string" },
     backend: { type: "string" },
@@ -106,6 +110,20 @@ async function instrument(httpPorts: () => Set<number>): Promise<void> {
       bump("new AbortController");
     }
   };
+  const addEventListener = EventTarget.prototype.addEventListener;
+  EventTarget.prototype.addEventListener = function (this: EventTarget, ...rest: Parameters<EventTarget["addEventListener"]>) {
+    bump(`addEventListener on ${this.constructor.name} (${rest[0]})`);
+    return addEventListener.apply(this, rest);
+  };
+  const dispatchEvent = EventTarget.prototype.dispatchEvent;
+  EventTarget.prototype.dispatchEvent = function (this: EventTarget, event: Event) {
+    bump(`dispatchEvent on ${this.constructor.name}`);
+    return dispatchEvent.call(this, event);
+  };
+  globalThis.RangeError = new Proxy(RangeError, {
+    construct: (target, list, newTarget) => (bump("RangeError created"), Reflect.construct(target, list, newTarget)),
+    apply: (target, self, list) => (bump("RangeError created"), Reflect.apply(target, self, list)),
+  });
   const any = AbortSignal.any;
   AbortSignal.any = (signals) => (bump("AbortSignal.any"), any.call(AbortSignal, signals));
   const timeout = AbortSignal.timeout;
@@ -206,6 +224,8 @@ async function gatewayRole(root: string, peerId: string, addrs: string[]): Promi
 interface PhaseSpec {
   url: string;
   rate: number;
+  /** One request at a time: the next is sent at its scheduled time or when the previous one is answered, whichever is later. */
+  serial: boolean;
   seconds: number;
   bodyBytes: number;
 }
@@ -244,7 +264,15 @@ async function runPhase(spec: PhaseSpec): Promise<{ ok: number; failed: number; 
   const interval = 1000 / spec.rate;
   const pending: Array<Promise<void>> = [];
   let next = 0;
-  await new Promise<void>((done) => {
+  if (spec.serial) {
+    for (; ; next++) {
+      const due = started + next * interval;
+      if (due >= end) break;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+      await one(Math.max(due, performance.now()));
+    }
+  } else await new Promise<void>((done) => {
     const tick = (): void => {
       const now = performance.now();
       while (started + next * interval <= Math.min(now, end)) pending.push(one(started + next++ * interval));
@@ -309,7 +337,7 @@ async function runCheckout(root: string): Promise<{ cpu: Record<string, number>;
   const gateway = await start("gateway", ["--role", "gateway", "--root", root, "--peer", String(provider.ready.peerId), "--addrs", (provider.ready.addrs as string[]).join(","), ...count], true);
   const load = await start("load", ["--role", "load"]);
   const parts = [gateway, provider, backend, load];
-  const spec = { url: `http://127.0.0.1:${String(gateway.ready.port)}/svc/1/echo`, rate: Number(args.rate), bodyBytes: Number(args.body) };
+  const spec = { url: `http://127.0.0.1:${String(gateway.ready.port)}/svc/1/echo`, rate: Number(args.rate), serial: args.serial, bodyBytes: Number(args.body) };
   await ask(load, { type: "run", ...spec, seconds: 1 }, "result"); // warm-up: session open, JIT
   const before = await Promise.all(parts.map((part) => ask<Message & Snapshot>(part, { type: "cpu" }, "cpu")));
   const result = await ask<Message & { ok: number; failed: number; p50: number; p99: number }>(load, { type: "run", ...spec, seconds: Number(args.seconds) }, "result");
@@ -337,7 +365,7 @@ async function runCheckout(root: string): Promise<{ cpu: Record<string, number>;
 async function orchestrate(): Promise<void> {
   const roots = (positionals.length > 0 ? positionals : ["."]).map((root) => resolve(root));
   const load = (): string => loadavg().map((value) => value.toFixed(2)).join(" ");
-  console.log(`open loop ${args.rate}/s for ${args.seconds} s, ${args.body} B bodies${args.count ? ", instrumented (counts; CPU meaningless)" : ""}; load before ${load()}`);
+  console.log(`${args.serial ? "one at a time, at most" : "open loop"} ${args.rate}/s for ${args.seconds} s, ${args.body} B bodies${args.count ? ", instrumented (counts; CPU meaningless)" : ""}; load before ${load()}`);
   for (let round = 1; round <= Number(args.rounds); round++) {
     for (const root of roots) {
       const result = await runCheckout(root);
