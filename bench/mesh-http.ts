@@ -107,11 +107,13 @@ async function meshNode() {
   const { yamux } = await import("@chainsafe/libp2p-yamux");
   const { identify } = await import("@libp2p/identify");
   const { YAMUX_MAX_STREAM_WINDOW_BYTES } = await import("../worker/src/p2p/libp2p-node.ts");
+  const { withCoalescedWrites, withLazyWindowUpdates } = await import("../worker/src/p2p/connection-batching.ts");
+  const { noiseCrypto } = await import("../worker/src/p2p/noise-crypto.ts");
   return createLibp2p({
     addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } })],
+    connectionEncrypters: [withCoalescedWrites(noise({ crypto: noiseCrypto }))],
+    streamMuxers: [withLazyWindowUpdates(yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } }))],
     services: { identify: identify() },
   });
 }

@@ -11,6 +11,8 @@ import { identify } from "@libp2p/identify";
 import type { Libp2p } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
+import { withCoalescedWrites, withLazyWindowUpdates } from "../p2p/connection-batching.ts";
+import { noiseCrypto } from "../p2p/noise-crypto.ts";
 
 /** Bound on any wait in the mesh tests (ms). */
 export const TEST_WAIT_MS = 20_000;
@@ -25,8 +27,10 @@ export class TestNodes {
     const node = await createLibp2p({
       addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux(window === undefined ? {} : { streamOptions: { maxStreamWindowSize: window } })],
+      // As the node (p2p/libp2p-node.ts): one socket write per Noise message, yamux window updates per half window,
+      // Noise keys imported once.
+      connectionEncrypters: [withCoalescedWrites(noise({ crypto: noiseCrypto }))],
+      streamMuxers: [withLazyWindowUpdates(yamux(window === undefined ? {} : { streamOptions: { maxStreamWindowSize: window } }))],
       services: { identify: identify() },
     });
     this.#nodes.push(node);

@@ -306,6 +306,47 @@ function waitForDrain(request: ClientRequest, signal: AbortSignal): Promise<void
   });
 }
 
+/** {@link nextChunk}: nothing buffered yet, wait for the stream ({@link waitForReadable}). */
+const WAIT = Symbol("wait");
+
+/**
+ * The backend response's next buffered bytes, `null` at its end, or {@link WAIT}. Paused-mode `read()`
+ * rather than the stream's async iterator, which costs an async generator, end-of-stream watchers and
+ * promises per response (measurable at one request per event-loop turn).
+ * @throws if the response was cut short (the backend closed the connection mid-body).
+ */
+function nextChunk(response: IncomingMessage): Buffer | null | typeof WAIT {
+  const data = response.read() as Buffer | null;
+  if (data !== null) return data;
+  // Only after 'end': by then the request is finished and its socket back with the agent, so aborting the
+  // exchange's signal (passed to the request) can no longer destroy that socket.
+  if (response.readableEnded) return null;
+  if (response.errored !== null) throw response.errored;
+  if (response.destroyed) throw new Error("the backend response ended early");
+  return WAIT;
+}
+
+/** Resolves at the response's next event (data, end, error, close); rejects with `signal`'s reason. */
+function waitForReadable(response: IncomingMessage, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      response.off("readable", onEvent);
+      response.off("end", onEvent);
+      response.off("close", onEvent);
+      response.off("error", onEvent);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onEvent = (): void => (cleanup(), resolve());
+    const onAbort = (): void => (cleanup(), reject(signal.reason));
+    if (signal.aborted) return reject(signal.reason);
+    response.on("readable", onEvent);
+    response.on("end", onEvent);
+    response.on("close", onEvent);
+    response.on("error", onEvent); // nextChunk then throws response.errored
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /**
  * One request: read the head, forward, stream both bodies, report. The frames come and go through an
  * {@link ExchangeChannel}: a whole `/dsmp/http/1.0.0` stream or one request of a `/dsmp/mesh/1.0.0` session.
@@ -323,6 +364,7 @@ class ProviderExchange {
   #requestBytes = 0;
   #responseBytes = 0;
   #responseDone = false;
+  #pumpDone = false;
   #onServed: ((call: ServedCall) => void) | undefined;
 
   constructor(service: HttpProviderService, channel: ExchangeChannel, connection: Connection) {
@@ -442,6 +484,14 @@ class ProviderExchange {
   /** Copy BODY frames into the backend request until END; then watch for a RESET until the peer closes. */
   async #pumpRequestBody(request: ClientRequest, signal: AbortSignal): Promise<void> {
     try {
+      await this.#pumpFrames(request, signal);
+    } finally {
+      this.#pumpDone = true;
+    }
+  }
+
+  async #pumpFrames(request: ClientRequest, signal: AbortSignal): Promise<void> {
+    try {
       for (;;) {
         const frame = await this.#frames.read(signal);
         if (frame === null) {
@@ -480,7 +530,11 @@ class ProviderExchange {
       throw error;
     }
     try {
-      for await (const chunk of response as AsyncIterable<Buffer>) {
+      for (let chunk = nextChunk(response); chunk !== null; chunk = nextChunk(response)) {
+        if (chunk === WAIT) {
+          await waitForReadable(response, signal);
+          continue;
+        }
         for (const part of splitBody(chunk)) {
           await this.#frames.write({ type: "body", requestId: this.#requestId, chunk: part }, signal);
           this.#responseBytes += part.byteLength;
@@ -493,7 +547,8 @@ class ProviderExchange {
     this.#responseDone = true;
     await this.#frames.closeWrite(signal);
     // The caller closes its end after its own END; a caller that still sends is cut off by the reset below.
-    await Promise.race([pump, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+    // Usually its END came with the head and the pump is done: nothing to wait for.
+    if (!this.#pumpDone) await Promise.race([pump, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
     return status;
   }
 

@@ -85,7 +85,12 @@ interface PeerSessions {
   sessions: ClientSession[];
   opening: Promise<ClientSession> | undefined;
   waiters: Waiter[];
-  idle: Map<ClientSession, NodeJS.Timeout>;
+  /**
+   * Idle timers, one per session at most, with when the session last became idle. A timer is armed when a
+   * session goes idle and, when it fires, closes the session only if it stayed idle for `idleMs` (else it
+   * re-arms for the rest): no timer is made and cleared per request when requests come one at a time.
+   */
+  idle: Map<ClientSession, { timer: NodeJS.Timeout; since: number }>;
 }
 
 class SessionPool implements SessionTransport {
@@ -135,7 +140,7 @@ class SessionPool implements SessionTransport {
     if (this.#root.signal.aborted) return;
     this.#root.abort(new MeshTransportError("connection-lost", "the transport is closed", { sent: false }));
     for (const entry of this.#peers.values()) {
-      for (const timer of entry.idle.values()) clearTimeout(timer);
+      for (const { timer } of entry.idle.values()) clearTimeout(timer);
       for (const session of [...entry.sessions]) session.close("the gateway is stopping");
       for (const waiter of entry.waiters.splice(0)) waiter.wake();
     }
@@ -182,12 +187,8 @@ class SessionPool implements SessionTransport {
     }
   }
 
-  #use(entry: PeerSessions, session: ClientSession): ClientSession {
-    const timer = entry.idle.get(session);
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      entry.idle.delete(session);
-    }
+  #use(_entry: PeerSessions, session: ClientSession): ClientSession {
+    // An idle timer armed for this session stays: when it fires it sees the session busy or recently idle.
     return session;
   }
 
@@ -232,19 +233,29 @@ class SessionPool implements SessionTransport {
       session.close("out of request ids");
       return;
     }
-    if (!entry.idle.has(session) && this.#idleMs > 0) {
-      const timer = setTimeout(() => {
-        entry.idle.delete(session);
-        if (session.active === 0) session.close("idle");
-      }, this.#idleMs);
-      timer.unref();
-      entry.idle.set(session, timer);
-    }
+    if (this.#idleMs <= 0) return;
+    const idle = entry.idle.get(session);
+    if (idle !== undefined) idle.since = performance.now();
+    else this.#armIdle(entry, session, performance.now(), this.#idleMs);
+  }
+
+  #armIdle(entry: PeerSessions, session: ClientSession, since: number, delayMs: number): void {
+    const timer = setTimeout(() => {
+      const idle = entry.idle.get(session);
+      if (idle === undefined) return;
+      entry.idle.delete(session);
+      if (session.active > 0) return; // busy again: the next time it goes idle arms a new timer
+      const left = idle.since + this.#idleMs - performance.now();
+      if (left <= 0) session.close("idle");
+      else this.#armIdle(entry, session, idle.since, left);
+    }, delayMs);
+    timer.unref();
+    entry.idle.set(session, { timer, since });
   }
 
   #closed(entry: PeerSessions, session: ClientSession): void {
-    const timer = entry.idle.get(session);
-    if (timer !== undefined) clearTimeout(timer);
+    const idle = entry.idle.get(session);
+    if (idle !== undefined) clearTimeout(idle.timer);
     entry.idle.delete(session);
     entry.sessions = entry.sessions.filter((other) => other !== session);
     this.#log.debug({ peer: entry.peer.toString(), sessions: entry.sessions.length }, "session closed");

@@ -408,6 +408,30 @@ describe("gateway over sessions", () => {
     expect(sessions.stats().opened).toBeLessThanOrEqual(4);
   });
 
+  it("keeps one backend connection for requests one at a time with content-length answers", async () => {
+    // Regression: a provider that finished an exchange before its backend response's 'end' aborted the
+    // request's signal while the socket was still the request's: the socket died with an unhandled error.
+    const ports = new Set<number>();
+    backend.handle((req, res) => {
+      ports.add(req.socket.remotePort ?? 0);
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        res.writeHead(200, { "content-length": String(body.byteLength) });
+        res.end(body);
+      });
+    });
+    gateway = createGateway({ host: "127.0.0.1", port: 0 })({ libp2p: gatewayNode, resolveProviders: async () => [providerNode.peerId] });
+    await gateway.start();
+    const base = `http://127.0.0.1:${gateway.address().port}`;
+    for (let index = 0; index < 20; index++) {
+      const response = await httpFetch(`${base}/svc/1/one`, { method: "POST", body: Buffer.alloc(1024, index) });
+      expect([response.status, response.body.equals(Buffer.alloc(1024, index))]).toEqual([200, true]);
+    }
+    expect(ports.size).toBe(1);
+  });
+
   it("answers the next request after the provider's connection died", async () => {
     gateway = createGateway({ host: "127.0.0.1", port: 0 })({ libp2p: gatewayNode, resolveProviders: async () => [providerNode.peerId] });
     await gateway.start();

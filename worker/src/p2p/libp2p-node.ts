@@ -36,6 +36,8 @@ import {
 } from "@libp2p/kad-dht";
 import { ping, type Ping } from "@libp2p/ping";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
+import { withCoalescedWrites, withLazyWindowUpdates } from "./connection-batching.ts";
+import { noiseCrypto } from "./noise-crypto.ts";
 import { createDhtRecordStore, type DhtRecordStore } from "./dht-record-store.ts";
 import { DEFAULT_PROTOCOL_PREFIX, type DhtMode as ConfigDhtMode, type NodeOptions, type P2pOptions } from "../config.ts";
 import { createSilentLogger, type Logger as DsmpLogger } from "../log.ts";
@@ -341,8 +343,8 @@ export function libp2pOptionsFor(init: DsmpLibp2pInit): Libp2pOptions<DsmpServic
     transports: createTransports(transports, {
       ...(iceServers === undefined ? {} : { iceServers }),
     }),
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } })],
+    connectionEncrypters: [withCoalescedWrites(noise({ crypto: noiseCrypto }))],
+    streamMuxers: [withLazyWindowUpdates(yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } }))],
     ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     peerDiscovery:
       bootstrapList.length > 0
