@@ -14,7 +14,6 @@
  * every process on the path (process.cpuUsage deltas over the phase). With `--profile` the gateway runs
  * under `--cpu-prof` and the top self-time functions of its profile are printed and written out.
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,6 +21,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { ask, percentile, send, startChild, startEchoBackend, stopChild as stop, type Child, type Message } from "./lib/bench-children.ts";
 
 const SECTION_BASE = "## Mesh HTTP data plane";
 const SELF = fileURLToPath(import.meta.url);
@@ -44,12 +44,6 @@ const { values: args } = parseArgs({
   },
 });
 
-type Message = { type: string; [key: string]: unknown };
-
-function send(message: Message): void {
-  process.send!(message);
-}
-
 /** Answer the orchestrator's `cpu` and `stop` messages in every child. */
 function serveControl(onStop: () => Promise<void> = async () => {}): void {
   process.on("message", (message: Message) => {
@@ -66,17 +60,7 @@ function serveControl(onStop: () => Promise<void> = async () => {}): void {
 // Roles
 
 async function backendRole(): Promise<void> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(body.byteLength) });
-      res.end(body);
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const server = await startEchoBackend();
   serveControl();
   send({ type: "ready", port: (server.address() as AddressInfo).port });
 }
@@ -235,48 +219,13 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
 // ---------------------------------------------------------------------------------------------------------
 // Orchestrator
 
-interface Child {
-  name: string;
-  process: ChildProcess;
-  ready: Message;
-}
 
-async function start(name: string, role: string, extra: string[] = [], execArgv: string[] = []): Promise<Child> {
-  const child = fork(SELF, ["--role", role, ...extra], { execArgv: [...process.execArgv, ...execArgv], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const ready = await new Promise<Message>((resolve, reject) => {
-    child.once("message", resolve);
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
-  });
-  child.removeAllListeners("exit");
-  return { name, process: child, ready };
-}
-
-function ask<T extends Message>(child: Child, message: Message, answer: string): Promise<T> {
-  return new Promise<T>((resolve) => {
-    const onMessage = (reply: Message): void => {
-      if (reply.type !== answer) return;
-      child.process.off("message", onMessage);
-      resolve(reply as T);
-    };
-    child.process.on("message", onMessage);
-    child.process.send(message);
-  });
+function start(name: string, role: string, extra: string[] = [], execArgv: string[] = []): Promise<Child> {
+  return startChild(name, SELF, ["--role", role, ...extra], [...process.execArgv, ...execArgv]);
 }
 
 async function cpuOf(children: Child[]): Promise<number[]> {
   return Promise.all(children.map(async (child) => (await ask<{ type: "cpu"; micros: number }>(child, { type: "cpu" }, "cpu")).micros));
-}
-
-async function stop(child: Child): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.process.once("exit", () => resolve()));
-  child.process.send({ type: "stop" });
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-  if (child.process.exitCode === null) child.process.kill("SIGKILL");
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 interface Row {

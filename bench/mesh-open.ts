@@ -22,15 +22,15 @@
  * Run: node bench/mesh-open.ts <checkout> [<checkout> …] [--rate 1000] [--seconds 5] [--rounds 2] [--body 1024]
  *                              [--serial] [--count [--promises]] [--profile <dir>]
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { createHook } from "node:async_hooks";
-import { Agent, createServer, request } from "node:http";
+import { Agent, request } from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { ask, percentile, send, startChild, startEchoBackend, stopChild as stop, type Child, type Message } from "./lib/bench-children.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const { values: args, positionals } = parseArgs({
@@ -52,8 +52,6 @@ const { values: args, positionals } = parseArgs({
   },
 });
 
-type Message = { type: string; [key: string]: unknown };
-const send = (message: Message): void => void process.send!(message);
 
 // ---------------------------------------------------------------------------------------------------------
 // Counters (gateway and provider with --count)
@@ -165,18 +163,7 @@ function serveControl(onStop: () => Promise<void> = async () => {}): void {
 // Roles
 
 async function backendRole(): Promise<void> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(body.byteLength) });
-      res.end(body);
-    });
-  });
-  server.on("connection", () => bump("backend connections accepted"));
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const server = await startEchoBackend(() => bump("backend connections accepted"));
   serveControl();
   send({ type: "ready", port: (server.address() as AddressInfo).port });
 }
@@ -284,47 +271,16 @@ async function runPhase(spec: PhaseSpec): Promise<{ ok: number; failed: number; 
   await Promise.all(pending);
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] ?? Number.NaN;
-  return { ok, failed, p50: at(0.5), p99: at(0.99) };
+  return { ok, failed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Orchestrator
 
-interface Child {
-  name: string;
-  process: ChildProcess;
-  ready: Message;
-}
 
-async function start(name: string, extra: string[], profile = false): Promise<Child> {
+function start(name: string, extra: string[], profile = false): Promise<Child> {
   const execArgv = profile && args.profile !== undefined ? [...process.execArgv, "--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : process.execArgv;
-  const child = fork(SELF, extra, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const ready = await new Promise<Message>((done, fail) => {
-    child.once("message", done);
-    child.once("exit", (code) => fail(new Error(`${name} exited with ${code}`)));
-  });
-  child.removeAllListeners("exit");
-  return { name, process: child, ready };
-}
-
-function ask<T extends Message>(child: Child, message: Message, answer: string): Promise<T> {
-  return new Promise<T>((done) => {
-    const onMessage = (reply: Message): void => {
-      if (reply.type !== answer) return;
-      child.process.off("message", onMessage);
-      done(reply as T);
-    };
-    child.process.on("message", onMessage);
-    child.process.send(message);
-  });
-}
-
-async function stop(child: Child): Promise<void> {
-  const exited = new Promise<void>((done) => child.process.once("exit", () => done()));
-  child.process.send({ type: "stop" });
-  await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
-  if (child.process.exitCode === null) child.process.kill("SIGKILL");
+  return startChild(name, SELF, extra, execArgv);
 }
 
 type Snapshot = { micros: number; system: number; counts: Record<string, number> };

@@ -29,6 +29,7 @@ import { runCli } from "../worker/src/cli/main.ts";
 import { writeFileSync } from "node:fs";
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
 import { startOwnedRedis } from "../worker/src/tasks/redis-server.fixture.ts";
+import { createUndrawnTask } from "./undrawn-task.fixture.ts";
 
 const NODES = 4;
 const LIAR = 2;
@@ -584,24 +585,8 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     };
     // A task whose draw nobody runs (its submitter never sends `assign`): no committee can finish it, whatever the
     // runners do; it stays pending until its final deadline.
-    const tm = c.TaskManager!.address;
-    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(7) });
-    const mined = async (hash: Promise<Hex>) => {
-      const r = await pub.waitForTransactionReceipt({ hash: await hash });
-      expect(r.status).toBe("success");
-      return r;
-    };
-    await mined(submitter.writeContract({ address: c.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [tm, maxUint256] }));
-    const now = (await pub.getBlock()).timestamp;
-    const created = await mined(
-      submitter.writeContract({
-        address: tm,
-        abi: abis.TaskManager,
-        functionName: "createTask",
-        args: [{ moduleHash: `0x${"33".repeat(32)}`, inputHash: `0x${"44".repeat(32)}`, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 3, reward: parseEther("2"), commitWindow: 5, revealWindow: 10, finalDeadline: Number(now) + 60 }],
-      }),
-    );
-    const taskId = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!).toString();
+    const created = await createUndrawnTask({ rpcUrl: chain.rpcUrl, deployment, submitter: devAccount(7), n: 3, q: 3, reward: parseEther("2"), finalDeadlineIn: 60, label: "cli claim" });
+    const taskId = created.taskId.toString();
 
     const early = await run(["task", "claim", taskId]);
     expect(early.code).toBe(1);

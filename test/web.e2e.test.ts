@@ -27,6 +27,7 @@ import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { formatOpen } from "../web/src/format.ts";
+import { createUndrawnTask } from "./undrawn-task.fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -497,26 +498,9 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
   it("submitter: a task nobody finished can be refunded from the page once its final deadline passed (disabled before, with the time)", async () => {
     const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
     const tm = deployment.contracts.TaskManager!.address;
-    const submitter = createWalletClient({ chain: hardhat, transport: http(chain.rpcUrl), account: devAccount(CONSUMER) });
-    const mined = async (hash: Promise<Hex>) => {
-      const r = await pub.waitForTransactionReceipt({ hash: await hash });
-      expect(r.status).toBe("success");
-      return r;
-    };
     // A task whose draw nobody runs (the submitter's `assign` never comes): it stays pending until its deadline.
     const reward = parseEther("4");
-    const fee = (reward * BigInt(await pub.readContract({ address: tm, abi: abis.TaskManager, functionName: "protocolFeeBps" })) + 9_999n) / 10_000n;
-    await mined(submitter.writeContract({ address: deployment.contracts.OpenToken!.address, abi: abis.OpenToken, functionName: "approve", args: [tm, reward + fee] }));
-    const now = (await pub.getBlock()).timestamp;
-    const created = await mined(
-      submitter.writeContract({
-        address: tm,
-        abi: abis.TaskManager,
-        functionName: "createTask",
-        args: [{ moduleHash: `0x${"11".repeat(32)}`, inputHash: `0x${"22".repeat(32)}`, inputURI: "", resources: { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 }, n: 3, q: 2, reward, commitWindow: 30, revealWindow: 30, finalDeadline: Number(now) + 120 }],
-      }),
-    );
-    const id = BigInt(created.logs.find((l) => l.address.toLowerCase() === tm.toLowerCase())!.topics[1]!);
+    const { taskId: id, fee } = await createUndrawnTask({ rpcUrl: chain.rpcUrl, deployment, submitter: devAccount(CONSUMER), n: 3, q: 2, reward, finalDeadlineIn: 120, label: "web claim" });
 
     const page = await openAs(CONSUMER, "/tasks");
     await page.getByTestId("task-list").getByRole("button", { name: `#${id}` }).click();
