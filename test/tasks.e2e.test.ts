@@ -350,6 +350,15 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     const rewardsOf = (i: number) => pub.readContract({ address: c.TaskManager!.address, abi: abis.TaskManager, functionName: "rewardsOf", args: [devAccount(i + 1).address] });
     const before = await Promise.all(net.nodes.map((_, i) => rewardsOf(i)));
     const scrape = async () => Promise.all(net.nodes.map(async (n) => (await fetch(`${n.apiUrl}/metrics`)).text()));
+    // The deltas below must be this task's alone: let the earlier tasks' jobs finish first (a job stays a while
+    // after finalization for proofs, TASK_PROOF_GRACE_MS).
+    await until("the earlier tasks' jobs to finish", async () => {
+      for (const r of runners) {
+        const counts = await r.queue.counts();
+        if (r.rounds.size > 0 || (counts["active"] ?? 0) > 0 || (counts["waiting"] ?? 0) > 0) return undefined;
+      }
+      return true;
+    }, 60_000);
     const metricsBefore = await scrape();
 
     const wasm = await compileWat(readFileSync(join(import.meta.dirname, "..", "examples", "fnv1a.wat"), "utf8"));

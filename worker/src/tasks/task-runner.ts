@@ -37,8 +37,12 @@ import type { GossipSub } from "@libp2p/gossipsub";
 
 /** Chain poll interval (ms) of the assignment watcher and of a running job. */
 export const TASK_POLL_MS = 1_000;
-/** After finalization, the job stays this long for proofs against losers (ms). */
-export const TASK_PROOF_GRACE_MS = 3_000;
+/**
+ * After finalization, the job stays this long for proofs against losers (ms): the round keeps listening, so the
+ * lowest-ranked participant still proves a loser whose signed result arrives seconds late (a loaded node, a slow
+ * gossip path). 3 s proved too short on a loaded 2-core CI machine; members republish every second meanwhile.
+ */
+export const TASK_PROOF_GRACE_MS = 10_000;
 /** After a round ends without finalization, how long a job waits for a reallocation's next round (ms). */
 export const TASK_REALLOCATION_WAIT_MS = 30_000;
 /** Transmit stagger between ranked workers (ms). */
