@@ -7,7 +7,7 @@
 import { abis } from "@dsmp/contracts";
 import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { decodeEventLog, type Abi, type Address, type Hex } from "viem";
+import { parseEventLogs, type Abi, type Address, type Hex, type Log } from "viem";
 import { useConnection } from "wagmi";
 import { useWriteReady } from "../components/wallet-bar.tsx";
 import { useDsmp } from "../dsmp-context.tsx";
@@ -19,6 +19,11 @@ import { TxStatus, useTxRunner, type TxContext } from "../tx-runner.tsx";
 export { TASK_STAGES };
 
 const TM = abis.TaskManager as Abi;
+
+/** The first `eventName` event that TaskManager (at `tm`) emitted in a receipt, decoded; undefined if none. */
+function taskEvent<N extends "TaskCreated" | "TaskRefunded">(receipt: { logs: Log[] }, tm: Address, eventName: N) {
+  return parseEventLogs({ abi: abis.TaskManager, logs: receipt.logs.filter((l) => l.address.toLowerCase() === tm.toLowerCase()), eventName })[0];
+}
 /** Resources a worker must advertise at least (the same small default as `dsmp task submit`). */
 const TASK_RESOURCES = { cpuMillicores: 100, memoryMiB: 64, storageGiB: 0, gpus: 0 } as const;
 /** How many of the newest tasks the list reads. */
@@ -123,20 +128,9 @@ function SubmitForm({ onCreated }: { onCreated: (id: bigint) => void }) {
       const now = (await t.client.getBlock()).timestamp;
       const spec = { moduleHash, inputHash, inputURI: "", resources: TASK_RESOURCES, n: v.n, q: v.q, reward: v.reward, commitWindow: v.commitWindow, revealWindow: v.revealWindow, finalDeadline: Number(now) + v.deadline };
       const receipt = await t.write("createTask", { address: tm, abi: TM, functionName: "createTask", args: [spec] });
-      let taskId: bigint | undefined;
-      let drawBlock: bigint | undefined;
-      for (const log of receipt.logs) {
-        if (log.address.toLowerCase() !== tm.toLowerCase()) continue;
-        try {
-          const ev = decodeEventLog({ abi: abis.TaskManager, data: log.data, topics: log.topics });
-          if (ev.eventName === "TaskCreated") {
-            taskId = ev.args.taskId;
-            drawBlock = ev.args.drawBlock;
-          }
-        } catch {
-          // another event of the contract
-        }
-      }
+      const created = taskEvent(receipt, tm, "TaskCreated");
+      const taskId = created?.args.taskId;
+      const drawBlock = created?.args.drawBlock;
       if (taskId === undefined || drawBlock === undefined) throw new Error(`createTask ${receipt.transactionHash} emitted no TaskCreated`);
       onCreated(taskId);
       await waitForDrawBlock(t, drawBlock, devnet, () => setMined((m) => m + 1));
@@ -308,16 +302,7 @@ function ClaimRefund({ id, info }: { id: bigint; info: TaskInfo }) {
         onClick={() =>
           void tx.run(async (t) => {
             const receipt = await t.write("claim", { address: tm, abi: TM, functionName: "claim", args: [id] });
-            let amount: bigint | undefined;
-            for (const log of receipt.logs) {
-              if (log.address.toLowerCase() !== tm.toLowerCase()) continue;
-              try {
-                const ev = decodeEventLog({ abi: abis.TaskManager, data: log.data, topics: log.topics });
-                if (ev.eventName === "TaskRefunded") amount = ev.args.amount;
-              } catch {
-                // another event of the contract
-              }
-            }
+            const amount = taskEvent(receipt, tm, "TaskRefunded")?.args.amount;
             await queryClient.invalidateQueries({ queryKey: ["task", id.toString()] });
             return `refunded ${amount === undefined ? "" : formatOpen(amount)} (reward + fee) of task #${id}`;
           })
