@@ -1,7 +1,8 @@
 /**
  * Deploy DSMP to any EVM chain:
  *   node scripts/deploy.ts --rpc-url http://127.0.0.1:8545 [--private-key 0x…] [--treasury 0x…] [--token 0x…]
- *                          [--min-node-stake 100] [--fee-bps 250] [--out deployments] [--json]
+ *                          [--min-node-stake 100] [--fee-bps 250] [--withdrawal-delay 86400]
+ *                          [--claim-window 604800] [--out deployments] [--json]
  * The key may come from DSMP_DEPLOYER_KEY instead of the command line. Re-running is idempotent.
  */
 import { parseArgs } from "node:util";
@@ -18,6 +19,10 @@ const usage = `usage: node scripts/deploy.ts --rpc-url URL [options]
   --token ADDR           use an existing OPEN token instead of deploying OpenToken
   --min-node-stake OPEN  stake bonded per registered Xnode (default 100)
   --fee-bps N            protocol fee in basis points (default 250)
+  --withdrawal-delay S   UsageEscrow: seconds from a withdrawal request to the withdrawal
+                         (default 86400; 3600 on the local chain 31337)
+  --claim-window S       UsageEscrow: seconds an access token stays claimable after its
+                         expiry (default 604800 = 7 days)
   --out DIR              where <chainId>.json is written (default deployments/)
   --json                 print the deployment as JSON
   -h, --help             this text`;
@@ -30,6 +35,8 @@ const { values } = parseArgs({
     token: { type: "string" },
     "min-node-stake": { type: "string" },
     "fee-bps": { type: "string" },
+    "withdrawal-delay": { type: "string" },
+    "claim-window": { type: "string" },
     out: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -64,6 +71,16 @@ if (feeBps !== undefined && !(Number.isInteger(feeBps) && feeBps >= 0 && feeBps 
   fail("--fee-bps must be an integer in [0, 1000]");
 }
 
+/** A whole number of seconds that fits a uint64, or undefined when the flag is absent. */
+function seconds(flag: "withdrawal-delay" | "claim-window"): bigint | undefined {
+  const v = values[flag];
+  if (v === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]*)$/.test(v) || BigInt(v) >= 2n ** 64n) fail(`--${flag} must be a whole number of seconds: ${v}`);
+  return BigInt(v);
+}
+const usageWithdrawalDelay = seconds("withdrawal-delay");
+const usageClaimWindow = seconds("claim-window");
+
 try {
   const deployment = await deploy({
     rpcUrl,
@@ -72,6 +89,8 @@ try {
     token: values.token as Address | undefined,
     minNodeStake: values["min-node-stake"] === undefined ? undefined : parseEther(values["min-node-stake"]),
     protocolFeeBps: feeBps,
+    usageWithdrawalDelay,
+    usageClaimWindow,
     outDir: values.out,
     log: values.json ? undefined : (line) => console.error(`deploy: ${line}`),
   });

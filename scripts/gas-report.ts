@@ -29,6 +29,7 @@ import { abis } from "../contracts/index.ts";
 import { nodeIdentity, signNodeRegistration } from "../contracts/test/staking.fixture.ts";
 import { buildAllowlist, serviceParams, Visibility } from "../contracts/test/services.fixture.ts";
 import { signPermit } from "../contracts/test/permit.ts";
+import { randomNonce, signAccessToken } from "../worker/src/mesh/access/request-token.ts";
 import { deploy } from "./lib/deploy.ts";
 import { devAccount, devPrivateKey } from "./lib/dev-accounts.ts";
 import { GasRecorder } from "./lib/gas-recorder.ts";
@@ -315,6 +316,72 @@ try {
   await tasks.write.grantRole([role("TASK_OBSERVER_ROLE"), outsider!.account.address]);
   await rec.record("TaskManager", "renounceRole", at("TaskManager", outsider!).write.renounceRole([role("TASK_OBSERVER_ROLE"), outsider!.account.address]));
 
+  // ── UsageEscrow ──────────────────────────────────────────────────────────────────────────────────
+  log("UsageEscrow");
+  const usage = at("UsageEscrow");
+  const perCall = 10n ** 15n; // 0.001 OPEN
+  await wait(services.write.publish([serviceParams({ name: "metered", pricing: { perCall, perPeriod: 0n, periodSeconds: 0n } })]));
+  const meteredId = await services.read.serviceCount();
+  // A fresh node of a fresh operator (the task section may have slashed opA / opB below their locked stake).
+  await wait(at("OpenToken", outsider!).write.approve([staking.address, maxUint256]));
+  await wait(at("Staking", outsider!).write.stake([1_000n * ONE]));
+  const server = nodeIdentity(keccak256(toHex("gas report usage node")));
+  {
+    const deadline = (await now()) + 3_600n;
+    const signature = await signNodeRegistration({
+      nodeKey: server.nodeKey, operator: outsider!.account.address, nonce: await registry.read.nonces([server.node]), deadline, chainId, registry: registry.address,
+    });
+    await wait(at("XnodeRegistry", outsider!).write.register([server.publicKey, resources, 4, "", deadline, signature]));
+  }
+  await testClient.setBalance({ address: server.node, value: parseEther("10") });
+  const serverWallet = createWalletClient({ chain, transport, account: privateKeyToAccount(server.nodeKey) });
+  const consumerIndex = new Map([[c0!, 5], [c1!, 6], [c2!, 7]]);
+  for (const w of [c0!, c1!, c2!]) await wait(at("OpenToken", w).write.approve([usage.address, maxUint256]));
+  await rec.record("UsageEscrow", "deposit", at("UsageEscrow", c0!).write.deposit([meteredId, 200n * perCall, perCall]));
+  await rec.record("UsageEscrow", "deposit", at("UsageEscrow", c0!).write.deposit([meteredId, 0n, perCall])); // re-agree only
+  await rec.record("UsageEscrow", "depositFor", at("UsageEscrow", c1!).write.depositFor([meteredId, c2!.account.address, 20n * perCall, perCall]));
+  {
+    await wait(at("OpenToken", c1!).write.approve([usage.address, 0n]));
+    const deadline = (await now()) + 3_600n;
+    const sig = await signPermit({ token, owner: c1!, spender: usage.address, value: 20n * perCall, deadline, chainId });
+    await rec.record("UsageEscrow", "depositWithPermit", at("UsageEscrow", c1!).write.depositWithPermit([meteredId, 20n * perCall, perCall, { value: 20n * perCall, deadline, ...sig }]));
+  }
+  const registryAddress = deployment.contracts.ServiceRegistry!.address;
+  const signUsage = async (w: typeof c0) => {
+    const t = await signAccessToken({
+      account: devAccount(consumerIndex.get(w!)!),
+      domain: { chainId, registry: registryAddress },
+      serviceId: meteredId,
+      expiry: Number(await now()) + 60,
+      nonce: randomNonce(),
+    });
+    return { consumer: t.consumer, expiry: BigInt(t.expiry), nonce: t.nonce, signature: t.signature };
+  };
+  const claimRows: string[] = [];
+  const claimBatch = async (label: string, consumers: (typeof c0)[]) => {
+    const calls = await Promise.all(consumers.map(signUsage));
+    const gas = await rec.record("UsageEscrow", "claim", getContract({ address: usage.address, abi: abis.UsageEscrow, client: { public: pub, wallet: serverWallet } }).write.claim([meteredId, calls]));
+    claimRows.push(`| ${calls.length} | ${label} | ${gas} | ${gas / BigInt(calls.length)} |`);
+    return gas;
+  };
+  const one = await claimBatch("one consumer", [c0!]);
+  const sixteen = await claimBatch("one consumer", Array.from({ length: 16 }, () => c0!));
+  const hundred = await claimBatch("one consumer", Array.from({ length: 100 }, () => c0!));
+  await claimBatch("three consumers, interleaved", Array.from({ length: 16 }, (_, i) => [c0!, c1!, c2!][i % 3]!));
+  const usagePerCall = (hundred - one) / 99n;
+  await rec.record("UsageEscrow", "requestWithdrawal", at("UsageEscrow", c2!).write.requestWithdrawal([meteredId, 5n * perCall]));
+  await rec.record("UsageEscrow", "cancelWithdrawal", at("UsageEscrow", c2!).write.cancelWithdrawal([meteredId]));
+  await rec.record("UsageEscrow", "requestWithdrawal", at("UsageEscrow", c2!).write.requestWithdrawal([meteredId, 5n * perCall]));
+  await later(Number(await usage.read.withdrawalDelay()));
+  await rec.record("UsageEscrow", "withdraw", at("UsageEscrow", c2!).write.withdraw([meteredId]));
+  await rec.record("UsageEscrow", "setProtocolFee", usage.write.setProtocolFee([300]));
+  await rec.record("UsageEscrow", "setTreasury", usage.write.setTreasury([treasury!.account.address]));
+  await rec.record("UsageEscrow", "grantRole", usage.write.grantRole([zeroHash /* DEFAULT_ADMIN_ROLE */, outsider!.account.address]));
+  await rec.record("UsageEscrow", "revokeRole", usage.write.revokeRole([zeroHash /* DEFAULT_ADMIN_ROLE */, outsider!.account.address]));
+  await usage.write.grantRole([zeroHash /* DEFAULT_ADMIN_ROLE */, outsider!.account.address]);
+  await rec.record("UsageEscrow", "renounceRole", at("UsageEscrow", outsider!).write.renounceRole([zeroHash /* DEFAULT_ADMIN_ROLE */, outsider!.account.address]));
+  log(`UsageEscrow.claim: 1 call ${one}, 16 calls ${sixteen}, 100 calls ${hundred} → ${usagePerCall} per additional call`);
+
   // ── Report ───────────────────────────────────────────────────────────────────────────────────────
   const missing = Object.keys(deployment.contracts)
     .flatMap((name) => rec.missing(name, abis[name as keyof typeof abis] as Abi).map((fn) => `${name}.${fn}`))
@@ -335,6 +402,16 @@ called with realistic arguments. Figures are \`gasUsed\` of the mined transactio
 calldata included). Generated ${new Date().toISOString().slice(0, 10)}; do not edit by hand.
 
 ${rec.table()}
+
+Per-call settlement (\`UsageEscrow.claim\`, one transaction per batch of access tokens; the first call of a
+batch carries the fixed part: service and stake reads, the fee and operator transfers):
+
+| calls | consumers | gasUsed | per call |
+| ---: | --- | ---: | ---: |
+${claimRows.join("\n")}
+
+Each additional call costs ≈ ${usagePerCall} gas (one consumer; ≈ 5 k more per call when every call is a different
+consumer's escrow, see contracts/test/UsageEscrow.gas.test.ts).
 
 Contracts measured:
 

@@ -14,7 +14,7 @@ import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.
 
 const run = promisify(execFile);
 const ROOT = new URL("..", import.meta.url).pathname;
-const EXPECTED = ["OpenToken", "Staking", "XnodeRegistry", "ServiceRegistry", "Subscriptions", "LeaseEscrow", "TaskManager"];
+const EXPECTED = ["OpenToken", "Staking", "XnodeRegistry", "ServiceRegistry", "Subscriptions", "LeaseEscrow", "TaskManager", "UsageEscrow"];
 
 describe("deploy script against a hardhat node", () => {
   let node: HardhatNode;
@@ -62,6 +62,15 @@ describe("deploy script against a hardhat node", () => {
       expect(granted, `TaskManager has ${roleName}`).toBe(true);
     }
 
+    // UsageEscrow: the devnet's 1-hour withdrawal delay, the 7-day claim window, deployed after everything else.
+    const usage = { address: first.contracts.UsageEscrow!.address, abi: abis.UsageEscrow } as const;
+    expect(await client.readContract({ ...usage, functionName: "withdrawalDelay" })).toBe(3_600n);
+    expect(await client.readContract({ ...usage, functionName: "claimWindow" })).toBe(7n * 86_400n);
+    expect((await client.readContract({ ...usage, functionName: "services" })).toLowerCase()).toBe(first.contracts.ServiceRegistry!.address.toLowerCase());
+    expect((await client.readContract({ ...usage, functionName: "staking" })).toLowerCase()).toBe(first.contracts.Staking!.address.toLowerCase());
+    const others = EXPECTED.filter((name) => name !== "UsageEscrow").map((name) => first.contracts[name]!.blockNumber);
+    expect(first.contracts.UsageEscrow!.blockNumber).toBeGreaterThan(Math.max(...others));
+
     const blockBefore = await client.getBlockNumber();
     const second = JSON.parse((await deploy()).stdout) as Deployment;
     expect(await client.getBlockNumber()).toBe(blockBefore);
@@ -73,5 +82,9 @@ describe("deploy script against a hardhat node", () => {
       cwd: ROOT,
     });
     await expect(bad).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("32 bytes of hex") });
+    const badDelay = run(process.execPath, [join(ROOT, "scripts/deploy.ts"), "--rpc-url", node.rpcUrl, "--withdrawal-delay", "1h"], {
+      cwd: ROOT,
+    });
+    await expect(badDelay).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--withdrawal-delay must be a whole number of seconds") });
   });
 });

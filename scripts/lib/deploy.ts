@@ -36,8 +36,15 @@ export interface DeployParameters {
   tokenSupply?: bigint;
   /** Stake an operator bonds per registered Xnode. */
   minNodeStake?: bigint;
-  /** Protocol fee on subscriptions, leases and tasks, in basis points. */
+  /** Protocol fee on subscriptions, leases, tasks and per-call usage, in basis points. */
   protocolFeeBps?: number;
+  /**
+   * UsageEscrow: seconds between a consumer's withdrawal request and the withdrawal (providers claim meanwhile).
+   * Default {@link DEPLOY_DEFAULTS}.usageWithdrawalDelay, or `devnetUsageWithdrawalDelay` on chain 31337.
+   */
+  usageWithdrawalDelay?: bigint;
+  /** UsageEscrow: seconds after an access token's expiry during which it can be claimed. */
+  usageClaimWindow?: bigint;
   /** TaskManager's fixed parameters; default {@link TASK_PARAMETER_DEFAULTS}. */
   taskParameters?: TaskParameters;
   /** Folder for `<chainId>.json`; default `deployments/` at the repository root. */
@@ -50,7 +57,16 @@ export const DEPLOY_DEFAULTS = {
   tokenSupply: parseEther("1000000000"),
   minNodeStake: parseEther("100"),
   protocolFeeBps: 250,
+  /** UsageEscrow withdrawal delay: 1 day, so providers that batch claims daily are paid before escrow leaves. */
+  usageWithdrawalDelay: 86_400n,
+  /** UsageEscrow withdrawal delay on the local devnet (chain 31337): 1 hour, so it can be tried by hand. */
+  devnetUsageWithdrawalDelay: 3_600n,
+  /** UsageEscrow claim window: a token stays claimable for 7 days after its expiry. */
+  usageClaimWindow: 7n * 86_400n,
 } as const;
+
+/** Hardhat's local chain id (the devnet). */
+const DEVNET_CHAIN_ID = 31337;
 
 /** ITaskManager.Parameters as the constructor takes them. */
 export interface TaskParameters {
@@ -173,6 +189,18 @@ export async function deploy(params: DeployParameters): Promise<Deployment> {
   await grant("Staking", "LOCKER_ROLE", registry);
   await grant("Staking", "LOCKER_ROLE", tasks);
   await grant("Staking", "SLASHER_ROLE", tasks);
+  // Last, so every earlier contract keeps its address on a fresh chain (deployments/31337.json).
+  await ensure("UsageEscrow", [
+    token,
+    services,
+    registry,
+    admin,
+    treasury,
+    feeBps,
+    params.usageWithdrawalDelay ??
+      (chainId === DEVNET_CHAIN_ID ? DEPLOY_DEFAULTS.devnetUsageWithdrawalDelay : DEPLOY_DEFAULTS.usageWithdrawalDelay),
+    params.usageClaimWindow ?? DEPLOY_DEFAULTS.usageClaimWindow,
+  ]);
 
   const deployment: Deployment = {
     chainId,

@@ -233,6 +233,24 @@ export const REVERT_FORMATTERS: FormatterTable = {
   TaskManagerNothingToWithdraw: ([account]) => `account ${account} has nothing to withdraw from TaskManager`,
   TaskManagerInvalidSlot: ([id, slot]) => `slot ${slot} of task ${id} is out of range or vacant`,
 
+  // UsageEscrow
+  UsageEscrowZeroAddress: () => "a required address (token, registry, node registry, admin, treasury or consumer) is the zero address",
+  UsageEscrowFeeTooHigh: ([fee, max]) => `a protocol fee of ${fee} bps is above the maximum of ${max} bps`,
+  UsageEscrowNotPerCall: ([id]) => `service ${id} has no per-call price: pay for it with \`dsmp subscribe ${id}\``,
+  UsageEscrowServiceRetired: ([id]) => `service ${id} is retired and takes no new deposits`,
+  UsageEscrowPriceAboveMax: ([id, price, max], f) =>
+    `the per-call price of service ${id} is ${f.amount(price)}, above the most you accepted (${f.amount(max)})`,
+  UsageEscrowBadWithdrawalAmount: ([id, requested, balance], f) =>
+    `cannot withdraw ${f.amount(requested)} from the escrow for service ${id}: it holds ${f.amount(balance)} (ask for more than zero and at most that)`,
+  UsageEscrowNoPendingWithdrawal: ([id, consumer]) =>
+    `account ${consumer} has no pending withdrawal for service ${id}: request one first`,
+  UsageEscrowWithdrawalLocked: ([id, , withdrawableAt]) =>
+    `the withdrawal from the escrow for service ${id} is possible from ${at(withdrawableAt)}`,
+  UsageEscrowNotServingNode: ([id, node]) =>
+    `${node} may not claim for service ${id}: it is not an active Xnode, or its operator's bonded stake is below its locked stake or the service's minimum provider stake`,
+  UsageEscrowBadBatchSize: ([count, max]) => `a claim carries 1 to ${max} calls, got ${count}`,
+  UsageEscrowBalanceOverflow: ([id, consumer]) => `the escrow of ${consumer} for service ${id} would exceed 2^128 − 1`,
+
   // OpenToken and the OpenZeppelin code the contracts inherit
   OpenTokenFaucetDisabled: ([chainId]) => `the OPEN faucet only works on development chains (31337, 1337); this is chain ${chainId}`,
   OpenTokenFaucetAmountTooLarge: ([requested, max], f) =>
