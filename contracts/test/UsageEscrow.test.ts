@@ -168,7 +168,7 @@ describe("UsageEscrow", () => {
   describe("access-token EIP-712 (the ServiceRegistry's domain)", () => {
     it("has the domain separator and digests viem computes for the worker's typed data", async () => {
       const fx = await load();
-      const domain = { name: "DSMP Access", version: "1", chainId: fx.chainId, verifyingContract: fx.services.address } as const;
+      const domain = { name: "DSMP Access", version: "1", chainId: BigInt(fx.chainId), verifyingContract: fx.services.address } as const;
       expect(await fx.escrow.read.accessDomainSeparator()).toBe(hashDomain({ domain, types: { EIP712Domain: [
         { name: "name", type: "string" },
         { name: "version", type: "string" },
