@@ -249,9 +249,14 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
         account.balance = balance;
         // Only the consumer agrees to prices; a third party's deposit records one only where none was agreed.
         uint128 agreed = account.pricePerCall;
-        if (agree || agreed == 0) {
-            agreed = price;
+        if ((agree || agreed == 0) && agreed != price) {
+            // Calls whose tokens expired before now were signed under the old agreement and keep its price. The
+            // first agreement has no earlier one: it also prices older tokens (none were served without escrow,
+            // and a chain clock running ahead of the consumers' must not turn its calls into NoEscrow).
+            account.previousPricePerCall = agreed == 0 ? price : agreed;
+            account.priceAgreedAt = uint64(block.timestamp);
             account.pricePerCall = price;
+            agreed = price;
         }
         emit Deposited(serviceId, consumer, msg.sender, amount, balance, agreed);
 
@@ -286,7 +291,8 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
         } else if (_paid[consumer][call.nonce]) {
             reason = RejectReason.AlreadyPaid;
         } else {
-            uint256 agreed = account.pricePerCall;
+            // The agreement in force when the token was signed (see IUsageEscrow: price eras).
+            uint256 agreed = call.expiry < account.priceAgreedAt ? account.previousPricePerCall : account.pricePerCall;
             if (agreed == 0 || currentPrice == 0) {
                 reason = RejectReason.NoEscrow;
             } else {

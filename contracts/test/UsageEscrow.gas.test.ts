@@ -40,7 +40,7 @@ async function claimGas(fx: GasFx, calls: SignedCall[]) {
 }
 
 describe("UsageEscrow claim gas", () => {
-  it("per call: ≈ 34.5 k (one consumer) / ≈ 39.3 k (distinct consumers) on top of a fixed ≈ 130 k", async () => {
+  it("per call: ≈ 35 k (one consumer) / ≈ 41.5 k (distinct consumers) on top of a fixed ≈ 130 k", async () => {
     const rows: { calls: number; single: bigint; distinct: bigint }[] = [];
     for (const n of SIZES) {
       let fx = await loadFixture(gasFixture);
@@ -64,7 +64,8 @@ describe("UsageEscrow claim gas", () => {
 
     const last = rows[rows.length - 1]!;
     expect(marginal(last, "single")).toBeLessThan(36_000n);
-    expect(marginal(last, "distinct")).toBeLessThan(41_000n);
+    // Distinct consumers: a cold account costs two slots (balance and agreed price; price era and withdrawal).
+    expect(marginal(last, "distinct")).toBeLessThan(43_000n);
     expect(last.distinct).toBeLessThan(11_000_000n); // a full batch of cold accounts fits a block a third full
   });
 });

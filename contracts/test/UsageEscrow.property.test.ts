@@ -22,7 +22,14 @@ const { loadFixture, time } = networkHelpers;
 const NUM_RUNS = 150;
 const N = 3;
 
-type Acct = { balance: bigint; pricePerCall: bigint; pendingWithdrawal: bigint; withdrawableAt: bigint };
+type Acct = {
+  balance: bigint;
+  pricePerCall: bigint;
+  pendingWithdrawal: bigint;
+  withdrawableAt: bigint;
+  priceAgreedAt: bigint;
+  previousPricePerCall: bigint;
+};
 
 const who = fc.nat(N - 1);
 const callSpec = fc.record({ who, kind: fc.constantFrom("fresh", "fresh", "fresh", "replay", "stale", "malleated") });
@@ -62,7 +69,14 @@ describe("UsageEscrow money conservation (fast-check)", () => {
         await tick();
         await services.write.update([fx.serviceId, meteredParams({ perCall: price })], owner);
 
-        const accts: Acct[] = fx.consumers.map(() => ({ balance: 0n, pricePerCall: 0n, pendingWithdrawal: 0n, withdrawableAt: 0n }));
+        const accts: Acct[] = fx.consumers.map(() => ({ balance: 0n, pricePerCall: 0n, pendingWithdrawal: 0n, withdrawableAt: 0n, priceAgreedAt: 0n, previousPricePerCall: 0n }));
+        // A new agreement starts a price era at this block's time (IUsageEscrow: price eras).
+        const agree = (acct: Acct) => {
+          if (acct.pricePerCall === price) return;
+          acct.previousPricePerCall = acct.pricePerCall === 0n ? price : acct.pricePerCall;
+          acct.priceAgreedAt = now;
+          acct.pricePerCall = price;
+        };
         const paid = new Set<string>();
         const signed: SignedCall[] = [];
         const ledger = { deposits: 0n, operator: 0n, fees: 0n, withdrawals: 0n };
@@ -98,12 +112,12 @@ describe("UsageEscrow money conservation (fast-check)", () => {
               await tick();
               if (a.kind === "deposit") {
                 await escrow.write.deposit([fx.serviceId, amount, price], { account: fx.consumers[a.who]!.wallet.account });
-                acct.pricePerCall = price;
+                agree(acct);
               } else {
                 await escrow.write.depositFor([fx.serviceId, fx.consumers[a.who]!.address, amount, price], {
                   account: fx.consumers[a.payer]!.wallet.account,
                 });
-                if (acct.pricePerCall === 0n) acct.pricePerCall = price;
+                if (acct.pricePerCall === 0n) agree(acct);
               }
               acct.balance += amount;
               ledger.deposits += amount;
@@ -169,9 +183,10 @@ describe("UsageEscrow money conservation (fast-check)", () => {
                 if (now > call.expiry + CLAIM_WINDOW) reason = RejectReason.Stale;
                 else if (malleated) reason = RejectReason.BadSignature;
                 else if (paid.has(key)) reason = RejectReason.AlreadyPaid;
-                else if (acct.pricePerCall === 0n || price === 0n) reason = RejectReason.NoEscrow;
+                else if ((call.expiry < acct.priceAgreedAt ? acct.previousPricePerCall : acct.pricePerCall) === 0n || price === 0n) reason = RejectReason.NoEscrow;
                 else {
-                  p = acct.pricePerCall < price ? acct.pricePerCall : price;
+                  const agreed = call.expiry < acct.priceAgreedAt ? acct.previousPricePerCall : acct.pricePerCall;
+                  p = agreed < price ? agreed : price;
                   if (acct.balance < p) {
                     reason = RejectReason.InsufficientBalance;
                     p = 0n;

@@ -205,8 +205,17 @@ describe("UsageEscrow", () => {
       await viem.assertions.emitWithArgs(deposit(fx, a, 5n * PER_CALL, PER_CALL), fx.escrow, "Deposited", [
         fx.serviceId, getAddress(a.address), getAddress(a.address), 5n * PER_CALL, 5n * PER_CALL, PER_CALL,
       ]);
+      // The first agreement starts the first price era at its block's time and also prices earlier tokens.
+      const agreedAt = BigInt(await time.latest());
       await deposit(fx, a, 3n, 2n * PER_CALL);
-      expect(await accountOf(fx, a)).toEqual({ balance: 5n * PER_CALL + 3n, pricePerCall: PER_CALL, pendingWithdrawal: 0n, withdrawableAt: 0n });
+      expect(await accountOf(fx, a)).toEqual({
+        balance: 5n * PER_CALL + 3n,
+        pricePerCall: PER_CALL,
+        pendingWithdrawal: 0n,
+        withdrawableAt: 0n,
+        priceAgreedAt: agreedAt,
+        previousPricePerCall: PER_CALL,
+      });
       expect(await balanceOf(fx, a.address)).toBe(before - 5n * PER_CALL - 3n);
       expect(await balanceOf(fx, fx.escrow.address)).toBe(5n * PER_CALL + 3n);
     });
@@ -324,7 +333,7 @@ describe("UsageEscrow", () => {
       await viem.assertions.emitWithArgs(fx.escrow.write.requestWithdrawal([fx.serviceId, 4n * PER_CALL], as(a)), fx.escrow, "WithdrawalRequested", [
         fx.serviceId, getAddress(a.address), 4n * PER_CALL, t0 + WITHDRAWAL_DELAY,
       ]);
-      expect(await accountOf(fx, a)).toEqual({ balance: 10n * PER_CALL, pricePerCall: PER_CALL, pendingWithdrawal: 4n * PER_CALL, withdrawableAt: t0 + WITHDRAWAL_DELAY });
+      expect(await accountOf(fx, a)).toMatchObject({ balance: 10n * PER_CALL, pricePerCall: PER_CALL, pendingWithdrawal: 4n * PER_CALL, withdrawableAt: t0 + WITHDRAWAL_DELAY });
       await time.setNextBlockTimestamp(t0 + WITHDRAWAL_DELAY - 1n);
       await viem.assertions.revertWithCustomErrorWithArgs(fx.escrow.write.withdraw([fx.serviceId], as(a)), fx.escrow, "UsageEscrowWithdrawalLocked", [
         fx.serviceId, getAddress(a.address), t0 + WITHDRAWAL_DELAY,
@@ -335,7 +344,7 @@ describe("UsageEscrow", () => {
         fx.serviceId, getAddress(a.address), 4n * PER_CALL, 6n * PER_CALL,
       ]);
       expect(await balanceOf(fx, a.address)).toBe(before + 4n * PER_CALL);
-      expect(await accountOf(fx, a)).toEqual({ balance: 6n * PER_CALL, pricePerCall: PER_CALL, pendingWithdrawal: 0n, withdrawableAt: 0n });
+      expect(await accountOf(fx, a)).toMatchObject({ balance: 6n * PER_CALL, pricePerCall: PER_CALL, pendingWithdrawal: 0n, withdrawableAt: 0n });
       await viem.assertions.revertWithCustomErrorWithArgs(fx.escrow.write.withdraw([fx.serviceId], as(a)), fx.escrow, "UsageEscrowNoPendingWithdrawal", [
         fx.serviceId, getAddress(a.address),
       ]);
@@ -372,7 +381,7 @@ describe("UsageEscrow", () => {
       ]);
       await fx.escrow.write.requestWithdrawal([fx.serviceId, PER_CALL], as(a));
       await viem.assertions.emitWithArgs(fx.escrow.write.cancelWithdrawal([fx.serviceId], as(a)), fx.escrow, "WithdrawalCancelled", [fx.serviceId, getAddress(a.address)]);
-      expect(await accountOf(fx, a)).toEqual({ balance: 10n * PER_CALL, pricePerCall: PER_CALL, pendingWithdrawal: 0n, withdrawableAt: 0n });
+      expect(await accountOf(fx, a)).toMatchObject({ balance: 10n * PER_CALL, pricePerCall: PER_CALL, pendingWithdrawal: 0n, withdrawableAt: 0n });
       await time.increase(WITHDRAWAL_DELAY);
       await viem.assertions.revertWithCustomError(fx.escrow.write.withdraw([fx.serviceId], as(a)), fx.escrow, "UsageEscrowNoPendingWithdrawal");
     });
@@ -579,6 +588,40 @@ describe("UsageEscrow", () => {
       r = await claim(fx, [await signCall(fx, a)]);
       expect(r.paid[0]!.price).toBe(3n * PER_CALL);
       expect((await accountOf(fx, a)).balance).toBe(6n * PER_CALL);
+    });
+
+    it("a re-agreement does not reprice calls signed before it: tokens expiring before it pay the earlier price", async () => {
+      const fx = await loadFunded();
+      const a = fx.consumers[0]!;
+      const now = (await fx.publicClient.getBlock()).timestamp;
+      // Served before the raise: the gateway's token expired (now + 60) before the consumer re-agreed.
+      const before = await signCall(fx, a, { expiry: now + 60n });
+      // Signed just before the re-agreement but still valid at its moment: it counts as signed under it.
+      const straddling = await signCall(fx, a, { expiry: now + 200n });
+      await fx.services.write.update([fx.serviceId, meteredParams({ perCall: 3n * PER_CALL })], { account: fx.serviceOwner.account });
+      await time.setNextBlockTimestamp(now + 100n);
+      await deposit(fx, a, 0n, 3n * PER_CALL);
+      const acct = await accountOf(fx, a);
+      expect([acct.pricePerCall, acct.previousPricePerCall, acct.priceAgreedAt]).toEqual([3n * PER_CALL, PER_CALL, now + 100n]);
+      const after = await signCall(fx, a);
+      const r = await claim(fx, [before, straddling, after]);
+      expect(r.paid.map((p) => p.price)).toEqual([PER_CALL, 3n * PER_CALL, 3n * PER_CALL]);
+      // A zero deposit at an unchanged price is no new agreement: the era boundary stays.
+      await deposit(fx, a, 0n, 3n * PER_CALL);
+      expect((await accountOf(fx, a)).priceAgreedAt).toBe(now + 100n);
+    });
+
+    it("the first deposit prices older tokens too (a chain clock ahead of the consumer's must not make them NoEscrow)", async () => {
+      const fx = await load();
+      const a = fx.consumers[0]!;
+      const now = (await fx.publicClient.getBlock()).timestamp;
+      const early = await signCall(fx, a, { expiry: now + 5n });
+      await time.setNextBlockTimestamp(now + 3_600n);
+      await deposit(fx, a, 5n * PER_CALL);
+      const acct = await accountOf(fx, a);
+      expect([acct.pricePerCall, acct.previousPricePerCall, acct.priceAgreedAt]).toEqual([PER_CALL, PER_CALL, now + 3_600n]);
+      const r = await claim(fx, [early, await signCall(fx, a)]);
+      expect(r.paid.map((p) => p.price)).toEqual([PER_CALL, PER_CALL]);
     });
 
     it("a price cut after the deposit pays the new (lower) price", async () => {

@@ -1,8 +1,9 @@
 /**
  * The devnet's Xnodes: N nodes in this process on 127.0.0.1 (keys in `.devnet/node-<i>`), each registered
- * and staked by its own development operator account, an `echo` backend, and three demo services:
- * `echo` (public, free; served by nodes 0 and 1), `paid` (public, 10 OPEN per 30 days; node 2) and `private`
- * (allow-listed; node 3). Used by scripts/devnet.ts and the end-to-end tests.
+ * and staked by its own development operator account, an `echo` backend, and four demo services:
+ * `echo` (public, free; served by nodes 0 and 1), `paid` (public, 10 OPEN per 30 days; node 2), `private`
+ * (allow-listed; node 3) and `metered` (public, 0.01 OPEN per call, paid from UsageEscrow; nodes 1 and 2).
+ * Used by scripts/devnet.ts and the end-to-end tests.
  */
 import { createServer, type Server } from "node:http";
 import type { ConnectionGater } from "@libp2p/interface";
@@ -127,6 +128,8 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
       { name: "echo", visibility: "public", pricing: noPrice, providers: [0, 1] },
       { name: "paid", visibility: "public", pricing: { ...noPrice, perPeriod: parseEther("10"), periodSeconds: 30n * 86_400n }, providers: [2] },
       { name: "private", visibility: "private", pricing: noPrice, providers: [3] },
+      // Per call: consumers fund UsageEscrow (`dsmp escrow deposit 4 1`), the providers claim what they served.
+      { name: "metered", visibility: "public", pricing: { ...noPrice, perCall: parseEther("0.01") }, providers: [1, 2] },
     ] as const;
     for (const s of demo) {
       let id = await pub.readContract({ address: c.ServiceRegistry!.address, abi: abis.ServiceRegistry, functionName: "serviceIdByName", args: [owner.wallet!.account.address, s.name] });

@@ -81,6 +81,13 @@ export const DEFAULT_METRICS_ENABLED = true;
  * More than a block time plus propagation: 15 s covers Ethereum's 12 s blocks.
  */
 export const DEFAULT_TASK_KEEPER_STAGGER_MS = 15_000;
+/** Providers claim per-call payment automatically (docs/access.md "Settlement"). */
+export const DEFAULT_USAGE_AUTO_CLAIM = true;
+/**
+ * Longest a served per-call call waits before its claim (ms): one transaction then pays for every call of the
+ * service served meanwhile. Withdrawal requests and calls near their claim window are claimed sooner.
+ */
+export const DEFAULT_USAGE_CLAIM_MAX_DELAY_MS = 10 * 60_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // Options types (resolved: every field present)
@@ -159,6 +166,13 @@ export interface TaskOptions {
   keeperStaggerMs: number;
 }
 
+export interface UsageOptions {
+  /** Claim per-call payment without being asked. @default {@link DEFAULT_USAGE_AUTO_CLAIM} */
+  autoClaim: boolean;
+  /** Claim a service's calls at the latest this long after the oldest was served (ms). @default {@link DEFAULT_USAGE_CLAIM_MAX_DELAY_MS} */
+  claimMaxDelayMs: number;
+}
+
 export interface DsmpConfig {
   node: NodeOptions;
   p2p: P2pOptions;
@@ -168,6 +182,7 @@ export interface DsmpConfig {
   redis: RedisOptions;
   metrics: MetricsOptions;
   tasks: TaskOptions;
+  usage: UsageOptions;
 }
 
 export type ConfigSection = keyof DsmpConfig;
@@ -249,6 +264,7 @@ const ConfigSchema: z.ZodType<DsmpConfig, z.ZodTypeDef, unknown> = z
     redis: z.object({ url: urlWithProtocol(["redis:", "rediss:"]) }).strict(),
     metrics: z.object({ enabled: z.boolean() }).strict(),
     tasks: z.object({ keeperStaggerMs: z.number().int().min(1_000).max(3_600_000) }).strict(),
+    usage: z.object({ autoClaim: z.boolean(), claimMaxDelayMs: z.number().int().min(1_000).max(7 * 86_400_000) }).strict(),
   })
   .strict()
   .transform(
@@ -288,6 +304,7 @@ export function defaultConfigLayer(env: Readonly<Record<string, string | undefin
     redis: { url: DEFAULT_REDIS_URL },
     metrics: { enabled: DEFAULT_METRICS_ENABLED },
     tasks: { keeperStaggerMs: DEFAULT_TASK_KEEPER_STAGGER_MS },
+    usage: { autoClaim: DEFAULT_USAGE_AUTO_CLAIM, claimMaxDelayMs: DEFAULT_USAGE_CLAIM_MAX_DELAY_MS },
   };
 }
 
@@ -357,6 +374,8 @@ export const CONFIG_ENV_VARS: readonly EnvVar[] = [
   { name: "DSMP_REDIS_URL", section: "redis", field: "url", kind: "string" },
   { name: "DSMP_METRICS_ENABLED", section: "metrics", field: "enabled", kind: "bool" },
   { name: "DSMP_TASKS_KEEPER_STAGGER_MS", section: "tasks", field: "keeperStaggerMs", kind: "int" },
+  { name: "DSMP_USAGE_AUTO_CLAIM", section: "usage", field: "autoClaim", kind: "bool" },
+  { name: "DSMP_USAGE_CLAIM_MAX_DELAY_MS", section: "usage", field: "claimMaxDelayMs", kind: "int" },
 ];
 
 /**

@@ -540,6 +540,9 @@ export type AccessDenialReason =
   | "replayed"
   | "not-allowed"
   | "not-subscribed"
+  | "escrow-missing"
+  | "escrow-price-outdated"
+  | "escrow-insufficient"
   | "replay-cache-full";
 
 /** HTTP status of each denial reason. */
@@ -558,6 +561,9 @@ export const ACCESS_DENIAL_STATUS: Readonly<Record<AccessDenialReason, 401 | 403
   replayed: 401,
   "not-allowed": 403,
   "not-subscribed": 403,
+  "escrow-missing": 403,
+  "escrow-price-outdated": 403,
+  "escrow-insufficient": 403,
   "replay-cache-full": 503,
 };
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ConnectionGater } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { bytesToHex, createPublicClient, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
+import { bytesToHex, createPublicClient, formatUnits, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
@@ -34,6 +34,7 @@ import { isOpenService, verifyAccess } from "./mesh/access/access-policy.ts";
 import { DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCache } from "./mesh/access/replay-cache.ts";
 import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, signAccessToken, type AccessDomain } from "./mesh/access/request-token.ts";
 import { MAX_USAGE_QUERY_LIMIT, UsageLedger } from "./mesh/access/usage-ledger.ts";
+import { UsageSettler } from "./mesh/access/usage-settler.ts";
 import { createDsmpLibp2p, libp2pInitFromConfig, type DsmpLibp2p } from "./p2p/libp2p-node.ts";
 import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/service-record-dht.ts";
 import { createDsmpChainClient } from "./chain/chain-client.ts";
@@ -133,6 +134,8 @@ export interface Xnode {
   readonly metrics: DsmpMetrics;
   /** Calls this node served, for per-call settlement and usage statistics. */
   readonly usage: UsageLedger;
+  /** Per-call settlement (claims from UsageEscrow); `undefined` when the deployment has no UsageEscrow. */
+  readonly settlement: UsageSettler | undefined;
   /** Content-addressed blobs (task modules, inputs, outputs) this node holds and serves over /dsmp/blob/1.0.0. */
   readonly blobs: { store: BlobStore; service: BlobService };
   /** The task pipeline, when tasks are enabled. */
@@ -276,6 +279,30 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     });
     const usage = await UsageLedger.open(join(config.node.dataDir, `usage-${chainId}.jsonl`), { logger: log });
     cleanups.push({ name: "usage ledger", run: () => usage.close() });
+    // Per-call settlement: claims served calls from UsageEscrow with the node key (docs/access.md "Settlement").
+    let settler: UsageSettler | undefined;
+    if (deployment.contracts["UsageEscrow"] !== undefined) {
+      const nodeChain = await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account });
+      settler = new UsageSettler({
+        ledger: usage,
+        chain: nodeChain,
+        state: () => chainView.state,
+        chainNow: () => Math.max(unixSecondsNow(), Number(chainTime)),
+        stateFile: join(config.node.dataDir, `usage-claims-${chainId}.json`),
+        maxDelayMs: config.usage.claimMaxDelayMs,
+        auto: config.usage.autoClaim,
+        logger: log,
+        metrics: {
+          callResult: (result, n) => metrics.usageClaimCalls.inc({ result }, n),
+          claimSent: (outcome, trigger) => metrics.usageClaims.inc({ outcome, trigger }),
+          claimedTokens: (gross) => metrics.usageClaimedTokens.inc(Number(formatUnits(gross, nodeChain.token.decimals))),
+          unclaimed: (n) => metrics.usageUnclaimed.set(n),
+        },
+      });
+      await settler.start();
+      const started = settler;
+      cleanups.push({ name: "usage settler", run: () => started.stop() });
+    }
 
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];
@@ -300,7 +327,14 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         const now = unixSecondsNow();
         const decision = await verifyAccess(
           { serviceId, header },
-          { domain: accessDomain, state: chainView.state, now, chainNow: chainTime > BigInt(now) ? chainTime : BigInt(now), replay },
+          {
+            domain: accessDomain,
+            state: chainView.state,
+            now,
+            chainNow: chainTime > BigInt(now) ? chainTime : BigInt(now),
+            replay,
+            escrow: settler === undefined ? undefined : { unclaimed: (id, who) => settler!.unclaimed(id, who) },
+          },
         );
         if (!decision.allow) {
           metrics.accessDenied.inc({ reason: decision.reason });
@@ -312,6 +346,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           allow: true,
           onServed: (call) => {
             metrics.usageCalls.inc({ service: serviceLabel(serviceId.toString()) });
+            if (token !== undefined) settler?.noteServed(serviceId, token.consumer);
             usage.append({
               serviceId: serviceId.toString(),
               consumer: token?.consumer ?? null,
@@ -531,6 +566,20 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         },
         {
           method: "GET",
+          pattern: "/v1/usage/claims",
+          handler: async () => ({ enabled: settler !== undefined, autoClaim: config.usage.autoClaim, ...(settler?.status() ?? { pending: 0, held: 0, ledgerOffset: 0 }) }),
+        },
+        {
+          // Claim every claimable served call now (`dsmp usage claim`).
+          method: "POST",
+          pattern: "/v1/usage/claims",
+          handler: async () => {
+            if (settler === undefined) throw new ApiNotFoundError("this deployment has no UsageEscrow: per-call settlement is off");
+            return settler.claimNow();
+          },
+        },
+        {
+          method: "GET",
           pattern: "/v1/services/:id/providers",
           handler: async (req) => {
             if (!/^[1-9][0-9]{0,77}$/.test(req.params.id!)) throw new ApiBadRequestError(`service id must be a positive integer, got "${req.params.id}"`);
@@ -567,6 +616,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       announcer,
       metrics,
       usage,
+      settlement: settler,
       blobs: { store: blobStore, service: blobService },
       tasks,
       apiUrl: api.url,

@@ -16,6 +16,12 @@ import {IXnodeRegistry} from "./IXnodeRegistry.sol";
 /// `perCall` at that moment (`pricePerCall`; the deposit reverts above the caller's `maxPricePerCall`). A claim
 /// pays min(agreed price, current `perCall`) per call, so an owner raising the price cannot drain escrow
 /// funded at the old price; the consumer accepts a new price by depositing again (any amount, even 0).
+/// The agreed price of a call is the one in force when its token was signed: a token whose `expiry` is before
+/// the latest change of agreement (`priceAgreedAt`) was signed before it and pays `previousPricePerCall` (the
+/// first deposit sets both to its price); one expiring at or after it pays `pricePerCall`. Tokens live at most
+/// 5 minutes (gateways sign 60 s ones), so only calls signed in that span before a re-agreement can pay the new
+/// price. The boundary compares the consumer's clock (expiry) with block time: on a chain whose clock runs ahead
+/// by more than a token's lifetime, calls after a re-agreement pay the earlier price.
 ///
 /// A claim is sent by the node that served the calls (its node key, `msg.sender`): an active Xnode whose
 /// operator's bonded stake covers its locked stake and the service's `minProviderStake`. The payment goes to
@@ -38,11 +44,15 @@ interface IUsageEscrow {
     /// @param pricePerCall Price per call the consumer agreed to at its last deposit (0 = never deposited).
     /// @param pendingWithdrawal Amount requested for withdrawal (0 = none).
     /// @param withdrawableAt When `withdraw` may be called for the pending request.
+    /// @param priceAgreedAt When `pricePerCall` last changed (block timestamp of that deposit).
+    /// @param previousPricePerCall The agreed price before that change (the first deposit's own price after it).
     struct Account {
         uint128 balance;
         uint128 pricePerCall;
         uint128 pendingWithdrawal;
         uint64 withdrawableAt;
+        uint64 priceAgreedAt;
+        uint128 previousPricePerCall;
     }
 
     /// @notice One served call: the access token's fields other than the service id, and its signature.

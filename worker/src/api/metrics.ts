@@ -162,6 +162,29 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["service"] as const,
       registers,
     }),
+    // Per-call settlement (docs/access.md §Settlement).
+    usageClaimCalls: new Counter({
+      name: "dsmp_usage_claim_calls_total",
+      help: "Served per-call calls by settlement result: paid, a UsageEscrow reject reason, or dropped-stale / dropped-not-per-call before claiming",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+    usageClaims: new Counter({
+      name: "dsmp_usage_claims_total",
+      help: "UsageEscrow.claim transactions this node sent, by outcome (mined, failed) and trigger",
+      labelNames: ["outcome", "trigger"] as const,
+      registers,
+    }),
+    usageClaimedTokens: new Counter({
+      name: "dsmp_usage_claimed_tokens_total",
+      help: "Tokens claimed for served calls (gross, before the protocol fee), in whole token units",
+      registers,
+    }),
+    usageUnclaimed: new Gauge({
+      name: "dsmp_usage_unclaimed_calls",
+      help: "Served per-call calls waiting to be claimed (including those held for lack of escrow)",
+      registers,
+    }),
     // Compute tasks (docs/tasks.md §Metrics). Labels are bounded: BullMQ job states, job outcomes, sandbox
     // failure reasons, round drop reasons, proof kinds.
     tasksJobs: new Gauge({

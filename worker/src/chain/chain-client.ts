@@ -35,6 +35,8 @@ export interface DsmpContractAddresses {
   leaseEscrow: Address | undefined;
   /** Absent from deployments made before TaskManager existed. */
   taskManager: Address | undefined;
+  /** Per-call escrow; absent from deployments made before UsageEscrow existed. */
+  usageEscrow: Address | undefined;
 }
 
 export type DsmpPublicClient = PublicClient<Transport, Chain>;
@@ -128,6 +130,7 @@ export async function createDsmpChainClient(parameters: CreateDsmpChainClientPar
     subscriptions: required("Subscriptions"),
     leaseEscrow: deployedAddress(deployment, "LeaseEscrow"),
     taskManager: deployedAddress(deployment, "TaskManager"),
+    usageEscrow: deployedAddress(deployment, "UsageEscrow"),
   };
   const contractNames = new Map(Object.entries(deployment.contracts).map(([name, entry]) => [entry.address.toLowerCase(), name]));
   const baseContext: ChainErrorContext = { rpcUrl, contractNames };

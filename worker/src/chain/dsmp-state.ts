@@ -67,6 +67,18 @@ export interface SubscriptionView {
   oneTimeUntil: bigint;
 }
 
+/** A consumer's per-call escrow for one service (UsageEscrow.Account), folded from its events. */
+export interface EscrowView {
+  /** Tokens claims can draw from (a pending withdrawal included until withdrawn). */
+  balance: bigint;
+  /** Price per call the consumer agreed to at its last deposit (0 = never deposited). */
+  pricePerCall: bigint;
+  /** Amount requested for withdrawal (0 = none). */
+  pendingWithdrawal: bigint;
+  /** Unix seconds from which the pending withdrawal can be taken. */
+  withdrawableAt: bigint;
+}
+
 export type TaskStatus = "pending" | "active" | "finalized" | "refunded";
 
 /** A compute task (TaskManager), folded from its events. */
@@ -108,12 +120,24 @@ export interface DsmpState {
   stakes: Map<Address, StakeView>;
   services: Map<bigint, ServiceView>;
   subscriptions: Map<string, SubscriptionView>;
+  /** Per-call escrows by `serviceId:consumer` (UsageEscrow; empty when the deployment has none). */
+  escrows: Map<string, EscrowView>;
   minNodeStake: bigint;
 }
 
 const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
 const subKey = (serviceId: bigint, consumer: Address) => `${serviceId}:${consumer.toLowerCase()}`;
 const lower = (a: Address) => a.toLowerCase() as Address;
+
+function escrowAt(s: DsmpState, serviceId: bigint, consumer: Address): EscrowView {
+  const key = subKey(serviceId, consumer);
+  let v = s.escrows.get(key);
+  if (!v) {
+    v = { balance: 0n, pricePerCall: 0n, pendingWithdrawal: 0n, withdrawableAt: 0n };
+    s.escrows.set(key, v);
+  }
+  return v;
+}
 
 function stakeOf(s: DsmpState, operator: Address): StakeView {
   const key = lower(operator);
@@ -362,6 +386,14 @@ const handlers: Record<string, Record<string, Handler>> = {
       if (v) v.subscriberCount = a.subscriberCount;
     },
   },
+  UsageEscrow: {
+    Deposited: (s, a) => void Object.assign(escrowAt(s, a.serviceId, a.consumer), { balance: a.balance, pricePerCall: a.pricePerCall }),
+    WithdrawalRequested: (s, a) =>
+      void Object.assign(escrowAt(s, a.serviceId, a.consumer), { pendingWithdrawal: a.amount, withdrawableAt: BigInt(a.withdrawableAt) }),
+    WithdrawalCancelled: (s, a) => void Object.assign(escrowAt(s, a.serviceId, a.consumer), { pendingWithdrawal: 0n, withdrawableAt: 0n }),
+    Withdrawn: (s, a) => void Object.assign(escrowAt(s, a.serviceId, a.consumer), { balance: a.balance, pendingWithdrawal: 0n, withdrawableAt: 0n }),
+    CallPaid: (s, a) => void (escrowAt(s, a.serviceId, a.consumer).balance = a.balance),
+  },
 };
 
 /** The reducer to hand to ChainIndexer; contract names must match the indexer's configuration. */
@@ -373,6 +405,7 @@ export const dsmpStateReducer: Reducer<DsmpState> = {
     stakes: new Map(),
     services: new Map(),
     subscriptions: new Map(),
+    escrows: new Map(),
     minNodeStake: 0n,
   }),
   apply(state: DsmpState, event: IndexedEvent) {
@@ -410,6 +443,11 @@ export function tasksAssignedTo(s: DsmpState, node: Address): { task: TaskView; 
     if (slot >= 0) out.push({ task, slot });
   }
   return out;
+}
+
+/** The consumer's per-call escrow for a service, `undefined` when it never deposited. */
+export function escrowOf(s: DsmpState, serviceId: bigint, consumer: Address): EscrowView | undefined {
+  return s.escrows.get(subKey(serviceId, consumer));
 }
 
 /** When the consumer's access ends (unix seconds; 0 = never subscribed). */

@@ -245,7 +245,7 @@ export const REVERT_FORMATTERS: FormatterTable = {
   UsageEscrowNoPendingWithdrawal: ([id, consumer]) =>
     `account ${consumer} has no pending withdrawal for service ${id}: request one first`,
   UsageEscrowWithdrawalLocked: ([id, , withdrawableAt]) =>
-    `the withdrawal from the escrow for service ${id} is possible from ${at(withdrawableAt)}`,
+    `the withdrawal from the escrow for service ${id} is possible from ${at(withdrawableAt)}: run \`dsmp escrow withdraw ${id}\` again then`,
   UsageEscrowNotServingNode: ([id, node]) =>
     `${node} may not claim for service ${id}: it is not an active Xnode, or its operator's bonded stake is below its locked stake or the service's minimum provider stake`,
   UsageEscrowBadBatchSize: ([count, max]) => `a claim carries 1 to ${max} calls, got ${count}`,

@@ -5,6 +5,7 @@
  * `node start`, `node status` and `call` (node-daemon.ts) talk to an Xnode rather than the chain.
  */
 import type { CliCommand } from "./command-spec.ts";
+import { escrowCommands } from "./escrow.ts";
 import { nodeDaemonCommands } from "./node-daemon.ts";
 import { nodeRegisterCommands } from "./node-register.ts";
 import { serviceCommands } from "./service.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CliCommand[] = [
   ...serviceCommands,
   ...serviceStatCommands,
   ...subscribeCommands,
+  ...escrowCommands,
   ...taskCommands,
   ...tokenCommands,
 ];

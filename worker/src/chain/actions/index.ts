@@ -31,3 +31,8 @@ export * from "./get-task.ts";
 export * from "./reallocate-task.ts";
 export * from "./report-result.ts";
 export * from "./submit-equivocation.ts";
+export * from "./claim-usage.ts";
+export * from "./deposit-escrow.ts";
+export * from "./get-escrow.ts";
+export * from "./usage-escrow-address.ts";
+export * from "./withdraw-escrow.ts";

@@ -57,7 +57,11 @@ const leaf2 = allowlistLeaf(other2);
 const ROOT = hashPair(hashPair(leafB, leaf1), leaf2);
 const PROOF_B: Hex[] = [leaf1, leaf2];
 
-/** 1 open, 2 paid per period, 3 private (A granted), 4 private by Merkle root, 5 per-call only, 6 retired paid. */
+/**
+ * 1 open, 2 paid per period, 3 private (A granted), 4 private by Merkle root, 5 per-call only (price 1),
+ * 6 retired paid, 7 per-call at 10 with escrows: A 30 at 10, B 30 at 5 (agreed before a raise), owner none;
+ * 8 per-call at 10, A has 30 with 25 of it pending withdrawal.
+ */
 function chainState(): DsmpState {
   const s = dsmpStateReducer.initial();
   s.services.set(1n, service(1n));
@@ -66,6 +70,11 @@ function chainState(): DsmpState {
   s.services.set(4n, service(4n, { visibility: "private", allowlistRoot: ROOT }));
   s.services.set(5n, service(5n, { pricing: { ...FREE, perCall: 1n } }));
   s.services.set(6n, service(6n, { status: "retired", pricing: { ...FREE, oneTime: 5n, oneTimeDuration: 60n } }));
+  s.services.set(7n, service(7n, { pricing: { ...FREE, perCall: 10n } }));
+  s.services.set(8n, service(8n, { pricing: { ...FREE, perCall: 10n } }));
+  s.escrows.set(`7:${lower(consumerA.address)}`, { balance: 30n, pricePerCall: 10n, pendingWithdrawal: 0n, withdrawableAt: 0n });
+  s.escrows.set(`7:${lower(consumerB.address)}`, { balance: 30n, pricePerCall: 5n, pendingWithdrawal: 0n, withdrawableAt: 0n });
+  s.escrows.set(`8:${lower(consumerA.address)}`, { balance: 30n, pricePerCall: 10n, pendingWithdrawal: 25n, withdrawableAt: BigInt(NOW + 3600) });
   // A subscribes to 2 until NOW + 100; B's subscription ended at NOW - 1.
   s.subscriptions.set(`2:${lower(consumerA.address)}`, { paidUntil: BigInt(NOW + 100), oneTimeUntil: 0n });
   s.subscriptions.set(`2:${lower(consumerB.address)}`, { paidUntil: BigInt(NOW - 1), oneTimeUntil: 0n });
@@ -123,6 +132,14 @@ const CASES: Case[] = [
   { name: "private by root, someone else's proof", serviceId: 4n, token: { signer: consumerA, proof: PROOF_B }, expect: { allow: false, status: 403, reason: "not-allowed" } },
   { name: "per-call only service: a valid token suffices", serviceId: 5n, token: { signer: consumerB }, expect: { allow: true, basis: "token" } },
   { name: "per-call only service without token", serviceId: 5n, expect: { allow: false, status: 401, reason: "token-missing" } },
+  { name: "per-call with escrow checks: no escrow at all", serviceId: 5n, token: { signer: consumerB }, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: false, status: 403, reason: "escrow-missing" } },
+  { name: "per-call escrow: funded at the current price", serviceId: 7n, token: {}, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: true, basis: "token" } },
+  { name: "per-call escrow: balance covers 2 unclaimed + this one exactly", serviceId: 7n, token: {}, context: { escrow: { unclaimed: () => 2 } }, expect: { allow: true, basis: "token" } },
+  { name: "per-call escrow: 3 unclaimed + this one exceed the balance", serviceId: 7n, token: {}, context: { escrow: { unclaimed: () => 3 } }, expect: { allow: false, status: 403, reason: "escrow-insufficient" } },
+  { name: "per-call escrow: agreed to a lower price than today's", serviceId: 7n, token: { signer: consumerB }, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: false, status: 403, reason: "escrow-price-outdated" } },
+  { name: "per-call escrow: a pending withdrawal leaves too little", serviceId: 8n, token: {}, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: false, status: 403, reason: "escrow-insufficient" } },
+  { name: "per-call escrow: the owner needs none", serviceId: 7n, token: { signer: ownerKey }, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: true, basis: "owner" } },
+  { name: "per-call escrow: unchecked without a UsageEscrow", serviceId: 7n, token: { signer: consumerB }, expect: { allow: true, basis: "token" } },
   { name: "retired service", serviceId: 6n, token: {}, expect: { allow: false, status: 403, reason: "service-retired" } },
   { name: "retired service, owner", serviceId: 6n, token: { signer: ownerKey }, expect: { allow: true, basis: "owner" } },
   { name: "malformed token", serviceId: 2n, token: "bm90IGpzb24", expect: { allow: false, status: 401, reason: "token-malformed" } },

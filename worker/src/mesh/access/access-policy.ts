@@ -8,13 +8,15 @@
  * - **private** → the consumer is the owner, explicitly granted, or proven in the Merkle `allowlistRoot`;
  * - **subscription-priced** (per period or one-time) → the consumer has an active subscription, judged at
  *   chain time (subscriptions end at a block timestamp, Subscriptions.isActive);
- * - **per-call only** → a valid token is all (it identifies the consumer and is the evidence for per-call
- *   settlement; no contract takes per-call payment yet, docs/access.md);
+ * - **per-call priced** → when the deployment has a UsageEscrow, the consumer's escrow for the service must
+ *   hold an agreed price ≥ the current `perCall` and, after any pending withdrawal, cover this call plus the
+ *   calls this provider served it and has not claimed yet; the token is the evidence the provider claims
+ *   with (docs/access.md). Without a UsageEscrow a valid token is all;
  * - the service owner may always call its own active service.
  */
 import type { Address } from "viem";
 import { AccessDeniedError, ACCESS_DENIAL_STATUS, type AccessDenialReason } from "../../errors.ts";
-import { isSubscribed, type DsmpState, type ServiceView } from "../../chain/dsmp-state.ts";
+import { escrowOf, isSubscribed, type DsmpState, type ServiceView } from "../../chain/dsmp-state.ts";
 import { verifyAllowlistProof } from "./allowlist-proof.ts";
 import { ReplayCache } from "./replay-cache.ts";
 import {
@@ -54,6 +56,11 @@ export interface AccessContext {
   replay: ReplayCache;
   /** @default {@link DEFAULT_CLOCK_SKEW_SECONDS} */
   clockSkewSeconds?: number | undefined;
+  /**
+   * Per-call escrow checks (step 16 of docs/protocol.md §8.5): present when the deployment has a UsageEscrow.
+   * `unclaimed` says how many calls of (service, consumer) this provider served and has not been paid for yet.
+   */
+  escrow?: { unclaimed: (serviceId: bigint, consumer: Address) => number } | undefined;
   /** @default {@link MAX_ACCESS_TOKEN_LIFETIME_SECONDS} */
   maxLifetimeSeconds?: number | undefined;
 }
@@ -139,6 +146,21 @@ export async function verifyAccess(request: AccessRequest, context: AccessContex
     const chainNow = context.chainNow ?? BigInt(Math.floor(now));
     if (needsSubscription(service) && !isSubscribed(state, id, token.consumer, chainNow)) {
       return deny("not-subscribed", `${displayAddress(token.consumer)} has no active subscription to service ${id}`);
+    }
+    const price = service.pricing.perCall;
+    if (price > 0n && context.escrow !== undefined) {
+      const escrow = escrowOf(state, id, token.consumer);
+      if (escrow === undefined || escrow.pricePerCall === 0n) {
+        return deny("escrow-missing", `${displayAddress(token.consumer)} has no per-call escrow for service ${id}: deposit with \`dsmp escrow deposit ${id} <amount>\``);
+      }
+      if (escrow.pricePerCall < price) {
+        return deny("escrow-price-outdated", `${displayAddress(token.consumer)} agreed to ${escrow.pricePerCall} per call, service ${id} now costs ${price}: deposit again (any amount) to accept it`);
+      }
+      const unclaimed = BigInt(context.escrow.unclaimed(id, token.consumer));
+      const available = escrow.balance - escrow.pendingWithdrawal;
+      if (available < (unclaimed + 1n) * price) {
+        return deny("escrow-insufficient", `escrow of ${displayAddress(token.consumer)} for service ${id} holds ${available} after withdrawals, this call and ${unclaimed} unclaimed need ${(unclaimed + 1n) * price}: top it up with \`dsmp escrow deposit ${id} <amount>\``);
+      }
     }
   }
   if (!replay.add(key, token.expiry + skew, now)) {

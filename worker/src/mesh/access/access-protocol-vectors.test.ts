@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { hashTypedData } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
+import { ACCESS_DENIAL_STATUS } from "../../errors.ts";
 import { accessTokenTypedData, decodeAccessToken, encodeAccessToken, recoverAccessTokenSigner, signAccessToken } from "./request-token.ts";
 
 const doc = readFileSync(new URL("../../../../docs/protocol.md", import.meta.url), "utf8");
@@ -29,5 +30,13 @@ describe("docs/protocol.md §8.6 worked example", () => {
     expect(section).toContain(`dsmp-access: ${header}\n`);
     expect(section).toContain(Buffer.from(header, "base64url").toString("utf8"));
     expect(await recoverAccessTokenSigner(decodeAccessToken(header))).toBe(token.consumer);
+  });
+});
+
+describe("docs/protocol.md §8.5 verification order", () => {
+  it("lists every denial reason with the status the provider answers", () => {
+    const table = doc.slice(doc.indexOf("### 8.5 Verification order"), doc.indexOf("### 8.6 Worked example"));
+    const rows = [...table.matchAll(/^\| [0-9]+[a-z]? \| .* \| `([a-z-]+)` \| ([0-9]{3}) \|$/gm)].map((m) => [m[1], Number(m[2])]);
+    expect(Object.fromEntries(rows)).toEqual(ACCESS_DENIAL_STATUS);
   });
 });

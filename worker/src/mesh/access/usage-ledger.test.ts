@@ -74,4 +74,28 @@ describe("UsageLedger", () => {
     await ledger.close();
     await ledger.close(); // idempotent
   });
+
+  it("readSince follows the file from an offset, across a reopen, and never returns half a line", async () => {
+    const file = tempFile();
+    const ledger = await UsageLedger.open(file);
+    for (let i = 0; i < 3; i++) ledger.append(record(i));
+    const first = await ledger.readSince(0);
+    expect(first.records.map((r) => r.requestBytes)).toEqual([0, 1, 2]);
+    expect(first.offset).toBe(readFileSync(file).length);
+    expect(await ledger.readSince(first.offset)).toEqual({ records: [], offset: first.offset });
+    ledger.append(record(3, { consumer: "0x00000000000000000000000000000000000000c2", serviceId: "9" }));
+    await ledger.close();
+
+    // A line still being written (no newline yet) is left for the next read.
+    appendFileSync(file, '{"serviceId":"1","consu');
+    const reader = await UsageLedger.open(file); // cuts the torn line
+    appendFileSync(file, JSON.stringify(record(4)) + "\n" + '{"partial":');
+    const second = await reader.readSince(first.offset);
+    expect(second.records.map((r) => [r.requestBytes, r.serviceId])).toEqual([
+      [3, "9"],
+      [4, "1"],
+    ]);
+    expect(second.offset).toBe(readFileSync(file, "utf8").lastIndexOf("\n") + 1);
+    await reader.close();
+  });
 });

@@ -120,6 +120,36 @@ export class UsageLedger {
     return { records: newest.reverse(), total };
   }
 
+  /**
+   * Records appended after byte `offset` of the file (0 = from the start), in order, and the offset to pass
+   * next time. Used by the usage settler to follow the ledger across restarts.
+   */
+  async readSince(offset: number): Promise<{ records: UsageRecord[]; offset: number }> {
+    await this.flush();
+    const size = (await stat(this.file)).size;
+    if (size <= offset) return { records: [], offset: Math.min(offset, size) };
+    const handle = await open(this.file, "r");
+    let text: string;
+    try {
+      const buffer = Buffer.alloc(size - offset);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+      text = buffer.subarray(0, end).toString("utf8");
+    } finally {
+      await handle.close();
+    }
+    const records: UsageRecord[] = [];
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        records.push(JSON.parse(line) as UsageRecord);
+      } catch {
+        // A damaged line is skipped, as in queries.
+      }
+    }
+    return { records, offset: offset + Buffer.byteLength(text, "utf8") };
+  }
+
   /** Write what is queued, then close the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
