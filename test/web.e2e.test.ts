@@ -340,6 +340,49 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     await expect.poll(() => page.getByTestId("not-allowed").textContent(), { timeout: 20_000 }).toContain("Not allowed");
   });
 
+  it("consumer: pay per call — deposit into UsageEscrow from the page (agreeing to the price), calls pass, a withdrawal request shows the delay", async () => {
+    const metered = net.services.find((s) => s.name === "metered")!;
+    const consumer = devAccount(CONSUMER).address;
+    const gateway = net.nodes[0]!.gatewayUrl;
+    const callMetered = async () => {
+      const io = createMemoryIo();
+      await runCli(["call", String(metered.id), "hello", "--gateway", gateway, "--data", "metered", "--key", devPrivateKey(CONSUMER), "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--json"], io);
+      return io.out() === "" ? undefined : (JSON.parse(io.out()) as { status: number; body: string });
+    };
+    const refused = await waitFor("node 0's gateway to reach a metered provider", async () => {
+      const r = await callMetered();
+      return r?.status === 403 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect(JSON.parse(refused.body)).toMatchObject({ reason: expect.stringMatching(/^escrow-missing/) });
+
+    const page = await openAs(CONSUMER, `/services/${metered.id}`);
+    await expect.poll(() => page.getByTestId("escrow-status").getAttribute("data-empty"), { timeout: 20_000 }).toBe("true");
+    await page.getByLabel("Deposit (OPEN)").fill("0.05");
+    await page.getByRole("button", { name: "Deposit" }).click();
+    await expect.poll(() => page.getByTestId("escrow-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    expect((await txLog(page, "escrow-tx")).at(-1)).toMatch(/confirmed: deposited 0\.05 OPEN at 0\.01 OPEN per call/);
+    await expect.poll(() => page.getByTestId("escrow-status").textContent(), { timeout: 15_000 }).toMatch(/0\.05 OPEN in escrow at 0\.01 OPEN per call: covers 5 calls/);
+    const pub = createPublicClient({ chain: hardhat, transport: http(chain.rpcUrl) });
+    const account = await pub.readContract({ address: deployment.contracts.UsageEscrow!.address, abi: abis.UsageEscrow, functionName: "accountOf", args: [metered.id, consumer] });
+    expect([account.balance, account.pricePerCall]).toEqual([parseEther("0.05"), parseEther("0.01")]);
+
+    // The providers index the deposit and serve the consumer's calls.
+    const served = await waitFor("the providers to index the deposit", async () => {
+      const r = await callMetered();
+      return r?.status === 200 ? r : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    expect(served.body).toBe("metered");
+    await page.screenshot({ path: join(SHOTS, "service-escrow.png"), fullPage: true });
+
+    // Withdraw all: the delay (1 h on this chain) shows; the request can be cancelled.
+    await page.getByRole("button", { name: "Withdraw all…" }).click();
+    await expect.poll(() => page.getByTestId("escrow-withdrawal").getAttribute("data-state"), { timeout: 30_000 }).toBe("waiting");
+    expect(await page.getByTestId("escrow-withdrawal").textContent()).toMatch(/Withdrawal of 0\.05 OPEN requested: possible from .* \(in (1h|59m)/);
+    expect(await page.getByTestId("escrow-status").textContent()).toMatch(/covers 0 calls/);
+    await page.getByRole("button", { name: "Cancel withdrawal" }).click();
+    await expect.poll(() => page.getByTestId("escrow-withdrawal").count(), { timeout: 30_000 }).toBe(0);
+  });
+
   it("lessee: an offer is listed, a lease opens, its accrued cost shows, and closing early shows the refund first", async () => {
     // Node 0's operator (dev account 1) offers capacity: 0.001 OPEN/s, 1 min – 1 day, 1 min notice.
     const viemChain = { ...hardhat, rpcUrls: { default: { http: [chain.rpcUrl] } } };

@@ -9,8 +9,17 @@ export interface DsmpContextValue {
   apiBase: string;
   client: PublicClient;
   address: (name: string) => Address | undefined;
-  /** The addresses the UI needs; TaskManager and LeaseEscrow may be missing. */
-  contracts: { token: Address; staking: Address; registry: Address; services: Address; subscriptions: Address; leases?: Address | undefined; tasks?: Address | undefined };
+  /** The addresses the UI needs; TaskManager, LeaseEscrow and UsageEscrow may be missing. */
+  contracts: {
+    token: Address;
+    staking: Address;
+    registry: Address;
+    services: Address;
+    subscriptions: Address;
+    leases?: Address | undefined;
+    tasks?: Address | undefined;
+    usageEscrow?: Address | undefined;
+  };
 }
 
 export function createDsmpContextValue(web: WebConfig, apiBase: string): DsmpContextValue {
@@ -29,6 +38,7 @@ export function createDsmpContextValue(web: WebConfig, apiBase: string): DsmpCon
       subscriptions: c.Subscriptions!,
       leases: c.LeaseEscrow,
       tasks: c.TaskManager,
+      usageEscrow: c.UsageEscrow,
     },
   };
 }

@@ -1,4 +1,4 @@
-/** One service: terms, providers, metrics charts, and the subscribe / renew / cancel panel. */
+/** One service: terms, providers, metrics charts, the subscribe / renew / cancel panel and, priced per call, the escrow panel. */
 import { abis } from "@dsmp/contracts";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
@@ -11,6 +11,7 @@ import { useDsmp } from "../dsmp-context.tsx";
 import { formatDuration, formatOpen, formatUtc, priceModel, shortHex } from "../format.ts";
 import type { ServiceStats } from "../node-api.ts";
 import { TxStatus, useTxRunner } from "../tx-runner.tsx";
+import { EscrowPanel } from "./escrow-panel.tsx";
 import { NOT_REPORTED, useProviders, useServiceStats } from "./services-page.tsx";
 
 /** Keeps the last `max` samples of a changing value (what this page has seen since it opened). */
@@ -73,7 +74,10 @@ function SubscribePanel({ service }: { service: ServiceRow }) {
       </p>
     );
   }
-  if (!recurring && !oneTime) return <p>Free service: no subscription needed{service.visibility === "private" ? " (your account is on its allow-list)" : ""}.</p>;
+  if (!recurring && !oneTime) {
+    if (p.perCall > 0n) return <p>No subscription: this service is paid per call from your escrow (below){service.visibility === "private" ? "; your account is on its allow-list" : ""}.</p>;
+    return <p>Free service: no subscription needed{service.visibility === "private" ? " (your account is on its allow-list)" : ""}.</p>;
+  }
   const now = time.data ? time.data.chainSeconds : Math.floor(Date.now() / 1000);
   const total = p.perPeriod * BigInt(Math.max(1, periods));
   return (
@@ -208,6 +212,12 @@ export function ServicePage({ id }: { id: bigint }) {
       </dl>
       <h2>Subscribe</h2>
       <SubscribePanel service={service} />
+      {service.pricing.perCall > 0n ? (
+        <>
+          <h2>Pay per call</h2>
+          <EscrowPanel service={service} />
+        </>
+      ) : null}
       <h2>Providers</h2>
       {providers.isError ? <p className="error">node: {providers.error.message}</p> : null}
       <table>
