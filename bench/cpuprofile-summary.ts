@@ -2,7 +2,11 @@
  * Summarises V8 .cpuprofile files (e.g. from `node bench/dht-lookup.ts --profile <dir>`): self time by
  * package and by function, across all files given.
  *
- * Run: node bench/cpuprofile-summary.ts <file.cpuprofile>... [--top 25]
+ * Run: node bench/cpuprofile-summary.ts <file.cpuprofile>... [--top 25] [--from <ms> --to <ms>]
+ *
+ * `--from`/`--to` keep only samples taken in that window of CLOCK_MONOTONIC ms (V8 stamps samples with that
+ * clock, in µs; `bench/mesh-http.ts --diag` prints phase starts on it), e.g. to see what every process did
+ * during one latency spike.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -13,11 +17,14 @@ interface ProfileNode {
 }
 interface Profile {
   nodes: ProfileNode[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" }, from: { type: "string" }, to: { type: "string" } } });
+const from = values.from === undefined ? -Infinity : Number(values.from) * 1000;
+const to = values.to === undefined ? Infinity : Number(values.to) * 1000;
 const top = Number.parseInt(values.top, 10);
 const byPackage = new Map<string, number>();
 const byFunction = new Map<string, number>();
@@ -36,7 +43,10 @@ function packageOf(url: string): string {
 for (const file of positionals) {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < from || at > to) return;
     const dt = (profile.timeDeltas[i] ?? 0) / 1000; // µs → ms
     const node = nodes.get(id)!;
     const { functionName, url, lineNumber } = node.callFrame;

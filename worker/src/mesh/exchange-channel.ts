@@ -17,6 +17,13 @@ export interface ExchangeChannel {
   read(signal?: AbortSignal): Promise<HttpFrame | null>;
   /** The next frame if one is already here (no waiting), else `undefined`. Optional fast path. */
   takeReady?(): HttpFrame | undefined;
+  /**
+   * The rest of the request body, if the whole request (up to its END) is already here: its BODY chunks
+   * in order (possibly none), after which {@link read} returns `null`. `undefined` when more is still to
+   * come (or a RESET is queued); nothing is taken then. Optional fast path: a complete request can go to
+   * the backend in one write.
+   */
+  takeBufferedBody?(): Uint8Array[] | undefined;
   /** Send one response-direction frame; resolves once more may be sent (back-pressure, credit). */
   write(frame: HttpFrame, signal?: AbortSignal): Promise<void>;
   /** Our response is complete (after END or ERROR). */

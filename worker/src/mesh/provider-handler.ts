@@ -10,12 +10,14 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
+import { Agent as BackendDispatcher, type Dispatcher } from "undici";
 import { HttpFrameError, MeshRequestError, type MeshErrorCode } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
+import { raceAbort } from "./abort-race.ts";
 import { StreamExchangeChannel, type ExchangeChannel } from "./exchange-channel.ts";
 import { RequestFrameSequence } from "./frame-sequence.ts";
-import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type HttpFrame, type RequestHead } from "./http-frames.ts";
-import { headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
+import { HTTP_PROTOCOL_ID, MAX_ERROR_MESSAGE_LENGTH, splitBody, type HeaderPair, type HttpFrame, type RequestHead } from "./http-frames.ts";
+import { flattenHeaders, headerPairsFromRaw, headersObject, PROVIDER_HEADER, stripHopByHop } from "./http-headers.ts";
 import { ACCESS_HEADER } from "./access/request-token.ts";
 import { ProviderSession } from "./provider-session.ts";
 import { DEFAULT_MAX_INBOUND_SESSIONS, MESH_PROTOCOL_ID } from "./session-protocol.ts";
@@ -142,6 +144,8 @@ class HttpProviderService implements HttpProvider {
   readonly #sessions = new Set<ProviderSession>();
   readonly #httpAgent = new HttpAgent({ keepAlive: true });
   readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
+  /** undici's pool per backend origin, made on first use (after `stop()` destroyed the last one). */
+  #dispatcher: BackendDispatcher | undefined;
   #root = new AbortController();
   #status: Status = "stopped";
 
@@ -200,6 +204,9 @@ class HttpProviderService implements HttpProvider {
     this.#sessions.clear();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
+    const dispatcher = this.#dispatcher;
+    this.#dispatcher = undefined;
+    await dispatcher?.destroy().catch(() => {});
     this.#status = "stopped";
   }
 
@@ -260,6 +267,10 @@ class HttpProviderService implements HttpProvider {
   }
   agentFor(url: URL): HttpAgent {
     return url.protocol === "https:" ? this.#httpsAgent : this.#httpAgent;
+  }
+  get dispatcher(): BackendDispatcher {
+    // Our own deadline bounds every request; undici's 300 s header and body timeouts would cut long ones.
+    return (this.#dispatcher ??= new BackendDispatcher({ headersTimeout: 0, bodyTimeout: 0 }));
   }
 }
 
@@ -345,6 +356,149 @@ function waitForReadable(response: IncomingMessage, signal: AbortSignal): Promis
     response.on("error", onEvent); // nextChunk then throws response.errored
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** A backend's response as the relay reads it, whichever client fetched it. */
+interface BackendAnswer {
+  readonly status: number;
+  /** Lowercase names, in order, duplicates kept. */
+  readonly headers: HeaderPair[];
+  /** The next body bytes, `null` at the end, or {@link WAIT}. @throws if the response failed. */
+  next(): Uint8Array | null | typeof WAIT;
+  /** Resolves when {@link next} may have more to say; rejects with `signal`'s reason. */
+  wait(signal: AbortSignal): Promise<void>;
+}
+
+function incomingAnswer(response: IncomingMessage): BackendAnswer {
+  return {
+    status: response.statusCode ?? 0,
+    headers: headerPairsFromRaw(response.rawHeaders),
+    next: () => nextChunk(response),
+    wait: (signal) => waitForReadable(response, signal),
+  };
+}
+
+/** Response bytes buffered from undici before it is asked to stop reading the backend socket: 256 KiB. */
+const DISPATCH_BUFFER_BYTES = 256 * 1024;
+
+/** Raw header list (Buffers or strings, name/value alternating) as lowercase pairs. */
+function headerPairsOf(raw: unknown, parsed: Record<string, string | string[] | undefined>): HeaderPair[] {
+  if (Array.isArray(raw)) {
+    const pairs: HeaderPair[] = [];
+    for (let index = 0; index + 1 < raw.length; index += 2) {
+      const name = raw[index] as Buffer | string;
+      const value = raw[index + 1] as Buffer | string;
+      // latin1, as node:http decodes header bytes.
+      pairs.push([(typeof name === "string" ? name : name.toString("latin1")).toLowerCase(), typeof value === "string" ? value : value.toString("latin1")]);
+    }
+    return pairs;
+  }
+  const pairs: HeaderPair[] = [];
+  for (const [name, value] of Object.entries(parsed)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) pairs.push([name.toLowerCase(), one]);
+  }
+  return pairs;
+}
+
+/**
+ * undici's handler of one backend request and the {@link BackendAnswer} of its response: body chunks are
+ * queued as they arrive and the backend socket is paused above {@link DISPATCH_BUFFER_BYTES} (back-pressure).
+ * Aborting `signal` aborts the request until the response is complete, never after: the connection then
+ * goes back to the pool.
+ */
+class DispatchedAnswer implements Dispatcher.DispatchHandler, BackendAnswer {
+  status = 0;
+  headers: HeaderPair[] = [];
+  readonly head: Promise<BackendAnswer>;
+  readonly #signal: AbortSignal;
+  readonly #chunks: Uint8Array[] = [];
+  #resolveHead!: (answer: BackendAnswer) => void;
+  #rejectHead!: (error: unknown) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #buffered = 0;
+  #ended = false;
+  #error: unknown;
+  #wake: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+    this.head = new Promise<BackendAnswer>((resolve, reject) => {
+      this.#resolveHead = resolve;
+      this.#rejectHead = reject;
+    });
+    this.head.catch(() => {});
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = (): void => {
+    this.#controller?.abort(this.#signal.reason as Error);
+    this.#settle(this.#signal.reason);
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#signal.aborted) controller.abort(this.#signal.reason as Error);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx: informational, the final head follows
+    this.status = statusCode;
+    this.headers = headerPairsOf((controller as { rawHeaders?: unknown }).rawHeaders, headers);
+    this.#resolveHead(this);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.byteLength;
+    if (this.#buffered >= DISPATCH_BUFFER_BYTES) controller.pause();
+    this.#wakeReader();
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    this.#wakeReader();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#settle(error);
+  }
+
+  next(): Uint8Array | null | typeof WAIT {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
+      this.#buffered -= chunk.byteLength;
+      if (this.#controller?.paused === true && this.#buffered < DISPATCH_BUFFER_BYTES / 2) this.#controller.resume();
+      return chunk;
+    }
+    if (this.#ended) return null;
+    if (this.#error !== undefined) throw this.#error;
+    return WAIT;
+  }
+
+  wait(signal: AbortSignal): Promise<void> {
+    if (this.#wake === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => (resolve = done));
+      this.#wake = { promise, resolve };
+    }
+    return raceAbort(this.#wake.promise, signal);
+  }
+
+  /** The request failed or was aborted: fail the head if it has not come, and any read. */
+  #settle(error: unknown): void {
+    if (this.#ended || this.#error !== undefined) return;
+    this.#error = error;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    this.#rejectHead(error);
+    this.#wakeReader();
+  }
+
+  #wakeReader(): void {
+    this.#wake?.resolve();
+    this.#wake = undefined;
+  }
 }
 
 /**
@@ -446,11 +600,18 @@ class ProviderExchange {
     const deadline = setTimeout(() => this.#fail(new MeshRequestError("deadline-exceeded", `no complete response within ${remaining} ms`)), remaining);
     const signal = this.#abort.signal;
     try {
+      const path = backendPath(backend, head.path);
+      // The whole request is here already (head, body, END): one undici dispatch, no body pump.
+      const body = this.#frames.takeBufferedBody?.();
+      if (body !== undefined) {
+        this.#pumpDone = true;
+        return await this.#relayResponse(await this.#dispatch(backend, head, path, body, signal), signal, undefined);
+      }
       const options: RequestOptions = {
         protocol: backend.protocol,
         hostname: backend.hostname,
         port: backend.port === "" ? undefined : Number(backend.port),
-        path: backendPath(backend, head.path),
+        path,
         method: head.method,
         headers: headersObject(stripHopByHop(head.headers, ["host", ACCESS_HEADER])),
         agent: this.#service.agentFor(backend),
@@ -475,9 +636,30 @@ class ProviderExchange {
       // Send the head now rather than with the first body byte: the backend starts work while the body streams.
       request.flushHeaders();
       const pump = this.#pumpRequestBody(request, signal);
-      return await this.#relayResponse(await response, signal, pump);
+      return await this.#relayResponse(incomingAnswer(await response), signal, pump);
     } finally {
       clearTimeout(deadline);
+    }
+  }
+
+  /** Send a complete request (`body`: its chunks, possibly none) through undici; resolves at the response head. */
+  async #dispatch(backend: URL, head: RequestHead, path: string, body: Uint8Array[], signal: AbortSignal): Promise<BackendAnswer> {
+    let payload: Uint8Array | null = null;
+    if (body.length === 1) payload = body[0]!;
+    else if (body.length > 1) payload = Buffer.concat(body);
+    this.#requestBytes += payload?.byteLength ?? 0;
+    // `expect`: the gateway's HTTP server already answered 100-continue, and the body is all here.
+    const headers = flattenHeaders(stripHopByHop(head.headers, ["host", "expect", ACCESS_HEADER]));
+    const answer = new DispatchedAnswer(signal);
+    try {
+      this.#service.dispatcher.dispatch({ origin: backend.origin, path, method: head.method.toUpperCase(), headers, body: payload }, answer);
+      return await answer.head;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if ((error as { code?: unknown }).code === "UND_ERR_INVALID_ARG" || (error as { code?: unknown }).code === "UND_ERR_NOT_SUPPORTED") {
+        throw new MeshRequestError("bad-request", `the backend request cannot be built: ${(error as Error).message}`, { cause: error });
+      }
+      throw backendFailure(error);
     }
   }
 
@@ -518,10 +700,10 @@ class ProviderExchange {
     }
   }
 
-  async #relayResponse(response: IncomingMessage, signal: AbortSignal, pump: Promise<void>): Promise<number> {
-    const status = response.statusCode ?? 0;
+  async #relayResponse(response: BackendAnswer, signal: AbortSignal, pump: Promise<void> | undefined): Promise<number> {
+    const status = response.status;
     if (status < 200 || status > 599) throw new MeshRequestError("backend-failed", `backend answered status ${status}`);
-    const headers = stripHopByHop(headerPairsFromRaw(response.rawHeaders), [PROVIDER_HEADER]);
+    const headers = stripHopByHop(response.headers, [PROVIDER_HEADER]);
     headers.push([PROVIDER_HEADER, this.#service.peerId]);
     try {
       await this.#frames.write({ type: "response-head", requestId: this.#requestId, head: { status, headers } }, signal);
@@ -530,9 +712,9 @@ class ProviderExchange {
       throw error;
     }
     try {
-      for (let chunk = nextChunk(response); chunk !== null; chunk = nextChunk(response)) {
+      for (let chunk = response.next(); chunk !== null; chunk = response.next()) {
         if (chunk === WAIT) {
-          await waitForReadable(response, signal);
+          await response.wait(signal);
           continue;
         }
         for (const part of splitBody(chunk)) {
@@ -548,7 +730,7 @@ class ProviderExchange {
     await this.#frames.closeWrite(signal);
     // The caller closes its end after its own END; a caller that still sends is cut off by the reset below.
     // Usually its END came with the head and the pump is done: nothing to wait for.
-    if (!this.#pumpDone) await Promise.race([pump, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+    if (!this.#pumpDone && pump !== undefined) await Promise.race([pump, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
     return status;
   }
 

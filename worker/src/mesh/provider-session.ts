@@ -238,6 +238,24 @@ class SessionExchangeChannel implements ExchangeChannel {
     return this.#inbox.shift();
   }
 
+  takeBufferedBody(): Uint8Array[] | undefined {
+    // END accepted means every frame before it was delivered; a queued RESET goes through read().
+    if (this.#sequence.state !== "ended" || this.#inbox.at(-1)?.type !== "end") return undefined;
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    for (let index = 0; index < this.#inbox.length - 1; index++) {
+      const frame = this.#inbox[index]!;
+      if (frame.type !== "body") return undefined;
+      chunks.push(frame.chunk);
+      bytes += frame.chunk.byteLength;
+    }
+    this.#inbox.length = 0;
+    // Credit as read() would grant it for these bytes (the gateway sends nothing more for this request anyway).
+    const increment = bytes > 0 ? this.#window.consume(bytes) : 0;
+    if (increment > 0 && !this.#peerGone && !this.#released) this.#session.send({ type: "window", requestId: this.id, increment });
+    return chunks;
+  }
+
   async read(signal?: AbortSignal): Promise<HttpFrame | null> {
     for (;;) {
       const frame = this.#inbox.shift();

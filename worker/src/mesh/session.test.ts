@@ -442,3 +442,88 @@ describe("gateway over sessions", () => {
     expect([response.status, response.body.toString()]).toEqual([200, "b"]);
   });
 });
+
+describe("session transport: the provider's backend client (undici for requests complete at the head)", () => {
+  it("forwards a complete request with its headers and body, and keeps duplicate response headers", async () => {
+    let rawRequest: string[] = [];
+    let received = Buffer.alloc(0);
+    backend.handle((req, res) => {
+      rawRequest = req.rawHeaders;
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        received = Buffer.concat(chunks);
+        res.writeHead(201, [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["x-upper", "Value"]].flat());
+        res.end(received);
+      });
+    });
+    const sessions = startTransport();
+    const body = patternBytes(0, 100_000);
+    const headers: Array<[string, string]> = [["x-twice", "1"], ["x-twice", "2"], ["dsmp-access", "secret"], ["expect", "100-continue"], ["content-length", String(body.byteLength)]];
+    const response = await sessions.exchange(providerNode.peerId, head("/up?q=1", { headers }), bodyOf(body.subarray(0, 40_000), body.subarray(40_000)), AbortSignal.timeout(20_000));
+    expect(response.head.status).toBe(201);
+    expect(response.head.headers.filter(([name]) => name === "set-cookie").map(([, value]) => value)).toEqual(["a=1", "b=2"]);
+    expect(response.head.headers).toContainEqual(["x-upper", "Value"]);
+    expect((await readAll(response)).equals(body)).toBe(true);
+    expect(received.equals(body)).toBe(true);
+    const seen = backend.requests[0]!;
+    expect([seen.method, seen.url]).toEqual(["POST", "/up?q=1"]);
+    const names = rawRequest.filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase());
+    expect(names.filter((name) => name === "x-twice")).toHaveLength(2);
+    expect(names).not.toContain("dsmp-access");
+    expect(names).not.toContain("expect");
+    expect(seen.headers["content-length"]).toBe(String(body.byteLength));
+  });
+
+  it("sends a GET without a body with no body framing headers", async () => {
+    const sessions = startTransport();
+    const response = await sessions.exchange(providerNode.peerId, head("/plain", { method: "GET" }), bodyOf(), AbortSignal.timeout(20_000));
+    await readAll(response);
+    const seen = backend.requests[0]!;
+    expect(seen.method).toBe("GET");
+    expect(seen.headers["content-length"]).toBeUndefined();
+    expect(seen.headers["transfer-encoding"]).toBeUndefined();
+  });
+
+  it("answers backend-unavailable when the backend refuses connections", async () => {
+    await backend.stop();
+    const sessions = startTransport();
+    const failure = await sessions
+      .exchange(providerNode.peerId, head("/echo"), bodyOf(Buffer.from("x")), AbortSignal.timeout(20_000))
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(MeshRequestError);
+    expect((failure as MeshRequestError).reason).toBe("backend-unavailable");
+  });
+
+  it("answers backend-failed when the backend cuts the response short, and serves the next request", async () => {
+    backend.handle((req, res) => {
+      if (req.url === "/cut") {
+        res.writeHead(200, { "content-length": "100" });
+        res.write("only part");
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      req.pipe(res);
+    });
+    const sessions = startTransport();
+    const signal = AbortSignal.timeout(20_000);
+    const response = await sessions.exchange(providerNode.peerId, head("/cut", { method: "GET" }), bodyOf(), signal);
+    const failure = await readAll(response, signal).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(MeshRequestError);
+    expect((failure as MeshRequestError).reason).toBe("backend-failed");
+    const next = await sessions.exchange(providerNode.peerId, head("/echo"), bodyOf(Buffer.from("next")), signal);
+    expect((await readAll(next, signal)).toString()).toBe("next");
+  });
+
+  it("streams a 10 MiB request body that is complete at the head's arrival only in part (node:http path) and a small one through undici, both intact", async () => {
+    const big = patternBytes(0, 10 * 1024 * 1024);
+    const sessions = startTransport();
+    const signal = AbortSignal.timeout(60_000);
+    const chunks: Uint8Array[] = [];
+    for (let offset = 0; offset < big.byteLength; offset += 256 * 1024) chunks.push(big.subarray(offset, offset + 256 * 1024));
+    const upload = await sessions.exchange(providerNode.peerId, head("/echo"), bodyOf(...chunks), signal);
+    expect((await readAll(upload, signal)).equals(big)).toBe(true);
+    const small = await sessions.exchange(providerNode.peerId, head("/echo"), bodyOf(Buffer.from("small")), signal);
+    expect((await readAll(small, signal)).toString()).toBe("small");
+  });
+});
