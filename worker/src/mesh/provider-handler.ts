@@ -652,7 +652,7 @@ class ProviderExchange {
     const headers = flattenHeaders(stripHopByHop(head.headers, ["host", "expect", ACCESS_HEADER]));
     const answer = new DispatchedAnswer(signal);
     try {
-      this.#service.dispatcher.dispatch({ origin: backend.origin, path, method: head.method.toUpperCase(), headers, body: payload }, answer);
+      this.#service.dispatcher.dispatch({ origin: backend.origin, path, method: head.method, headers, body: payload }, answer);
       return await answer.head;
     } catch (error) {
       if (signal.aborted) throw signal.reason;
