@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     port: { type: "string" },
     out: { type: "string", default: "docs/benchmarks.md" },
     targets: { type: "string", default: "direct,proxy,mesh" },
+    rounds: { type: "string", default: "1" },
     diag: { type: "boolean", default: false },
     "profile-all": { type: "string" },
     // Set by the orchestrator for the child roles.
@@ -281,6 +282,8 @@ async function cpuOf(children: Child[]): Promise<number[]> {
 interface Row {
   target: string;
   phase: string;
+  /** 1-based round; aggregated rows carry the number of rounds they summarise. */
+  round: number;
   offered: string;
   throughput: number;
   ok: number;
@@ -291,6 +294,39 @@ interface Row {
   p999: number;
   /** CPU µs per request per process on the path, by process name. */
   cpu: Array<[string, number]>;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** One row per (target, phase): the median of its rounds' figures, ok and failed summed, in first-seen order. */
+function aggregateRounds(rows: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = `${row.target}\u0000${row.phase}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [row]);
+    else group.push(row);
+  }
+  return [...groups.values()].map((group) => {
+    const first = group[0]!;
+    const of = (pick: (row: Row) => number): number => median(group.map(pick));
+    return {
+      ...first,
+      round: group.length,
+      throughput: of((row) => row.throughput),
+      ok: group.reduce((sum, row) => sum + row.ok, 0),
+      failed: group.reduce((sum, row) => sum + row.failed, 0),
+      p50: of((row) => row.p50),
+      p90: of((row) => row.p90),
+      p99: of((row) => row.p99),
+      p999: of((row) => row.p999),
+      cpu: first.cpu.map(([name], index) => [name, of((row) => row.cpu[index]![1])] as [string, number]),
+    };
+  });
 }
 
 const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
@@ -330,7 +366,7 @@ async function orchestrate(): Promise<void> {
     { name: gatewayCount > 1 ? `mesh (${gatewayCount} gateways)` : "mesh", url: `http://127.0.0.1:${String(gateway.ready.port)}/svc/1/echo`, path: [...gateways, provider, backend] },
   ];
   const rows: Row[] = [];
-  const phase = async (target: (typeof targets)[number], name: string, rate: number, phaseSeconds: number, record: boolean): Promise<void> => {
+  const phase = async (target: (typeof targets)[number], name: string, rate: number, phaseSeconds: number, record: boolean, round = 0): Promise<void> => {
     if (args.diag) await Promise.all([...target.path, load].map((child) => ask(child, { type: "diag" }, "diag")));
     const machine = args.diag ? machineSampler() : undefined;
     const before = await cpuOf([...target.path, load]);
@@ -348,6 +384,7 @@ async function orchestrate(): Promise<void> {
     const row: Row = {
       target: target.name,
       phase: name,
+      round,
       offered: rate > 0 ? `${rate}/s` : `max (${concurrency} in flight)`,
       throughput: result.ok / result.seconds,
       ok: result.ok,
@@ -364,33 +401,49 @@ async function orchestrate(): Promise<void> {
         `p50 ${fmt(row.p50)} p90 ${fmt(row.p90)} p99 ${fmt(row.p99)} p99.9 ${fmt(row.p999)} ms  cpu µs/req ${row.cpu.map(([n, v]) => `${n} ${fmt(v, 0)}`).join(", ")}`,
     );
   };
-  for (const target of targets) {
-    if (!wanted.has(target.name.split(" ")[0]!)) continue;
-    await phase(target, "warm-up", 500, 2, false);
-    for (const rate of rates) await phase(target, `rate ${rate}`, rate, seconds, true);
-    await phase(target, "max", 0, seconds, true);
+  // Rounds interleave the targets phase by phase (direct, proxy, mesh at 500/s, then at 1 000/s, then max), so
+  // each comparison is between runs seconds apart; the table shows the median of the rounds.
+  const rounds = Math.max(1, Number(args.rounds));
+  const chosen = targets.filter((target) => wanted.has(target.name.split(" ")[0]!));
+  for (const target of chosen) await phase(target, "warm-up", 500, 2, false);
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    for (const rate of [...rates, 0]) {
+      for (const target of chosen) await phase(target, rate > 0 ? `rate ${rate}` : "max", rate, seconds, true, round);
+    }
   }
-
   await stop(load);
   for (const child of gateways) await stop(child);
   await Promise.all([stop(provider), stop(proxy), stop(backend)]);
 
-  // Ratios against the baselines of the same run.
-  const find = (target: string, phaseName: string): Row | undefined => rows.find((row) => row.target === target && row.phase === phaseName);
+  // Ratios against the baselines of the same run (of the same round, then their median over rounds).
+  const table = aggregateRounds(rows);
+  const find = (target: string, phaseName: string, round: number): Row | undefined =>
+    rows.find((row) => row.target === target && row.phase === phaseName && row.round === round);
+  const roundNumbers = Array.from({ length: rounds }, (_, index) => index + 1);
+  const perRound = (rate: number | "max", value: (mesh: Row, proxyRow: Row, direct: Row) => number): number[] =>
+    roundNumbers.flatMap((round) => {
+      const phaseName = rate === "max" ? "max" : `rate ${rate}`;
+      const [mesh, proxyRow, direct] = [find(targets[2]!.name, phaseName, round), find("proxy", phaseName, round), find("direct", phaseName, round)];
+      return mesh && proxyRow && direct ? [value(mesh, proxyRow, direct)] : [];
+    });
+  const medianText = (values: number[], digits = 2): string =>
+    values.length === 1 ? fmt(values[0]!, digits) : `${fmt(median(values), digits)} (rounds: ${values.map((v) => fmt(v, digits)).join(", ")})`;
   const ratios: string[] = [];
   for (const rate of rates) {
-    const mesh = find(targets[2]!.name, `rate ${rate}`);
-    const proxyRow = find("proxy", `rate ${rate}`);
-    const direct = find("direct", `rate ${rate}`);
-    if (mesh && proxyRow && direct) {
-      ratios.push(`at ${rate}/s: mesh p99 / proxy p99 = ${fmt(mesh.p99 / proxyRow.p99)}×, mesh p99 / direct p99 = ${fmt(mesh.p99 / direct.p99)}×, mesh p50 − direct p50 = ${fmt(mesh.p50 - direct.p50)} ms`);
-    }
+    const p99Ratio = perRound(rate, (mesh, proxyRow) => mesh.p99 / proxyRow.p99);
+    if (p99Ratio.length === 0) continue;
+    ratios.push(
+      `at ${rate}/s: mesh p99 / proxy p99 = ${medianText(p99Ratio)}×, mesh p99 / direct p99 = ${medianText(perRound(rate, (mesh, _p, direct) => mesh.p99 / direct.p99))}×, ` +
+        `mesh p50 − direct p50 = ${medianText(perRound(rate, (mesh, _p, direct) => mesh.p50 - direct.p50))} ms`,
+    );
   }
-  const meshMax = find(targets[2]!.name, "max");
-  const proxyMax = find("proxy", "max");
-  const directMax = find("direct", "max");
-  if (meshMax && proxyMax && directMax) {
-    ratios.push(`max: mesh ${fmt(meshMax.throughput, 0)} req/s = ${fmt(meshMax.throughput / proxyMax.throughput)}× proxy, ${fmt(meshMax.throughput / directMax.throughput)}× direct`);
+  const meshMax = perRound("max", (mesh) => mesh.throughput);
+  if (meshMax.length > 0) {
+    ratios.push(
+      `max: mesh ${medianText(meshMax, 0)} req/s = ${medianText(perRound("max", (mesh, proxyRow) => mesh.throughput / proxyRow.throughput))}× proxy, ` +
+        `${medianText(perRound("max", (mesh, _p, direct) => mesh.throughput / direct.throughput))}× direct`,
+    );
   }
   for (const line of ratios) log(line);
   const loadAfter = loadText();
@@ -406,7 +459,7 @@ async function orchestrate(): Promise<void> {
     }
   }
 
-  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${args.profile ? " --profile" : ""} --out ${args.out}`;
+  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${rounds > 1 ? ` --rounds ${rounds}` : ""}${args.profile ? " --profile" : ""} --out ${args.out}`;
   const cpuHeader = (row: Row): string => row.cpu.map(([name, value]) => `${name} ${fmt(value, 0)}`).join(", ");
   const section = [
     SECTION,
@@ -416,9 +469,10 @@ async function orchestrate(): Promise<void> {
     `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), Node ${process.version}, loopback TCP, one process per part. ` +
       `Load average (1, 5, 15 min) before the run ${loadBefore}, after it ${loadAfter} (the run itself adds ~2 on this machine).`,
     "",
+    ...(rounds > 1 ? [`${rounds} rounds, targets interleaved phase by phase; each cell is the median over the rounds (ok / failed: the sum).`, ""] : []),
     "| target | offered load | req/s | ok / failed | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs per request per process |",
     "|---|---|---|---|---|---|---|---|---|",
-    ...rows.map(
+    ...table.map(
       (row) =>
         `| ${row.target} | ${row.offered} | ${fmt(row.throughput, 0)} | ${row.ok} / ${row.failed} | ${fmt(row.p50)} | ${fmt(row.p90)} | ${fmt(row.p99)} | ${fmt(row.p999)} | ${cpuHeader(row)} |`,
     ),

@@ -342,11 +342,15 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           return { allow: false, code, message: `${decision.reason}: ${decision.message}` };
         }
         const token = decision.token;
+        // Counted from now, so concurrent calls of one consumer cannot each pass the escrow check for one call.
+        if (token !== undefined) settler?.reserve(serviceId, token.consumer);
         return {
           allow: true,
+          onUnserved: () => {
+            if (token !== undefined) settler?.release(serviceId, token.consumer);
+          },
           onServed: (call) => {
             metrics.usageCalls.inc({ service: serviceLabel(serviceId.toString()) });
-            if (token !== undefined) settler?.noteServed(serviceId, token.consumer);
             usage.append({
               serviceId: serviceId.toString(),
               consumer: token?.consumer ?? null,

@@ -165,7 +165,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
     // Per-call settlement (docs/access.md §Settlement).
     usageClaimCalls: new Counter({
       name: "dsmp_usage_claim_calls_total",
-      help: "Served per-call calls by settlement result: paid, a UsageEscrow reject reason, or dropped-stale / dropped-not-per-call before claiming",
+      help: "Served per-call calls by settlement result: paid, a UsageEscrow reject reason, or dropped-stale / dropped-overflow before claiming",
       labelNames: ["result"] as const,
       registers,
     }),

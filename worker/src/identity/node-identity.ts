@@ -6,7 +6,7 @@ import { privateKeyFromRaw, publicKeyFromRaw } from "@libp2p/crypto/keys";
 import type { Secp256k1PeerId, Secp256k1PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from "@libp2p/peer-id";
 import { type Address, bytesToHex, hexToBytes, type PrivateKeyAccount } from "viem";
-import { privateKeyToAccount, publicKeyToAddress } from "viem/accounts";
+import { nonceManager, privateKeyToAccount, publicKeyToAddress } from "viem/accounts";
 import { IdentityInvalidKeyError } from "../errors.ts";
 
 /** Order of the secp256k1 group: a private key is an integer in [1, n). */
@@ -64,7 +64,9 @@ export function identityFromPrivateKey(secret: Uint8Array): NodeIdentity {
     throw new IdentityInvalidKeyError(`libp2p read the key as ${privateKey.type}, expected secp256k1`);
   }
   const peerId = peerIdFromPrivateKey(privateKey);
-  const account = privateKeyToAccount(bytesToHex(secret));
+  // viem's shared nonce manager: the node key sends task transactions and usage claims from separate clients,
+  // concurrently; it hands out consecutive nonces instead of letting two sends read the same pending count.
+  const account = privateKeyToAccount(bytesToHex(secret), { nonceManager });
   const uncompressed = hexToBytes(account.publicKey); // 0x04 || X || Y
   const publicKey64 = uncompressed.slice(1);
   const compressed = compressPublicKey(publicKey64);

@@ -73,7 +73,13 @@ export interface ServedCall {
 
 /** What the access check says about one request. */
 export type ProviderAuthorization =
-  | { allow: true; /** Called once the response is fully sent (metering). */ onServed?: ((call: ServedCall) => void) | undefined }
+  | {
+      allow: true;
+      /** Called once the response is fully sent (metering). */
+      onServed?: ((call: ServedCall) => void) | undefined;
+      /** Called instead when the request ends without a complete response (a failure, a reset, a deadline). */
+      onUnserved?: (() => void) | undefined;
+    }
   | { allow: false; code: MeshErrorCode; message: string };
 
 /** The access check of a request for a service this node serves (docs/protocol.md §8). Must not throw. */
@@ -520,6 +526,7 @@ class ProviderExchange {
   #responseDone = false;
   #pumpDone = false;
   #onServed: ((call: ServedCall) => void) | undefined;
+  #onUnserved: (() => void) | undefined;
 
   constructor(service: HttpProviderService, channel: ExchangeChannel, connection: Connection) {
     this.#service = service;
@@ -593,6 +600,7 @@ class ProviderExchange {
         throw new MeshRequestError(authorization.code, authorization.message);
       }
       this.#onServed = authorization.onServed;
+      this.#onUnserved = authorization.onUnserved;
     }
     const now = Date.now();
     const remaining = Math.min(head.deadline, now + this.#service.maxRequestMs) - now;
@@ -751,6 +759,12 @@ class ProviderExchange {
         this.#onServed({ status, requestBytes: this.#requestBytes, responseBytes: this.#responseBytes, durationMs: performance.now() - this.#started });
       } catch (error) {
         this.#service.log.warn({ err: error }, "recording a served call failed");
+      }
+    } else if (!(failure === undefined && status !== undefined) && this.#onUnserved !== undefined) {
+      try {
+        this.#onUnserved();
+      } catch (error) {
+        this.#service.log.warn({ err: error }, "releasing an unserved call failed");
       }
     }
     if (outcome !== undefined) {

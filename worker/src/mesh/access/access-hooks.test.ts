@@ -20,12 +20,13 @@ let gateway: Gateway | undefined;
 let backendUrl: URL;
 let seen: Array<{ header: string | undefined; peer: string }>;
 let served: ServedCall[];
+let unserved: number;
 
 /** Allows a request whose token is "good", answers 403 to "forbidden" and 401 to anything else. */
 const authorize: ProviderAuthorize = async ({ head, peer }) => {
   const header = head.headers.find(([name]) => name === ACCESS_HEADER)?.[1];
   seen.push({ header, peer });
-  if (header === "good") return { allow: true, onServed: (call) => served.push(call) };
+  if (header === "good") return { allow: true, onServed: (call) => served.push(call), onUnserved: () => void unserved++ };
   if (header === "forbidden") return { allow: false, code: "forbidden", message: "not-subscribed: 0xabc has no active subscription to service 7" };
   return { allow: false, code: "unauthorized", message: "token-missing: service 7 is paid" };
 };
@@ -42,6 +43,7 @@ async function startGateway(init: GatewayInit): Promise<string> {
 beforeEach(async () => {
   seen = [];
   served = [];
+  unserved = 0;
   providers = [];
   backendUrl = await backend.start();
   gatewayNode = await nodes.start();
@@ -76,6 +78,7 @@ describe("access hooks", () => {
     expect(backend.requests[0]!.headers[ACCESS_HEADER]).toBeUndefined();
     expect(served).toHaveLength(1);
     expect(served[0]).toMatchObject({ status: 200, requestBytes: 5, responseBytes: 5 });
+    expect(unserved).toBe(0);
   });
 
   it("forwards a token the client sent instead of signing one", async () => {
@@ -118,6 +121,8 @@ describe("access hooks", () => {
     expect(res.status).toBe(502);
     expect(seen.length).toBeGreaterThanOrEqual(1);
     expect(served).toEqual([]);
+    // Every allowed attempt that ended without a response was released (the escrow reservation of node.ts).
+    expect(unserved).toBe(seen.length);
   });
 
   it("answers 500 JSON when signing fails", async () => {

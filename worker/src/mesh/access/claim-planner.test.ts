@@ -60,7 +60,7 @@ describe("planClaims", () => {
     { name: "age: the oldest waited maxDelayMs", pending: () => [call("4", A, { servedAt: NOW * 1000 - 10 * MINUTE }), call("4", A)], trigger: "age" },
     { name: "forced by the operator", pending: () => [call("4", A)], over: { force: true }, trigger: "forced" },
     { name: "full: a whole batch is ready", pending: () => [call("4", A), call("4", A), call("4", A)], over: { batchSize: 3 }, trigger: "full" },
-    { name: "withdrawal: the consumer asked for its escrow back", pending: () => [call("4", A)], escrow: { pendingWithdrawal: 5n }, trigger: "withdrawal" },
+    { name: "withdrawal: the consumer asked for so much back that what stays no longer covers our calls", pending: () => [call("4", A)], escrow: { pendingWithdrawal: 995n }, trigger: "withdrawal" },
     { name: "expiring: within an hour of turning stale", pending: () => [call("4", A, { expiry: NOW - WINDOW + 3599 })], trigger: "expiring" },
   ];
   it.each(TRIGGERS.map((t) => [t.name, t] as const))("claims on %s", (_name, t) => {
@@ -70,7 +70,7 @@ describe("planClaims", () => {
     expect(p.waiting).toEqual([]);
   });
 
-  it("drops stale calls (with the mining margin) and calls of a service no longer priced per call", () => {
+  it("drops stale calls (with the mining margin); holds calls of a service priced at 0 now (the owner may restore the price)", () => {
     const stale = call("4", A, { expiry: NOW - WINDOW - 1 });
     const almost = call("4", A, { expiry: NOW - WINDOW + 119 });
     const fine = call("4", A, { expiry: NOW - WINDOW + 121 });
@@ -79,10 +79,17 @@ describe("planClaims", () => {
     expect(p.dropped).toEqual([
       { call: stale, reason: "stale" },
       { call: almost, reason: "stale" },
-      { call: free, reason: "not-per-call" },
     ]);
+    expect(p.held).toEqual([free]);
     expect(p.batches.map((b) => b.calls)).toEqual([[fine]]);
     expect(p.batches[0]!.trigger).toBe("expiring");
+  });
+
+  it("a withdrawal that leaves enough for our calls is no hurry (a token withdrawal cannot make us claim call by call)", () => {
+    const pending = [call("4", A)];
+    const p = plan(pending, state({ 4: 10n }, { [`4:${A}`]: funded(1000n, 10n, { pendingWithdrawal: 1n }) }));
+    expect(p.batches).toEqual([]);
+    expect(p.waiting).toEqual(pending);
   });
 
   it("holds calls without escrow and those the balance no longer covers, debiting as the contract would", () => {

@@ -4,10 +4,11 @@
  *
  * Per service, calls are taken oldest first and checked against a copy of each consumer's escrow in the
  * chain view, debited as the contract would (min(agreed price, current price) per call):
- * - **stale** (now > expiry + claimWindow − `safetySeconds`, so a claim mined a little later is not refused) or the
- *   service no longer priced per call → dropped; the contract would only refuse them.
- * - no escrow, or not enough left for the call → **held**: sending it would cost gas for a rejection; it is
- *   looked at again each round (a deposit may arrive) until it turns stale.
+ * - **stale** (now > expiry + claimWindow − `safetySeconds`, so a claim mined a little later is not refused) →
+ *   dropped; the contract would only refuse it.
+ * - no escrow, not enough left for the call, or the service priced at 0 per call now → **held**: sending it
+ *   would cost gas for a rejection; it is looked at again each round (a deposit, or the owner restoring the
+ *   price, may come) until it turns stale.
  * - otherwise **claimable**.
  *
  * A service's claimable calls are claimed (in batches of at most 256) when any of these holds — else they
@@ -15,7 +16,9 @@
  * - `forced` (an operator asked: `dsmp usage claim`);
  * - `full`: a whole batch is ready;
  * - `age`: the oldest waited `maxDelayMs`;
- * - `withdrawal`: a consumer with claimable calls asked to withdraw (its escrow leaves after the delay);
+ * - `withdrawal`: a consumer with claimable calls asked to withdraw and what the withdrawal leaves behind
+ *   (balance − pending) no longer covers them (other providers' claims used the slack); a withdrawal that
+ *   leaves enough is no hurry, so a consumer cannot make us claim call by call with a token withdrawal;
  * - `expiring`: a call gets within `expiringWithinSeconds` of turning stale.
  */
 import type { Address, Hex } from "viem";
@@ -72,7 +75,7 @@ export interface ClaimPlanInput {
   batchSize?: number | undefined;
 }
 
-export type DropReason = "stale" | "not-per-call";
+export type DropReason = "stale";
 
 export interface ClaimPlan {
   batches: ClaimBatch[];
@@ -105,15 +108,13 @@ export function planClaims(input: ClaimPlanInput): ClaimPlan {
     const serviceId = BigInt(id);
     const current = input.state.services.get(serviceId)?.pricing.perCall ?? 0n;
     const balances = new Map<Address, bigint>();
+    /** What our claimable calls of each consumer are worth. */
+    const owed = new Map<Address, bigint>();
     const claimable: { call: PendingCall; price: bigint }[] = [];
     let trigger: ClaimTrigger | undefined = input.force === true ? "forced" : undefined;
     for (const call of calls) {
       if (input.nowSeconds > staleAfter(call) - safety) {
         plan.dropped.push({ call, reason: "stale" });
-        continue;
-      }
-      if (current === 0n) {
-        plan.dropped.push({ call, reason: "not-per-call" });
         continue;
       }
       const escrow = escrowOf(input.state, serviceId, call.consumer);
@@ -126,9 +127,16 @@ export function planClaims(input: ClaimPlanInput): ClaimPlan {
       }
       balances.set(call.consumer, balance - price);
       claimable.push({ call, price });
-      if (trigger === undefined) {
-        if (escrow !== undefined && escrow.pendingWithdrawal > 0n) trigger = "withdrawal";
-        else if (input.nowSeconds >= staleAfter(call) - input.expiringWithinSeconds) trigger = "expiring";
+      owed.set(call.consumer, (owed.get(call.consumer) ?? 0n) + price);
+      if (trigger === undefined && input.nowSeconds >= staleAfter(call) - input.expiringWithinSeconds) trigger = "expiring";
+    }
+    if (trigger === undefined) {
+      for (const [consumer, value] of owed) {
+        const escrow = escrowOf(input.state, serviceId, consumer)!;
+        if (escrow.pendingWithdrawal > 0n && escrow.balance - escrow.pendingWithdrawal < value) {
+          trigger = "withdrawal";
+          break;
+        }
       }
     }
     if (claimable.length === 0) continue;

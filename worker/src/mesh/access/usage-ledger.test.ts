@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { UsageLedger, type UsageRecord } from "./usage-ledger.ts";
+import { READ_SINCE_MAX_BYTES, UsageLedger, type UsageRecord } from "./usage-ledger.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -97,5 +97,30 @@ describe("UsageLedger", () => {
     ]);
     expect(second.offset).toBe(readFileSync(file, "utf8").lastIndexOf("\n") + 1);
     await reader.close();
+  });
+
+  it("readSince reads a long backlog in bounded chunks, losing and repeating nothing", async () => {
+    const file = tempFile();
+    const ledger = await UsageLedger.open(file);
+    const count = 15_000; // ~5 MiB of records: more than one chunk
+    for (let i = 0; i < count; i++) ledger.append(record(i, { requestBytes: i }));
+    await ledger.flush();
+    const size = readFileSync(file).length;
+    expect(size).toBeGreaterThan(READ_SINCE_MAX_BYTES);
+    const seen: number[] = [];
+    let offset = 0;
+    let reads = 0;
+    for (;;) {
+      const next = await ledger.readSince(offset);
+      if (next.offset === offset) break;
+      expect(next.offset - offset).toBeLessThanOrEqual(READ_SINCE_MAX_BYTES);
+      seen.push(...next.records.map((r) => r.requestBytes));
+      offset = next.offset;
+      reads++;
+    }
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(offset).toBe(size);
+    expect(seen).toEqual(Array.from({ length: count }, (_, i) => i));
+    await ledger.close();
   });
 });

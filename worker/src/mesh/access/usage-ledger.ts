@@ -49,6 +49,8 @@ export interface UsageQuery {
 
 /** Records a query returns by default: 100. */
 export const DEFAULT_USAGE_QUERY_LIMIT = 100;
+/** Bytes `readSince` reads at most per call: 4 MiB, ~10 000 records. */
+export const READ_SINCE_MAX_BYTES = 4 * 1024 * 1024;
 /** Records a query may return at most: 10 000 (~3 MB of JSON). */
 export const MAX_USAGE_QUERY_LIMIT = 10_000;
 
@@ -122,24 +124,28 @@ export class UsageLedger {
 
   /**
    * Records appended after byte `offset` of the file (0 = from the start), in order, and the offset to pass
-   * next time. Used by the usage settler to follow the ledger across restarts.
+   * next time: at most {@link READ_SINCE_MAX_BYTES} per call, so a long backlog is read over several calls
+   * with bounded memory. Used by the usage settler to follow the ledger across restarts.
    */
   async readSince(offset: number): Promise<{ records: UsageRecord[]; offset: number }> {
     await this.flush();
     const size = (await stat(this.file)).size;
     if (size <= offset) return { records: [], offset: Math.min(offset, size) };
     const handle = await open(this.file, "r");
-    let text: string;
+    let chunk: Buffer;
+    let next: number;
     try {
-      const buffer = Buffer.alloc(size - offset);
+      const buffer = Buffer.alloc(Math.min(size - offset, READ_SINCE_MAX_BYTES));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
       const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
-      text = buffer.subarray(0, end).toString("utf8");
+      // A "line" longer than the whole window is not a record: skip it rather than stall on it forever.
+      next = end === 0 && bytesRead === READ_SINCE_MAX_BYTES ? offset + bytesRead : offset + end;
+      chunk = buffer.subarray(0, end);
     } finally {
       await handle.close();
     }
     const records: UsageRecord[] = [];
-    for (const line of text.split("\n")) {
+    for (const line of chunk.toString("utf8").split("\n")) {
       if (line === "") continue;
       try {
         records.push(JSON.parse(line) as UsageRecord);
@@ -147,7 +153,7 @@ export class UsageLedger {
         // A damaged line is skipped, as in queries.
       }
     }
-    return { records, offset: offset + Buffer.byteLength(text, "utf8") };
+    return { records, offset: next };
   }
 
   /** Write what is queued, then close the file. Idempotent. */

@@ -120,16 +120,24 @@ describe("UsageSettler", () => {
     const settler = make();
     await settler.start();
     expect(settler.unclaimed(4n, A)).toBe(0);
-    // The provider notes the call as it answers; the ledger record follows.
-    settler.noteServed(4n, A);
+    // The provider reserves the call when it allows it; the ledger record follows once it is served.
+    settler.reserve(4n, A);
     ledger.append(served("4", A));
     expect(settler.unclaimed(4n, A)).toBe(1);
-    settler.noteServed(4n, A);
+    settler.reserve(4n, A);
     ledger.append(served("4", A));
     expect(settler.unclaimed(4n, A)).toBe(2);
     const round = await settler.claimNow();
     expect(round.claims).toEqual([expect.objectContaining({ serviceId: "4", trigger: "forced", calls: 2, paid: 2, rejected: {}, gross: "20" })]);
     expect(settler.unclaimed(4n, A)).toBe(0);
+    expect(settler.unclaimed(4n, B)).toBe(0);
+    // In flight: counted while it is served; released when it ends without a response.
+    settler.reserve(4n, B);
+    settler.reserve(4n, B);
+    expect(settler.unclaimed(4n, B)).toBe(2);
+    settler.release(4n, B);
+    expect(settler.unclaimed(4n, B)).toBe(1);
+    settler.release(4n, B);
     expect(settler.unclaimed(4n, B)).toBe(0);
     await settler.stop();
   });
@@ -202,7 +210,7 @@ describe("UsageSettler", () => {
     await settler.start();
     ledger.append(served("4", B, { expiry: NOW_S - 7 * 86_400 - 1 }));
     const round = await settler.claimNow();
-    expect(round).toMatchObject({ claims: [], dropped: { stale: 1, "not-per-call": 0 }, pending: 0 });
+    expect(round).toMatchObject({ claims: [], dropped: { stale: 1 }, pending: 0 });
     expect(escrow.sent).toEqual([]);
     expect(results).toEqual([["dropped-stale", 1]]);
     await settler.stop();
@@ -228,6 +236,37 @@ describe("UsageSettler", () => {
     const round = await settler.claimNow();
     expect(round.claims).toEqual([expect.objectContaining({ serviceId: "4", calls: 1, error: "UsageEscrowNotServingNode(4, 0x…)" })]);
     expect(round.pending).toBe(1);
+    await settler.stop();
+  });
+
+  it("backs off after a failed claim instead of failing every round; a forced claim still goes at once", async () => {
+    const state = chainState();
+    const { ledger, dir } = await setup(state);
+    let attempts = 0;
+    const settler = new UsageSettler({
+      ledger,
+      chain: {} as DsmpChainClient,
+      state: () => state,
+      chainNow: () => NOW_S,
+      stateFile: join(dir, "backoff-claims.json"),
+      claimWindowSeconds: 7 * 86_400,
+      checkIntervalMs: 10,
+      maxDelayMs: 1_000,
+      claim: async () => {
+        attempts++;
+        throw new Error("rpc down");
+      },
+    });
+    ledger.append(served("4", B, { time: Date.now() - 5_000 })); // older than maxDelayMs: the age trigger fires
+    await settler.start();
+    await new Promise((r) => setTimeout(r, 400));
+    // Rounds every 10 ms; claims at most after 10, 20, 40, 80, 160 ms of backoff: a handful, not ~40.
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(attempts).toBeLessThanOrEqual(7);
+    const before = attempts;
+    const forced = await settler.claimNow();
+    expect(attempts).toBe(before + 1);
+    expect(forced.claims[0]!.error).toBe("rpc down");
     await settler.stop();
   });
 });

@@ -61,7 +61,7 @@ export interface ClaimResult {
 
 export interface SettlementRound {
   claims: ClaimResult[];
-  dropped: { stale: number; "not-per-call": number };
+  dropped: { stale: number };
   /** Calls still waiting after the round. */
   pending: number;
   /** Of those, held for lack of escrow. */
@@ -111,13 +111,16 @@ export class UsageSettler {
   #known = new Set<string>();
   /** Pending calls per `serviceId:consumer`. */
   #counts = new Map<string, number>();
-  /** Calls served since the last ledger read, per `serviceId:consumer` (not in `#pending` yet). */
+  /** Calls allowed and not yet read back from the ledger (in flight, or served since the last read), per `serviceId:consumer`. */
   #recent = new Map<string, number>();
   #claimWindow = 0;
   #round: Promise<SettlementRound> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #held = 0;
   #dirty = false;
+  /** Consecutive failed claims, and when automatic rounds may claim again. */
+  #failures = 0;
+  #retryAt = 0;
 
   constructor(init: UsageSettlerInit) {
     this.#init = init;
@@ -147,10 +150,22 @@ export class UsageSettler {
     return (this.#counts.get(k) ?? 0) + (this.#recent.get(k) ?? 0);
   }
 
-  /** Tell the settler a call was served (before the ledger has it), so `unclaimed` counts it at once. */
-  noteServed(serviceId: bigint, consumer: Address): void {
+  /**
+   * Count a call from the moment it is allowed, before it is served and long before the ledger has it, so
+   * `unclaimed` covers calls in flight too (N concurrent requests cannot all pass an escrow check for one).
+   * Every reservation ends either in a ledger record (which the next ledger read balances) or in {@link release}.
+   */
+  reserve(serviceId: bigint, consumer: Address): void {
     const k = key(serviceId.toString(), consumer);
     this.#recent.set(k, (this.#recent.get(k) ?? 0) + 1);
+  }
+
+  /** The reserved call ended without a response (failure, reset, deadline): nothing will be recorded for it. */
+  release(serviceId: bigint, consumer: Address): void {
+    const k = key(serviceId.toString(), consumer);
+    const n = (this.#recent.get(k) ?? 0) - 1;
+    if (n > 0) this.#recent.set(k, n);
+    else this.#recent.delete(k);
   }
 
   status(): { pending: number; held: number; ledgerOffset: number } {
@@ -179,6 +194,8 @@ export class UsageSettler {
   #schedule(): void {
     if (this.#stop.signal.aborted) return;
     this.#timer = setTimeout(() => {
+      // An operator's `claimNow` may be running: never two rounds at once (they would send the same calls).
+      if (this.#round !== undefined) return this.#schedule();
       this.#run(false)
         .catch((err: unknown) => this.#log.warn({ err }, "settlement round failed; next round retries"))
         .finally(() => this.#schedule());
@@ -208,7 +225,7 @@ export class UsageSettler {
       force,
     });
     this.#held = plan.held.length;
-    const dropped = { stale: 0, "not-per-call": 0 };
+    const dropped = { stale: 0 };
     for (const { call, reason } of plan.dropped) {
       dropped[reason]++;
       this.#remove(call);
@@ -216,9 +233,20 @@ export class UsageSettler {
     for (const [reason, n] of Object.entries(dropped)) if (n > 0) this.#init.metrics?.callResult?.(`dropped-${reason}`, n);
     if (plan.dropped.length > 0) this.#log.info({ dropped }, "unclaimable usage calls dropped");
     const claims: ClaimResult[] = [];
-    for (const batch of plan.batches) {
+    // After a failed claim, automatic rounds wait (5 s, doubling to maxDelayMs) rather than fail every round.
+    const backingOff = !force && Date.now() < this.#retryAt;
+    for (const batch of backingOff ? [] : plan.batches) {
       if (this.#stop.signal.aborted) break;
-      claims.push(await this.#claim(batch.serviceId, batch.calls, batch.trigger));
+      const result = await this.#claim(batch.serviceId, batch.calls, batch.trigger);
+      claims.push(result);
+      if (result.error !== undefined) {
+        this.#failures++;
+        const maxDelay = this.#init.maxDelayMs ?? DEFAULT_CLAIM_MAX_DELAY_MS;
+        this.#retryAt = Date.now() + Math.min(maxDelay, (this.#init.checkIntervalMs ?? DEFAULT_CLAIM_CHECK_INTERVAL_MS) * 2 ** (this.#failures - 1));
+        break;
+      }
+      this.#failures = 0;
+      this.#retryAt = 0;
     }
     if (plan.dropped.length > 0 || claims.length > 0) await this.#save();
     this.#init.metrics?.unclaimed?.(this.#known.size);
@@ -261,7 +289,16 @@ export class UsageSettler {
     };
   }
 
+  /** Read the ledger up to its end, one bounded chunk at a time. */
   async #ingest(): Promise<void> {
+    for (;;) {
+      const before = this.#offset;
+      await this.#ingestChunk();
+      if (this.#offset === before) return;
+    }
+  }
+
+  async #ingestChunk(): Promise<void> {
     const { records, offset } = await this.#init.ledger.readSince(this.#offset);
     const state = this.#init.state();
     for (const record of records) {
