@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWalletClient, http, parseEther, type Address, type Hex } from "viem";
+import { createWalletClient, http, parseEther, type Address } from "viem";
 import { hardhat } from "viem/chains";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import { abis, type Deployment } from "../contracts/index.ts";
 import { deploy } from "../scripts/lib/deploy.ts";
 import { devAccount, devPrivateKey } from "../scripts/lib/dev-accounts.ts";
 import { startDevnetXnodes, type DevnetService, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
-import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+import { hardhatRpc as rpc, startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { drawFaucet } from "../worker/src/chain/actions/draw-faucet.ts";
 import { subscribe } from "../worker/src/chain/actions/subscribe.ts";
 import { createDsmpChainClient } from "../worker/src/chain/chain-client.ts";
@@ -228,10 +228,3 @@ describe("access to paid and private services", () => {
     expect(lapsed.json!.reason).toMatch(/^not-subscribed: /);
   });
 });
-
-async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-  const json = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (json.error) throw new Error(`${method}: ${json.error.message}`);
-  return json.result as Hex;
-}

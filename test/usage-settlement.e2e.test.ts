@@ -8,18 +8,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseEther, type Address, type Hex } from "viem";
+import { parseEther, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { abis, type Deployment } from "../contracts/index.ts";
 import { deploy } from "../scripts/lib/deploy.ts";
 import { devAccount, devPrivateKey } from "../scripts/lib/dev-accounts.ts";
 import { startDevnetXnodes, type DevnetService, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
-import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
+import { hardhatRpc as rpc, startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { claimUsage } from "../worker/src/chain/actions/claim-usage.ts";
 import { depositEscrow } from "../worker/src/chain/actions/deposit-escrow.ts";
 import { drawFaucet } from "../worker/src/chain/actions/draw-faucet.ts";
 import { getEscrow } from "../worker/src/chain/actions/get-escrow.ts";
+import { getService } from "../worker/src/chain/actions/get-service.ts";
 import { updateService } from "../worker/src/chain/actions/update-service.ts";
 import { requestEscrowWithdrawal } from "../worker/src/chain/actions/withdraw-escrow.ts";
 import { createDsmpChainClient, type DsmpChainClient } from "../worker/src/chain/chain-client.ts";
@@ -219,7 +220,6 @@ describe("per-call settlement through UsageEscrow", () => {
     // Calls before the raise carry 2 s tokens, so they expire before the re-agreement below (§8.7.1).
     await callUntil(CONSUMER_E, "the providers to index E's deposit", (a) => a.status === 200, 2);
     const owner = await client(OWNER);
-    const { getService } = await import("../worker/src/chain/actions/get-service.ts");
     const service = await getService(owner, { serviceId: metered.id });
     await updateService(owner, { serviceId: metered.id, service: { ...service, pricing: { ...service.pricing, perCall: 2n * PRICE } } });
     const refused = await callUntil(CONSUMER_E, "the providers to see the new price", (a) => a.status === 403, 2);
@@ -247,10 +247,3 @@ describe("per-call settlement through UsageEscrow", () => {
     expect(JSON.parse(shown.out())).toMatchObject({ balance: String(left), pricePerCall: String(2n * PRICE), callsCovered: String(left / (2n * PRICE)) });
   });
 });
-
-async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-  const json = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (json.error) throw new Error(`${method}: ${json.error.message}`);
-  return json.result as Hex;
-}

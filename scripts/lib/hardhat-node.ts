@@ -15,6 +15,18 @@ export interface HardhatNode {
   stop(): Promise<void>;
 }
 
+/**
+ * One JSON-RPC call, for the node's test methods viem has no action for in a plain client
+ * (`evm_mine`, `evm_increaseTime`, `evm_setNextBlockTimestamp`, …).
+ * @throws Error with the node's message when it answers an error.
+ */
+export async function hardhatRpc(url: string, method: string, params: unknown[]): Promise<unknown> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  const json = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (json.error) throw new Error(`${method}: ${json.error.message}`);
+  return json.result;
+}
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
