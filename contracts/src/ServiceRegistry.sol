@@ -150,6 +150,12 @@ contract ServiceRegistry is IServiceRegistry {
     }
 
     /// @inheritdoc IServiceRegistry
+    function perCallTermsOf(uint256 serviceId) external view returns (uint128 perCall, uint256 minProviderStake) {
+        Service storage s = _existing(serviceId);
+        return (s.pricing.perCall, s.minProviderStake);
+    }
+
+    /// @inheritdoc IServiceRegistry
     function serviceCount() external view returns (uint256) {
         return _serviceCount;
     }

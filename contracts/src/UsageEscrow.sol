@@ -171,11 +171,12 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
     {
         uint256 count = calls.length;
         if (count == 0 || count > MAX_CALLS_PER_CLAIM) revert UsageEscrowBadBatchSize(count, MAX_CALLS_PER_CLAIM);
-        // getService (not termsOf) because minProviderStake is not part of ServiceTerms; reverts for an unknown id.
-        IServiceRegistry.Service memory service = services.getService(serviceId);
-        address operator = _servingOperator(serviceId, service.minProviderStake);
+        // Price and stake requirement only: the service's strings (name, metadata URI) are not copied, so their
+        // length cannot raise a claim's gas. Reverts for an unknown id.
+        (uint128 perCall, uint256 minProviderStake) = services.perCallTermsOf(serviceId);
+        address operator = _servingOperator(serviceId, minProviderStake);
 
-        uint256 currentPrice = service.pricing.perCall;
+        uint256 currentPrice = perCall;
         bytes32 domainSeparator = _domainSeparator();
         for (uint256 i = 0; i < count; ++i) {
             uint256 price = _claimCall(serviceId, calls[i], currentPrice, domainSeparator);

@@ -61,6 +61,7 @@ describe("ServiceRegistry", () => {
         retiredAt: 0n,
         pricing: params.pricing,
       });
+      expect(await fx.registry.read.perCallTermsOf([1n])).toEqual([params.pricing.perCall, 42n]);
       expect(await publishService(fx, { name: "second" })).toBe(2n);
       expect(await fx.registry.read.serviceCount()).toBe(2n);
       expect(await fx.registry.read.servicesOf([owner.account.address])).toEqual([1n, 2n]);
@@ -405,6 +406,7 @@ describe("ServiceRegistry", () => {
         for (const call of [
           fx.registry.read.getService([id]),
           fx.registry.read.termsOf([id]),
+          fx.registry.read.perCallTermsOf([id]),
           fx.registry.read.isAllowed([id, zeroAddress, []]),
         ]) {
           await viem.assertions.revertWithCustomErrorWithArgs(call, fx.registry, "ServiceRegistryUnknownService", [id]);

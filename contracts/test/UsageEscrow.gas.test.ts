@@ -40,7 +40,7 @@ async function claimGas(fx: GasFx, calls: SignedCall[]) {
 }
 
 describe("UsageEscrow claim gas", () => {
-  it("per call: ≈ 35 k (one consumer) / ≈ 41.5 k (distinct consumers) on top of a fixed ≈ 130 k", async () => {
+  it("per call: ≈ 35 k (one consumer) / ≈ 41.5 k (distinct consumers) on top of a fixed ≈ 110 k", async () => {
     const rows: { calls: number; single: bigint; distinct: bigint }[] = [];
     for (const n of SIZES) {
       let fx = await loadFixture(gasFixture);

@@ -656,6 +656,21 @@ describe("UsageEscrow", () => {
       expect(r.claimed).toMatchObject({ paidCalls: 1n, rejectedCalls: 255n });
     });
 
+    it("a claim's gas does not depend on the service's strings (the owner cannot inflate it with a long metadata URI)", async () => {
+      const gasOf = async (metadataURI: string) => {
+        const fx = await loadFunded();
+        if (metadataURI !== "") {
+          await fx.services.write.update([fx.serviceId, { ...meteredParams({}), metadataURI }], { account: fx.serviceOwner.account });
+        }
+        const hash = await fx.escrow.write.claim([fx.serviceId, [await signCall(fx, fx.consumers[0]!)]], nodeOf(fx));
+        return (await fx.publicClient.waitForTransactionReceipt({ hash })).gasUsed;
+      };
+      const short = await gasOf("");
+      const long = await gasOf(`ipfs://${"x".repeat(8_192)}`);
+      // Only the signature's random bytes change calldata cost between the two (a few hundred gas at most).
+      expect(long > short ? long - short : short - long).toBeLessThan(500n);
+    });
+
     it("reverts for an unknown service", async () => {
       const fx = await loadFunded();
       await viem.assertions.revertWithCustomErrorWithArgs(

@@ -164,6 +164,10 @@ interface IServiceRegistry {
     /// @notice Owner, status, visibility, retirement time and pricing. Reverts for an unknown id.
     function termsOf(uint256 serviceId) external view returns (ServiceTerms memory);
 
+    /// @notice What a per-call claim needs, without the service's strings (so their length cannot raise a
+    /// claim's gas): the per-call price and the stake a provider's operator must bond. Reverts for an unknown id.
+    function perCallTermsOf(uint256 serviceId) external view returns (uint128 perCall, uint256 minProviderStake);
+
     /// @notice Number of services ever published (= highest id).
     function serviceCount() external view returns (uint256);
 
