@@ -269,4 +269,35 @@ describe("UsageSettler", () => {
     expect(forced.claims[0]!.error).toBe("rpc down");
     await settler.stop();
   });
+
+  it("runs no round after stop, not even one scheduled by the round in progress when stop was called", async () => {
+    const state = chainState();
+    const { ledger, dir } = await setup(state);
+    let rounds = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const settler = new UsageSettler({
+      ledger,
+      chain: {} as DsmpChainClient,
+      state: () => (rounds++, state), // read once per round
+      chainNow: () => NOW_S,
+      stateFile: join(dir, "stop-claims.json"),
+      claimWindowSeconds: 7 * 86_400,
+      checkIntervalMs: 10,
+      maxDelayMs: 1_000,
+      claim: async () => {
+        await gate; // a claim in flight when stop is called
+        throw new Error("late");
+      },
+    });
+    ledger.append(served("4", B, { time: Date.now() - 5_000 }));
+    await settler.start();
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = settler.stop();
+    release();
+    await stopped;
+    const atStop = rounds;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(rounds).toBe(atStop);
+  });
 });

@@ -121,6 +121,7 @@ export class UsageSettler {
   /** Consecutive failed claims, and when automatic rounds may claim again. */
   #failures = 0;
   #retryAt = 0;
+  #stopped = false;
 
   constructor(init: UsageSettlerInit) {
     this.#init = init;
@@ -180,6 +181,7 @@ export class UsageSettler {
 
   /** Stop the loop and wait for a claim in flight (its receipt wait is interrupted after `graceMs`). */
   async stop(graceMs = 10_000): Promise<void> {
+    this.#stopped = true; // before waiting: the round in progress must not schedule another
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     const round = this.#round;
@@ -192,7 +194,7 @@ export class UsageSettler {
   }
 
   #schedule(): void {
-    if (this.#stop.signal.aborted) return;
+    if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       // An operator's `claimNow` may be running: never two rounds at once (they would send the same calls).
       if (this.#round !== undefined) return this.#schedule();
