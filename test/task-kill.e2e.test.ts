@@ -24,6 +24,7 @@ import { startDevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
 import { freePort, startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
+import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { sha256Hex } from "../worker/src/tasks/blob-store.ts";
 import { startOwnedRedis, type OwnedRedis } from "../worker/src/tasks/redis-server.fixture.ts";
 import { runWasm } from "../worker/src/tasks/wasm-sandbox.ts";
@@ -53,15 +54,9 @@ const SLOW_WAT = `(module
     (i64.const 8))
 )`;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** `waitFor` with a probe that may fail while a node is down or starting (a failure counts as "not yet"). */
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000, everyMs = 100): Promise<T> =>
+  waitFor(what, () => probe().catch(() => undefined), { timeoutMs, intervalMs: everyMs });
 
 interface NodeProcess {
   index: number;

@@ -276,6 +276,8 @@ describe("UsageSettler", () => {
     let rounds = 0;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const claiming = new Promise<void>((r) => (entered = r));
     const settler = new UsageSettler({
       ledger,
       chain: {} as DsmpChainClient,
@@ -286,13 +288,14 @@ describe("UsageSettler", () => {
       checkIntervalMs: 10,
       maxDelayMs: 1_000,
       claim: async () => {
+        entered();
         await gate; // a claim in flight when stop is called
         throw new Error("late");
       },
     });
     ledger.append(served("4", B, { time: Date.now() - 5_000 }));
     await settler.start();
-    await new Promise((r) => setTimeout(r, 50));
+    await claiming;
     const stopped = settler.stop();
     release();
     await stopped;
