@@ -9,7 +9,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { devAccount } from "../../scripts/lib/dev-accounts.ts";
 import { deployStakingFixture, registerNode } from "./staking.fixture.ts";
-import { CLAIM_WINDOW, PER_CALL, USAGE_FEE_BPS, WITHDRAWAL_DELAY, meteredParams, signCall, type Consumer, type UsageFixture } from "./usage.fixture.ts";
+import { PER_CALL, WITHDRAWAL_DELAY, meteredParams, signCall, usageEscrowArgs, type Consumer, type UsageFixture } from "./usage.fixture.ts";
 
 const { viem, networkHelpers } = await network.create();
 const { loadFixture, time } = networkHelpers;
@@ -20,14 +20,7 @@ async function reentrantFixture(connection: NetworkConnection) {
   const token = await connection.viem.deployContract("ReentrantERC20", []);
   const services = await connection.viem.deployContract("ServiceRegistry", []);
   const escrow = await connection.viem.deployContract("UsageEscrow", [
-    token.address,
-    services.address,
-    fx.registry.address,
-    fx.accounts.deployer.account.address,
-    fx.accounts.treasury.account.address,
-    USAGE_FEE_BPS,
-    WITHDRAWAL_DELAY,
-    CLAIM_WINDOW,
+    ...usageEscrowArgs({ token: token.address, services: services.address, xnodes: fx.registry.address, admin: fx.accounts.deployer.account.address, treasury: fx.accounts.treasury.account.address }),
   ]);
   await services.write.publish([meteredParams({})], { account: wallets[12]!.account });
   const consumer: Consumer = { wallet: wallets[9]!, signer: devAccount(9), address: devAccount(9).address };

@@ -22,6 +22,7 @@ import {
   malleate,
   meteredParams,
   signCall,
+  usageEscrowArgs,
   usageFixture,
   type Consumer,
   type SignedCall,
@@ -87,16 +88,7 @@ describe("UsageEscrow", () => {
     it("stores its parameters, reads staking from the node registry and emits the fee and treasury", async () => {
       const fx = await load();
       const { deployer, treasury } = fx.accounts;
-      const args = [
-        fx.token.address,
-        fx.services.address,
-        fx.registry.address,
-        deployer.account.address,
-        treasury.account.address,
-        USAGE_FEE_BPS,
-        WITHDRAWAL_DELAY,
-        CLAIM_WINDOW,
-      ] as const;
+      const args = usageEscrowArgs({ token: fx.token.address, services: fx.services.address, xnodes: fx.registry.address, admin: deployer.account.address, treasury: treasury.account.address });
       const { contract, deploymentTransaction } = await viem.sendDeploymentTransaction("UsageEscrow", [...args]);
       const hash = Promise.resolve(deploymentTransaction.hash);
       await viem.assertions.emitWithArgs(hash, contract, "ProtocolFeeSet", [USAGE_FEE_BPS]);
@@ -116,16 +108,13 @@ describe("UsageEscrow", () => {
 
     it("rejects zero addresses and a fee above 10 %", async () => {
       const fx = await load();
-      const good = [
-        fx.token.address,
-        fx.services.address,
-        fx.registry.address,
-        fx.accounts.deployer.account.address,
-        fx.accounts.treasury.account.address,
-        USAGE_FEE_BPS,
-        WITHDRAWAL_DELAY,
-        CLAIM_WINDOW,
-      ] as const;
+      const good = usageEscrowArgs({
+        token: fx.token.address,
+        services: fx.services.address,
+        xnodes: fx.registry.address,
+        admin: fx.accounts.deployer.account.address,
+        treasury: fx.accounts.treasury.account.address,
+      });
       for (const i of [0, 1, 2, 3, 4]) {
         const bad = [...good] as unknown as typeof good;
         (bad as unknown as Hex[])[i] = zeroAddress;

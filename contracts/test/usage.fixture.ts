@@ -46,6 +46,11 @@ export type Consumer = { wallet: FixtureWallet; signer: LocalAccount; address: A
  * owned by wallet 12. operators[0] registered `node` (its key holds 10 ETH). Consumers are wallets 9–11, each
  * funded with CONSUMER_FUNDING and having approved the escrow for the maximum.
  */
+/** UsageEscrow's constructor arguments with the fixture's fee, withdrawal delay and claim window. */
+export function usageEscrowArgs(c: { token: Address; services: Address; xnodes: Address; admin: Address; treasury: Address }) {
+  return [c.token, c.services, c.xnodes, c.admin, c.treasury, USAGE_FEE_BPS, WITHDRAWAL_DELAY, CLAIM_WINDOW] as const;
+}
+
 export async function usageFixture(connection: NetworkConnection) {
   const fx = await deployStakingFixture(connection);
   const { viem } = fx;
@@ -56,14 +61,7 @@ export async function usageFixture(connection: NetworkConnection) {
 
   const services = await viem.deployContract("ServiceRegistry", []);
   const escrow = await viem.deployContract("UsageEscrow", [
-    fx.token.address,
-    services.address,
-    fx.registry.address,
-    deployer.account.address,
-    treasury.account.address,
-    USAGE_FEE_BPS,
-    WITHDRAWAL_DELAY,
-    CLAIM_WINDOW,
+    ...usageEscrowArgs({ token: fx.token.address, services: services.address, xnodes: fx.registry.address, admin: deployer.account.address, treasury: treasury.account.address }),
   ]);
 
   const consumers: Consumer[] = [9, 10, 11].map((i) => {
