@@ -53,6 +53,9 @@ export async function stopChild(child: Child): Promise<void> {
 }
 
 /** The p-th percentile (nearest rank) of ascending `sorted`; NaN when empty. */
+/** A number for a report: `digits` decimals, `n/a` when not finite. */
+export const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
