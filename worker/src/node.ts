@@ -37,7 +37,7 @@ import { MAX_USAGE_QUERY_LIMIT, UsageLedger } from "./mesh/access/usage-ledger.t
 import { UsageSettler } from "./mesh/access/usage-settler.ts";
 import { createDsmpLibp2p, libp2pInitFromConfig, type DsmpLibp2p } from "./p2p/libp2p-node.ts";
 import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/service-record-dht.ts";
-import { createDsmpChainClient } from "./chain/chain-client.ts";
+import { createDsmpChainClient, type DsmpChainClient } from "./chain/chain-client.ts";
 import { createBlobService, type BlobService } from "./tasks/blob-protocol.ts";
 import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.ts";
 import { dialCommittee } from "./tasks/committee-dial.ts";
@@ -279,10 +279,13 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     });
     const usage = await UsageLedger.open(join(config.node.dataDir, `usage-${chainId}.jsonl`), { logger: log });
     cleanups.push({ name: "usage ledger", run: () => usage.close() });
+    // The node key's chain client: it signs usage claims and task transactions, made once, on first need.
+    let nodeChainClient: Promise<DsmpChainClient> | undefined;
+    const nodeChainOf = () => (nodeChainClient ??= createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account }));
     // Per-call settlement: claims served calls from UsageEscrow with the node key (docs/access.md "Settlement").
     let settler: UsageSettler | undefined;
     if (deployment.contracts["UsageEscrow"] !== undefined) {
-      const nodeChain = await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account });
+      const nodeChain = await nodeChainOf();
       settler = new UsageSettler({
         ledger: usage,
         chain: nodeChain,
@@ -451,7 +454,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     if (taskRedisUrl === undefined || taskManager === undefined) {
       nodeLog.info({ reason: taskRedisUrl === undefined ? "no Redis URL (set DSMP_REDIS_URL)" : "no TaskManager in the deployment" }, "tasks disabled");
     } else {
-      const taskChain = await createDsmpChainClient({ rpcUrl: config.chain.rpcUrl, deployment, account: identity.account });
+      const taskChain = await nodeChainOf();
       const fromBlock = BigInt(taskManager.blockNumber);
       tasks = createTaskRunner({
         keeperStaggerMs: config.tasks.keeperStaggerMs,

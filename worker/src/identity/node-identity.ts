@@ -64,8 +64,8 @@ export function identityFromPrivateKey(secret: Uint8Array): NodeIdentity {
     throw new IdentityInvalidKeyError(`libp2p read the key as ${privateKey.type}, expected secp256k1`);
   }
   const peerId = peerIdFromPrivateKey(privateKey);
-  // viem's shared nonce manager: the node key sends task transactions and usage claims from separate clients,
-  // concurrently; it hands out consecutive nonces instead of letting two sends read the same pending count.
+  // viem's shared nonce manager: the node key sends task transactions and usage claims concurrently; it hands
+  // out consecutive nonces instead of letting two sends read the same pending count.
   const account = privateKeyToAccount(bytesToHex(secret), { nonceManager });
   const uncompressed = hexToBytes(account.publicKey); // 0x04 || X || Y
   const publicKey64 = uncompressed.slice(1);
