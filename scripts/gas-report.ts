@@ -352,6 +352,7 @@ try {
       account: devAccount(consumerIndex.get(w!)!),
       domain: { chainId, registry: registryAddress },
       serviceId: meteredId,
+      provider: serverWallet.account.address,
       expiry: Number(await now()) + 60,
       nonce: randomNonce(),
     });

@@ -3,7 +3,7 @@
  * 4 Xnodes on 127.0.0.1 with the devnet's `metered` service (0.01 OPEN per call, served by nodes 1 and 2)
  * and calls through node 0's gateway with tokens the consumers sign. Checks that providers refuse calls the
  * consumer's escrow does not cover, claim what they served (automatically when the consumer asks to withdraw,
- * or on `dsmp usage claim`), that a token is paid once across providers, and where the money goes.
+ * or on `dsmp usage claim`), that a token pays only the provider it names, and where the money goes.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,6 +35,7 @@ const OWNER = NODES + 1;
 const CONSUMER_C = NODES + 5;
 const CONSUMER_D = NODES + 6;
 const CONSUMER_E = NODES + 7;
+const CONSUMER_F = NODES + 8;
 const PRICE = parseEther("0.01");
 const FEE_BPS = 250n;
 const WITHDRAWAL_DELAY = 5n;
@@ -74,12 +75,18 @@ describe("per-call settlement through UsageEscrow", () => {
   const tokenBalance = async (who: Address) =>
     (await client(0)).public.readContract({ address: deployment.contracts.OpenToken!.address as Address, abi: abis.OpenToken, functionName: "balanceOf", args: [who] });
 
-  /** One call through node 0's gateway with a token `consumer` signs, valid `lifetime` seconds. */
-  async function call(consumer: number, lifetime = 60): Promise<Answer> {
+  let turn = 0;
+  /**
+   * One call through node 0's gateway with a token `consumer` signs, valid `lifetime` seconds, naming
+   * `provider` (a node index; by default nodes 1 and 2 in turn: the gateway routes a token that names a
+   * provider to that provider only); `provider: null` signs a v 1 token, good at any provider.
+   */
+  async function call(consumer: number, lifetime = 60, provider: number | null = 1 + (turn++ % 2)): Promise<Answer> {
     const token = await signAccessToken({
       account: privateKeyToAccount(devPrivateKey(consumer)),
       domain: { chainId: deployment.chainId, registry: deployment.contracts.ServiceRegistry!.address },
       serviceId: metered.id,
+      provider: provider === null ? undefined : net.nodes[provider]!.identity.address,
       expiry: Math.floor(Date.now() / 1000) + lifetime,
     });
     const res = await fetch(`${net.nodes[0]!.gatewayUrl}/svc/${metered.id}/hello`, { method: "POST", body: "hi", headers: { [ACCESS_HEADER]: encodeAccessToken(token) } });
@@ -117,10 +124,18 @@ describe("per-call settlement through UsageEscrow", () => {
     return JSON.parse(io.out()) as SettlementRound;
   }
 
-  it("refuses a consumer without escrow (403 escrow-missing); the settlement state is on the control API", async () => {
+  it("refuses a consumer without escrow (403 escrow-missing) and a token that names no provider (401 token-unbound); the settlement state is on the control API", async () => {
     const answer = await callUntil(CONSUMER_C, "a provider of the metered service", () => true);
     expect(answer.status).toBe(403);
     expect(answer.reason).toMatch(/^escrow-missing: /);
+    // A v 1 token is no evidence a provider could claim: refused before the escrow is looked at.
+    const unbound = await call(CONSUMER_C, 60, null);
+    expect(unbound.status).toBe(401);
+    expect(unbound.reason).toMatch(/^token-unbound: /);
+    // A token naming a node that does not serve the service: the gateway has no provider to send it to.
+    const elsewhere = await call(CONSUMER_C, 60, 0);
+    expect(elsewhere.status).toBe(503);
+    expect(elsewhere.reason).toMatch(/names provider .* not among the providers found/);
     const status = (await (await fetch(`${net.nodes[1]!.apiUrl}/v1/usage/claims`)).json()) as { enabled: boolean; autoClaim: boolean; pending: number };
     expect(status).toMatchObject({ enabled: true, autoClaim: true, pending: 0 });
   });
@@ -176,19 +191,56 @@ describe("per-call settlement through UsageEscrow", () => {
     expect(await tokenBalance(c.wallet!.account.address) - before).toBe(PRICE);
   });
 
-  it("pays each token once across providers: replaying another provider's served calls gets already-paid and no money", async () => {
-    // Node 2 claims the calls node 1 served (and were paid above) with its own key.
-    const from = (await served(1, CONSUMER_C)).concat(await served(2, CONSUMER_C));
-    expect(from.length).toBe(4);
+  it("pays a token only to the provider it names: another node claiming it gets bad-signature, the named one already-paid, and no money moves", async () => {
+    const [of1, of2] = [await served(1, CONSUMER_C), await served(2, CONSUMER_C)];
+    expect(of1.length + of2.length).toBe(4);
+    expect(of1.length).toBeGreaterThan(0);
+    const asCalls = (records: typeof of1) => records.map((r) => ({ consumer: r.consumer!, expiry: r.expiry!, nonce: r.nonce!, signature: r.signature! }));
+    // Node 2, an active staked node of the same service, claims the calls node 1 served (as a node copying a
+    // pending claim from the mempool would) and its own, already paid, calls.
     const node2 = await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: net.nodes[2]!.identity.account });
     const before = await tokenBalance(operatorOf(2));
-    const result = await claimUsage(node2, {
-      serviceId: metered.id,
-      calls: from.map((r) => ({ consumer: r.consumer!, expiry: r.expiry!, nonce: r.nonce!, signature: r.signature! })),
-    });
-    expect(result.paid).toEqual([]);
-    expect(result.rejected.map((r) => r.reason)).toEqual(["already-paid", "already-paid", "already-paid", "already-paid"]);
+    const stolen = await claimUsage(node2, { serviceId: metered.id, calls: asCalls(of1) });
+    expect(stolen.paid).toEqual([]);
+    expect(stolen.rejected.map((r) => r.reason)).toEqual(of1.map(() => "bad-signature"));
+    if (of2.length > 0) {
+      const again = await claimUsage(node2, { serviceId: metered.id, calls: asCalls(of2) });
+      expect(again.rejected.map((r) => r.reason)).toEqual(of2.map(() => "already-paid"));
+    }
     expect(await tokenBalance(operatorOf(2))).toBe(before);
+  });
+
+  it("`dsmp call --key` on a per-call service signs a token naming one provider — one the gateway lists, or --provider — and the gateway sends the call there", async () => {
+    await fund(CONSUMER_F, 3n * PRICE);
+    const cli = ["call", String(metered.id), "hello", "--data", "hi", "--json", "--gateway", net.nodes[0]!.gatewayUrl, "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--key", devPrivateKey(CONSUMER_F)];
+    // The gateway lists the providers it finds, with their node addresses (what a token names).
+    const listed = (await (await fetch(`${net.nodes[0]!.gatewayUrl}/providers/${metered.id}`)).json()) as { providers: Array<{ peerId: string; node: string }> };
+    const metering = [1, 2].map((n) => ({ peerId: net.nodes[n]!.identity.peerId.toString(), node: net.nodes[n]!.identity.address.toLowerCase() }));
+    expect(listed.providers.map(({ peerId, node }) => ({ peerId, node })).sort((a, b) => a.peerId.localeCompare(b.peerId))).toEqual(metering.sort((a, b) => a.peerId.localeCompare(b.peerId)));
+    const bad = createMemoryIo();
+    expect(await runCli([...cli, "--provider", "not-a-peer"], bad)).toBe(2);
+    expect(bad.err()).toMatch(/--provider must be a node address/);
+    const callAs = async (extra: string[]) => {
+      const io = createMemoryIo();
+      await runCli([...cli, ...extra], io);
+      return JSON.parse(io.out()) as { status: number; provider: string | null; body: string };
+    };
+    // Without --provider: one of the two, picked by the CLI.
+    const picked = await waitFor("the providers to index F's deposit", async () => {
+      const out = await callAs([]);
+      return out.status === 200 ? out : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    expect(picked.body).toBe("hi");
+    expect(metering.map((m) => m.peerId)).toContain(picked.provider);
+    // With --provider (a PeerId): that one, every time.
+    const target = net.nodes[2]!.identity.peerId.toString();
+    for (let i = 0; i < 2; i++) expect(await callAs(["--provider", target])).toMatchObject({ status: 200, provider: target, body: "hi" });
+    const [on1, on2] = [(await served(1, CONSUMER_F)).length, (await served(2, CONSUMER_F)).length];
+    expect([on1, on2]).toEqual(picked.provider === target ? [0, 3] : [1, 2]);
+    // The tokens the CLI signed are what the nodes are paid for.
+    const rounds = [await claimViaCli(1), await claimViaCli(2)];
+    expect(rounds.flatMap((r) => r.claims).reduce((sum, c) => sum + (c.paid ?? 0), 0)).toBe(3);
+    expect(rounds.map((r) => r.pending)).toEqual([0, 0]);
   });
 
   it("bounds what each provider serves by the escrow, concurrent calls too: with 1 call funded, at most one call per provider succeeds and exactly one is paid", async () => {

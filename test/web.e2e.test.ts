@@ -346,7 +346,9 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const gateway = net.nodes[0]!.gatewayUrl;
     const callMetered = async () => {
       const io = createMemoryIo();
-      await runCli(["call", String(metered.id), "hello", "--gateway", gateway, "--data", "metered", "--key", devPrivateKey(CONSUMER), "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--json"], io);
+      // A per-call token names its provider (node 1 serves `metered`).
+      const provider = net.nodes[1]!.identity.peerId.toString();
+      await runCli(["call", String(metered.id), "hello", "--gateway", gateway, "--data", "metered", "--provider", provider, "--key", devPrivateKey(CONSUMER), "--rpc-url", chain.rpcUrl, "--deployment", deploymentsFile, "--json"], io);
       return io.out() === "" ? undefined : (JSON.parse(io.out()) as { status: number; body: string });
     };
     const refused = await waitFor("node 0's gateway to reach a metered provider", async () => {

@@ -18,7 +18,7 @@ import {StreamMath} from "./libraries/StreamMath.sol";
 /// @title UsageEscrow — per-call payment of services from consumer escrow, claimed by the nodes that served.
 /// @notice See IUsageEscrow. Amounts are in the token's smallest unit, so 6-decimal tokens work as well as OPEN.
 /// The access tokens' EIP-712 domain is the ServiceRegistry's ("DSMP Access", "1", chainid, services), not this
-/// contract's: the token a gateway sends with a request is, unchanged, the provider's evidence here.
+/// contract's: the provider-bound token a gateway sends with a request is, unchanged, that provider's evidence here.
 contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -31,8 +31,11 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant ACCESS_NAME_HASH = keccak256("DSMP Access");
     bytes32 private constant ACCESS_VERSION_HASH = keccak256("1");
-    bytes32 private constant ACCESS_TOKEN_TYPEHASH =
-        keccak256("AccessToken(uint256 serviceId,address consumer,uint64 expiry,bytes32 nonce)");
+    /// @dev Only provider-bound tokens are evidence: `provider` is the claiming node (`msg.sender`), so a token can
+    /// be claimed by the node it was signed for and by no other (not by one copying a pending claim).
+    bytes32 private constant PROVIDER_ACCESS_TOKEN_TYPEHASH = keccak256(
+        "ProviderAccessToken(uint256 serviceId,address consumer,address provider,uint64 expiry,bytes32 nonce)"
+    );
 
     /// @inheritdoc IUsageEscrow
     IERC20 public immutable token;
@@ -224,12 +227,12 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IUsageEscrow
-    function accessTokenDigest(uint256 serviceId, address consumer, uint64 expiry, bytes32 nonce)
+    function accessTokenDigest(uint256 serviceId, address consumer, address provider, uint64 expiry, bytes32 nonce)
         external
         view
         returns (bytes32)
     {
-        return _digest(_domainSeparator(), serviceId, consumer, expiry, nonce);
+        return _digest(_domainSeparator(), serviceId, consumer, provider, expiry, nonce);
     }
 
     // ─── Internals ───────────────────────────────────────────────────────────────────────────────────
@@ -287,7 +290,9 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
         Account storage account = _accounts[serviceId][consumer];
         if (block.timestamp > uint256(call.expiry) + claimWindow) {
             reason = RejectReason.Stale;
-        } else if (!_signedBy(consumer, _digest(domainSeparator, serviceId, consumer, call.expiry, call.nonce), call.signature)) {
+        } else if (!_signedBy(
+                consumer, _digest(domainSeparator, serviceId, consumer, msg.sender, call.expiry, call.nonce), call.signature
+            )) {
             reason = RejectReason.BadSignature;
         } else if (_paid[consumer][call.nonce]) {
             reason = RejectReason.AlreadyPaid;
@@ -320,12 +325,16 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
         return err == ECDSA.RecoverError.NoError && recovered == signer;
     }
 
-    function _digest(bytes32 domainSeparator, uint256 serviceId, address consumer, uint64 expiry, bytes32 nonce)
-        private
-        pure
-        returns (bytes32)
-    {
-        bytes32 structHash = keccak256(abi.encode(ACCESS_TOKEN_TYPEHASH, serviceId, consumer, expiry, nonce));
+    function _digest(
+        bytes32 domainSeparator,
+        uint256 serviceId,
+        address consumer,
+        address provider,
+        uint64 expiry,
+        bytes32 nonce
+    ) private pure returns (bytes32) {
+        bytes32 structHash =
+            keccak256(abi.encode(PROVIDER_ACCESS_TOKEN_TYPEHASH, serviceId, consumer, provider, expiry, nonce));
         return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 

@@ -92,7 +92,7 @@ contract UsageEscrowFuzzTest is TestBase {
         c.consumer = vm.addr(key);
         c.expiry = uint64(block.timestamp + 60);
         c.nonce = nonce;
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, escrow.accessTokenDigest(serviceId, c.consumer, c.expiry, nonce));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, escrow.accessTokenDigest(serviceId, c.consumer, node, c.expiry, nonce));
         c.signature = abi.encodePacked(r, s, v);
     }
 
@@ -138,7 +138,7 @@ contract UsageEscrowFuzzTest is TestBase {
         IUsageEscrow.Call[] memory calls = new IUsageEscrow.Call[](1);
         calls[0] = _call(key, nonce);
         (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(key, escrow.accessTokenDigest(serviceId, consumer, calls[0].expiry, nonce));
+            vm.sign(key, escrow.accessTokenDigest(serviceId, consumer, node, calls[0].expiry, nonce));
         calls[0].signature = abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
         vm.prank(node);
         (uint256 paidCalls,) = escrow.claim(serviceId, calls);

@@ -8,7 +8,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import { type Hash, type Hex, getAddress, hashDomain, hashTypedData, keccak256, parseEventLogs, toHex, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
-import { ACCESS_TOKEN_TYPES, accessTokenTypedData } from "../../worker/src/mesh/access/request-token.ts";
+import { accessTokenTypedData, PROVIDER_ACCESS_TOKEN_TYPES } from "../../worker/src/mesh/access/request-token.ts";
 import { feeModel } from "./services.fixture.ts";
 import { ONE_OPEN, SlashReason, signPermit } from "./staking.fixture.ts";
 import {
@@ -167,18 +167,21 @@ describe("UsageEscrow", () => {
       const [a] = fx.consumers;
       const nonce = keccak256(toHex("a nonce"));
       const expiry = 1_900_000_000;
-      const typed = accessTokenTypedData({ chainId: fx.chainId, registry: fx.services.address, serviceId: fx.serviceId, consumer: a!.address, expiry, nonce });
-      expect(typed.types).toBe(ACCESS_TOKEN_TYPES);
-      expect(await fx.escrow.read.accessTokenDigest([fx.serviceId, a!.address, BigInt(expiry), nonce])).toBe(hashTypedData(typed));
+      const provider = fx.node.address;
+      const typed = accessTokenTypedData({ chainId: fx.chainId, registry: fx.services.address, serviceId: fx.serviceId, consumer: a!.address, provider, expiry, nonce });
+      expect(typed.types).toBe(PROVIDER_ACCESS_TOKEN_TYPES);
+      expect(await fx.escrow.read.accessTokenDigest([fx.serviceId, a!.address, provider, BigInt(expiry), nonce])).toBe(hashTypedData(typed));
     });
 
     it("pays a call whose token the worker's signAccessToken signed (the gateway's code path)", async () => {
       const fx = await loadFunded();
       const a = fx.consumers[0]!;
       const call = await signCall(fx, a);
-      const digest = await fx.escrow.read.accessTokenDigest([fx.serviceId, a.address, call.expiry, call.nonce]);
+      const digest = await fx.escrow.read.accessTokenDigest([fx.serviceId, a.address, fx.node.address, call.expiry, call.nonce]);
       expect(digest).toBe(
-        hashTypedData(accessTokenTypedData({ chainId: fx.chainId, registry: fx.services.address, serviceId: fx.serviceId, consumer: a.address, expiry: Number(call.expiry), nonce: call.nonce })),
+        hashTypedData(
+          accessTokenTypedData({ chainId: fx.chainId, registry: fx.services.address, serviceId: fx.serviceId, consumer: a.address, provider: fx.node.address, expiry: Number(call.expiry), nonce: call.nonce }),
+        ),
       );
       const r = await claim(fx, [call]);
       expect(r.paid).toHaveLength(1);
@@ -480,20 +483,38 @@ describe("UsageEscrow", () => {
       expect(await outcomes(fx, [good])).toEqual([RejectReason.None]);
     });
 
-    it("AlreadyPaid: a replay in the same batch, by another node of another operator, and under another service", async () => {
+    it("AlreadyPaid: a replay in the same batch, the same nonce signed for another node, and under another service", async () => {
       const fx = await loadFunded();
       const a = fx.consumers[0]!;
       const call = await signCall(fx, a);
       expect(await outcomes(fx, [call, call])).toEqual([RejectReason.None, RejectReason.AlreadyPaid]);
       const other = await addNode(fx, fx.accounts.operators[1]);
       await fx.staking.write.stake([MIN_PROVIDER_STAKE], { account: fx.accounts.operators[1].account });
-      expect(await outcomes(fx, [call], { account: other.account })).toEqual([RejectReason.AlreadyPaid]);
+      const forOther = await signCall(fx, a, { nonce: call.nonce, provider: other.account.address });
+      expect(await outcomes(fx, [forOther], { account: other.account })).toEqual([RejectReason.AlreadyPaid]);
       // The nonce is the consumer's across services too.
       await fx.services.write.publish([{ ...meteredParams({}), name: "second" }], { account: fx.serviceOwner.account });
       const second = await fx.services.read.serviceCount();
       await deposit(fx, a, PER_CALL, PER_CALL, second);
       const sameNonce = await signCall(fx, a, { serviceId: second, nonce: call.nonce });
       expect(await outcomes(fx, [sameNonce], { serviceId: second })).toEqual([RejectReason.AlreadyPaid]);
+      expect((await accountOf(fx, a)).balance).toBe(9n * PER_CALL);
+    });
+
+    it("a token names its provider: another node cannot claim it (copied from a pending claim), and v 1 tokens pay nobody", async () => {
+      const fx = await loadFunded();
+      const a = fx.consumers[0]!;
+      const other = await addNode(fx, fx.accounts.operators[1]);
+      await fx.staking.write.stake([MIN_PROVIDER_STAKE], { account: fx.accounts.operators[1].account });
+      const call = await signCall(fx, a); // for fx.node
+      // The copier is an active, staked node of another operator: only the signature stops it.
+      expect(await outcomes(fx, [call], { account: other.account })).toEqual([RejectReason.BadSignature]);
+      expect(await fx.escrow.read.isPaid([a.address, call.nonce])).toBe(false);
+      const unbound = await signCall(fx, a, { provider: null });
+      expect(await outcomes(fx, [unbound])).toEqual([RejectReason.BadSignature]);
+      expect(await outcomes(fx, [unbound], { account: other.account })).toEqual([RejectReason.BadSignature]);
+      // The node it names is paid, once.
+      expect(await outcomes(fx, [call])).toEqual([RejectReason.None]);
       expect((await accountOf(fx, a)).balance).toBe(9n * PER_CALL);
     });
 

@@ -115,11 +115,14 @@ export type CallOptions = {
   /** Domain overrides, to forge tokens for another chain or registry. */
   chainId?: number;
   registry?: Address;
+  /** The node the token names; default the fixture's node (`fx.node`); `null` signs a v 1 token (no provider). */
+  provider?: Address | null;
 };
 
 /**
  * An `IUsageEscrow.Call` signed by `consumer` with the worker's own `signAccessToken` (the gateway's code path):
- * domain ("DSMP Access", "1", chain id, ServiceRegistry), message AccessToken(serviceId, consumer, expiry, nonce).
+ * domain ("DSMP Access", "1", chain id, ServiceRegistry), message ProviderAccessToken(serviceId, consumer,
+ * provider, expiry, nonce) with provider = the node that will claim.
  */
 export async function signCall(fx: UsageFixture, consumer: Consumer, o: CallOptions = {}) {
   const expiry = o.expiry ?? (await fx.publicClient.getBlock()).timestamp + 60n;
@@ -127,6 +130,7 @@ export async function signCall(fx: UsageFixture, consumer: Consumer, o: CallOpti
     account: consumer.signer,
     domain: { chainId: o.chainId ?? fx.chainId, registry: o.registry ?? fx.services.address },
     serviceId: o.serviceId ?? fx.serviceId,
+    provider: o.provider === null ? undefined : (o.provider ?? fx.node.address),
     expiry: Number(expiry),
     nonce: o.nonce ?? randomNonce(),
   });

@@ -533,6 +533,8 @@ export type AccessDenialReason =
   | "token-malformed"
   | "wrong-chain"
   | "wrong-service"
+  | "wrong-provider"
+  | "token-unbound"
   | "expired"
   | "expiry-too-far"
   | "bad-signature"
@@ -554,6 +556,8 @@ export const ACCESS_DENIAL_STATUS: Readonly<Record<AccessDenialReason, 401 | 403
   "token-malformed": 401,
   "wrong-chain": 401,
   "wrong-service": 401,
+  "wrong-provider": 401,
+  "token-unbound": 401,
   expired: 401,
   "expiry-too-far": 401,
   "bad-signature": 401,

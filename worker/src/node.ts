@@ -20,7 +20,7 @@ import { ChainIndexer } from "./chain/indexer.ts";
 import { DSMP_STATE_CONTRACTS, dsmpStateReducer, type DsmpState } from "./chain/dsmp-state.ts";
 import type { DsmpConfig } from "./config.ts";
 import { createServiceAnnouncer, type ServiceAnnouncer } from "./discovery/announcer.ts";
-import { chainViewEligibility } from "./discovery/provider-eligibility.ts";
+import { chainViewEligibility, nodeAddressOfPeerId } from "./discovery/provider-eligibility.ts";
 import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
 import { ApiBadRequestError, ApiNotFoundError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
 import { loadOrCreateKeystore } from "./identity/keystore.ts";
@@ -332,6 +332,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           { serviceId, header },
           {
             domain: accessDomain,
+            provider: identity.address,
             state: chainView.state,
             now,
             chainNow: chainTime > BigInt(now) ? chainTime : BigInt(now),
@@ -387,11 +388,18 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       host: config.gateway.host,
       port: config.gateway.port,
       // Public free services (per this node's chain view) go without a token; anything else, including a
-      // service the view does not know yet, gets one signed by the consumer key.
-      signAccess: async (serviceId) => {
+      // service the view does not know yet, gets one signed by the consumer key for the chosen provider
+      // (v 2: good at that provider only, and the evidence per-call settlement pays it for).
+      signAccess: async (serviceId, peer) => {
         const service = chainView.state.services.get(serviceId);
         if (service !== undefined && service.status === "active" && isOpenService(service)) return undefined;
-        const token = await signAccessToken({ account: consumer, domain: accessDomain, serviceId, expiry: unixSecondsNow() + DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS });
+        const token = await signAccessToken({
+          account: consumer,
+          domain: accessDomain,
+          serviceId,
+          provider: nodeAddressOfPeerId(peer.toMultihash().bytes),
+          expiry: unixSecondsNow() + DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS,
+        });
         return encodeAccessToken(token);
       },
     })({

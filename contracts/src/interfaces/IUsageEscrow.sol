@@ -8,9 +8,12 @@ import {IXnodeRegistry} from "./IXnodeRegistry.sol";
 
 /// @title IUsageEscrow — per-call payment: consumers escrow tokens per service, providers claim served calls.
 /// @notice Settlement of a service's `perCall` price (ServiceRegistry pricing). The evidence of a call is the
-/// consumer's access token (docs/protocol.md §8): the EIP-712 message `AccessToken(uint256 serviceId,address
-/// consumer,uint64 expiry,bytes32 nonce)` signed by `consumer` under the domain ("DSMP Access", "1", chainid,
-/// ServiceRegistry) — the registry's address, not this contract's, so a gateway's token is also the claim.
+/// consumer's provider-bound access token (docs/protocol.md §8, wire version 2): the EIP-712 message
+/// `ProviderAccessToken(uint256 serviceId,address consumer,address provider,uint64 expiry,bytes32 nonce)` signed
+/// by `consumer` under the domain ("DSMP Access", "1", chainid, ServiceRegistry) — the registry's address, not
+/// this contract's, so the token a gateway sends to a provider is also that provider's claim. `provider` is not
+/// in the calldata: a claim verifies each token with `provider` = `msg.sender`, so only the node a token was
+/// signed for can claim it (a node copying a pending claim from the mempool gets `BadSignature`).
 ///
 /// Escrow is per (service, consumer). A deposit records the price the consumer agrees to: the service's
 /// `perCall` at that moment (`pricePerCall`; the deposit reverts above the caller's `maxPricePerCall`). A claim
@@ -28,8 +31,7 @@ import {IXnodeRegistry} from "./IXnodeRegistry.sol";
 /// the node's operator minus the protocol fee (ceil(gross × protocolFeeBps / 10 000), to the treasury) — the
 /// provider that did the work is paid, as task rewards are.
 ///
-/// Each (consumer, nonce) is paid at most once across all providers and services (tokens do not name the
-/// provider). Within one claim, calls that cannot be paid are skipped with a `CallRejected` event and never
+/// Each (consumer, nonce) is paid at most once across all providers and services. Within one claim, calls that cannot be paid are skipped with a `CallRejected` event and never
 /// revert the batch; only `Paid` consumes the nonce, so calls rejected for `InsufficientBalance` or `NoEscrow`
 /// may be claimed again after the consumer tops up (while not stale).
 ///
@@ -55,7 +57,8 @@ interface IUsageEscrow {
         uint128 previousPricePerCall;
     }
 
-    /// @notice One served call: the access token's fields other than the service id, and its signature.
+    /// @notice One served call: the access token's fields other than the service id and the provider (the
+    /// claiming node), and its signature.
     /// @param signature 65-byte (r, s, v) secp256k1 signature by `consumer` over the EIP-712 digest.
     struct Call {
         address consumer;
@@ -75,7 +78,7 @@ interface IUsageEscrow {
 
     /// @notice Why a call in a claim was not paid.
     /// Stale: block.timestamp > expiry + claimWindow. BadSignature: not a valid signature by `consumer`
-    /// (malformed, high s, or another signer). AlreadyPaid: (consumer, nonce) was paid before.
+    /// (malformed, high s, another signer, or a token bound to another provider). AlreadyPaid: (consumer, nonce) was paid before.
     /// NoEscrow: the consumer never deposited for this service, or the service's `perCall` is now 0.
     /// InsufficientBalance: balance below the price.
     enum RejectReason {
@@ -217,8 +220,9 @@ interface IUsageEscrow {
     function isPaid(address consumer, bytes32 nonce) external view returns (bool);
     /// @notice EIP-712 domain separator of access tokens: ("DSMP Access", "1", block.chainid, services()).
     function accessDomainSeparator() external view returns (bytes32);
-    /// @notice EIP-712 digest an access token for (serviceId, consumer, expiry, nonce) is signed over.
-    function accessTokenDigest(uint256 serviceId, address consumer, uint64 expiry, bytes32 nonce)
+    /// @notice EIP-712 digest a provider-bound access token for (serviceId, consumer, provider, expiry, nonce)
+    /// is signed over; `claim` checks calls against it with `provider` = the claiming node.
+    function accessTokenDigest(uint256 serviceId, address consumer, address provider, uint64 expiry, bytes32 nonce)
         external
         view
         returns (bytes32);

@@ -4,7 +4,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Hex } from "viem";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Address, Hex } from "viem";
+import { getService } from "../chain/actions/get-service.ts";
+import { nodeAddressOfPeerId } from "../discovery/provider-eligibility.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   DEFAULT_API_HOST,
@@ -133,6 +136,35 @@ export async function nodeStatusCommand(input: CommandInput, io: CliIo): Promise
   else printStatus(io, status);
 }
 
+/** `--provider`: a node address, or a PeerId (secp256k1, as every Xnode's) whose node address is taken. */
+function parseProviderOption(value: string): Address {
+  if (/^0x[0-9a-fA-F]{40}$/.test(value)) return value.toLowerCase() as Address;
+  let address: Address | undefined;
+  try {
+    address = nodeAddressOfPeerId(peerIdFromString(value).toMultihash().bytes);
+  } catch {
+    address = undefined;
+  }
+  if (address === undefined) throw new CliUsageError(`--provider must be a node address (0x + 40 hex digits) or an Xnode's PeerId (16Uiu2…), got "${value}"`);
+  return address.toLowerCase() as Address;
+}
+
+/**
+ * A provider of `serviceId` as the gateway's `GET /providers/<id>` lists them (docs/protocol.md §6.7), at
+ * random among those with a node address.
+ */
+async function pickProvider(gateway: string, serviceId: string, signal: AbortSignal): Promise<Address> {
+  const res = await fetchOrExplain(`${gateway}/providers/${serviceId}`, { signal }, "the gateway");
+  const text = await res.text();
+  if (!res.ok) throw new GatewayRequestError(`the gateway could not list the providers of service ${serviceId} (${res.status})`, { status: res.status, details: text });
+  const { providers } = JSON.parse(text) as { providers: Array<{ node: string | null }> };
+  const nodes = providers.map((p) => p.node).filter((node): node is string => node !== null);
+  if (nodes.length === 0) {
+    throw new GatewayRequestError(`no provider found for per-call service ${serviceId}: its tokens must name one; is the service served, and the gateway's DHT connected?`, { status: 503 });
+  }
+  return nodes[Math.floor(Math.random() * nodes.length)]! as Address;
+}
+
 /** `dsmp call <serviceId> [path]`: one request through a node's gateway; the body goes to stdout. */
 export async function callCommand(input: CommandInput, io: CliIo): Promise<void> {
   const id = input.argument("serviceId");
@@ -142,20 +174,29 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
   const data = input.string("data");
   const method = (input.string("method") ?? (data === undefined ? "GET" : "POST")).toUpperCase();
   const proof = parseProof(input.string("proof"));
+  const providerOption = input.string("provider");
+  let provider = providerOption === undefined ? undefined : parseProviderOption(providerOption);
   const headers: Record<string, string> = {};
   // With a key, sign our own access token: the gateway forwards it instead of signing with its node key.
   if (input.global.privateKey !== undefined) {
     const client = await connectChain(input.global, { signs: false, signal: io.signal });
+    if (provider === undefined) {
+      // A per-call service's providers accept only tokens that name them (docs/protocol.md §8.1): pick one
+      // of the providers the gateway finds; the gateway then sends the call to it.
+      const { pricing } = await getService(client, { serviceId: BigInt(id) });
+      if (pricing.perCall > 0n) provider = await pickProvider(gateway, id, io.signal);
+    }
     const token = await signAccessToken({
       account: privateKeyToAccount(input.global.privateKey),
       domain: { chainId: client.chainId, registry: client.contracts.serviceRegistry },
       serviceId: BigInt(id),
+      provider,
       expiry: Math.floor(Date.now() / 1000) + DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS,
       proof,
     });
     headers[ACCESS_HEADER] = encodeAccessToken(token);
-  } else if (proof.length > 0) {
-    throw new CliUsageError("--proof needs --key (or DSMP_PRIVATE_KEY): the proof travels in the token the key signs");
+  } else if (proof.length > 0 || provider !== undefined) {
+    throw new CliUsageError(`${proof.length > 0 ? "--proof" : "--provider"} needs --key (or DSMP_PRIVATE_KEY): it goes into the token the key signs`);
   }
   const res = await fetchOrExplain(`${gateway}/svc/${id}/${path}`, { method, body: data, headers, signal: io.signal }, "the gateway");
   const body = await res.text();
@@ -218,7 +259,7 @@ export const nodeDaemonCommands: readonly CliCommand[] = [
     path: ["call"],
     summary: "call a service through a node's gateway and print the answer",
     description:
-      "Paid and private services need an access token. With --key (or DSMP_PRIVATE_KEY) the CLI signs one as that account (it reads the chain id and ServiceRegistry from --rpc-url / --deployment); without, the gateway signs with its node's key.",
+      "Paid and private services need an access token. With --key (or DSMP_PRIVATE_KEY) the CLI signs one as that account (it reads the chain id and ServiceRegistry from --rpc-url / --deployment); without, the gateway signs with its node's key. A per-call service's token must name its provider: with --key the CLI picks one the gateway finds (or --provider), and the gateway sends the call to that provider only.",
     positionals: [
       { name: "serviceId", description: "on-chain service id" },
       { name: "path", description: "path under the service (default /)", optional: true },
@@ -228,11 +269,13 @@ export const nodeDaemonCommands: readonly CliCommand[] = [
       { name: "data", type: "string", value: "<text>", description: "request body (makes the default method POST)" },
       { name: "method", type: "string", value: "<verb>", description: "HTTP method (default GET, or POST with --data)" },
       { name: "proof", type: "string", value: "<hex,...>", description: "Merkle proof of the --key account in a private service's allow-list root" },
+      { name: "provider", type: "string", value: "<address|peerId>", description: "with --key: the provider the token names (per-call services; default: one the gateway finds); the call goes to it only" },
     ],
     examples: [
       "dsmp call 1 hello --gateway http://127.0.0.1:4663",
       "dsmp call 1 echo --data 'hi' --json",
       "DSMP_PRIVATE_KEY=0x… dsmp call 2 hello   # as a subscriber of paid service 2",
+      "DSMP_PRIVATE_KEY=0x… dsmp call 4 hello --provider 16Uiu2…   # per-call service 4, at that provider",
     ],
     run: callCommand,
   },

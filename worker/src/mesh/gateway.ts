@@ -31,7 +31,8 @@ import { DEFAULT_REPLAY_BUFFER_BYTES, ReplayableBody } from "./replayable-body.t
 import { retryBackoffMs, type BackoffOptions } from "./routing/backoff.ts";
 import type { BreakerState } from "./routing/circuit-breaker.ts";
 import { RoutingTable, type RouteCandidate, type RoutingOptions, type ServiceStats } from "./routing/routing-table.ts";
-import { ACCESS_HEADER } from "./access/request-token.ts";
+import { ACCESS_HEADER, decodeAccessToken } from "./access/request-token.ts";
+import { nodeAddressOfPeerId } from "../discovery/provider-eligibility.ts";
 
 /** Every gateway URL starts with this; what follows is `<serviceId>` and the path for the service. */
 export const GATEWAY_PATH_PREFIX = "/svc/";
@@ -134,10 +135,11 @@ export interface GatewayMetrics {
 }
 
 /**
- * Access token for a request to a paid or private service, as the `dsmp-access` header value, or `undefined`
- * when the service needs none (docs/protocol.md §8). Called only when the client sent no token of its own.
+ * Access token for one attempt at `provider` of a paid or private service, as the `dsmp-access` header value,
+ * or `undefined` when the service needs none (docs/protocol.md §8). Called once per attempt, after the
+ * provider is chosen (so a token can name it: v 2 tokens), and only when the client sent no token of its own.
  */
-export type SignAccess = (serviceId: bigint, signal: AbortSignal) => Promise<string | undefined>;
+export type SignAccess = (serviceId: bigint, provider: PeerId, signal: AbortSignal) => Promise<string | undefined>;
 
 export interface GatewayInit extends Partial<GatewayOptions> {
   /** @default {@link DEFAULT_REQUEST_TIMEOUT_MS} */
@@ -202,6 +204,8 @@ export interface Gateway {
 export type GatewayRoute = { serviceId: string; path: string } | { error: "not-found" | "bad-request"; reason: string };
 
 const SERVICE_URL = /^\/svc\/([^/?]*)(\/[^?]*)?(\?.*)?$/;
+/** `GET /providers/<serviceId>` (docs/protocol.md §6.7). */
+const PROVIDERS_URL = /^\/providers\/([^/?]*)\/?$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
 
 /**
@@ -259,6 +263,21 @@ interface RouteOutcome {
 }
 
 /** Why an attempt did not produce a response, and whether the next provider may be tried. */
+/** The request head for one attempt at `peer` (the same bytes unless the gateway signs a token per attempt). */
+type HeadForAttempt = (peer: PeerId, signal: AbortSignal) => Promise<EncodedRequestHead>;
+
+/**
+ * The node address (lowercase) a client's `dsmp-access` token names, or `undefined` for a token good at any
+ * provider (v 1) and for one that does not decode (the provider refuses it with the reason).
+ */
+function providerOfToken(header: string): string | undefined {
+  try {
+    return decodeAccessToken(header).provider;
+  } catch {
+    return undefined;
+  }
+}
+
 interface AttemptFailure {
   code: GatewayErrorCode;
   reason: string;
@@ -516,34 +535,33 @@ class HttpGateway implements Gateway {
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, state: RequestState, signal: AbortSignal): Promise<void> {
+    const listing = PROVIDERS_URL.exec(req.url ?? "");
+    if (listing !== null) return this.#listProviders(req, res, state, listing[1]!, signal);
     const route = parseGatewayPath(req.url ?? "");
     if ("error" in route) return this.#answerError(res, state, route.error, route.reason);
     state.serviceId = route.serviceId;
     if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
 
     const headers = stripHopByHop(headerPairsFromRaw(req.rawHeaders), ["host"]);
-    if (this.#signAccess !== undefined && !headers.some(([name]) => name === ACCESS_HEADER)) {
-      let token: string | undefined;
-      try {
-        token = await this.#signAccess(BigInt(route.serviceId), signal);
-      } catch (error) {
-        if (signal.aborted) return this.#answerAborted(res, state);
-        return this.#answerError(res, state, "internal", `signing the access token failed: ${messageOf(error)}`);
-      }
-      if (token !== undefined) headers.push([ACCESS_HEADER, token]);
+    const clientToken = headers.find(([name]) => name === ACCESS_HEADER)?.[1];
+    // One more header when the gateway signs a token per attempt.
+    const signs = this.#signAccess !== undefined && clientToken === undefined;
+    if (headers.length + (signs ? 1 : 0) > MAX_HEADER_COUNT) {
+      return this.#answerError(res, state, "head-too-large", `${headers.length + (signs ? 1 : 0)} headers, at most ${MAX_HEADER_COUNT}`);
     }
-    if (headers.length > MAX_HEADER_COUNT) {
-      return this.#answerError(res, state, "head-too-large", `${headers.length} headers, at most ${MAX_HEADER_COUNT}`);
-    }
+    const deadline = Date.now() + this.#requestTimeoutMs;
     let head: EncodedRequestHead;
     try {
-      // Checked and serialized once here; every attempt frames the same bytes.
-      head = new EncodedRequestHead({ method: req.method ?? "GET", path: route.path, headers, serviceId: route.serviceId, deadline: Date.now() + this.#requestTimeoutMs });
+      // Checked and serialized once here; every attempt frames the same bytes (or, when the gateway signs a
+      // token per attempt, these headers plus the token).
+      head = new EncodedRequestHead({ method: req.method ?? "GET", path: route.path, headers, serviceId: route.serviceId, deadline });
     } catch (error) {
       if (!(error instanceof HttpFrameError)) throw error;
       const tooLarge = error.reason === "head-too-large" || error.reason === "too-many-headers";
       return this.#answerError(res, state, tooLarge ? "head-too-large" : "bad-request", error.details ?? error.shortMessage);
     }
+    // A client's token that names a provider (v 2) is good there only: route to that provider alone.
+    const pinned = clientToken === undefined ? undefined : providerOfToken(clientToken);
 
     let found: Array<PeerId | ProviderCandidate>;
     try {
@@ -556,17 +574,29 @@ class HttpGateway implements Gateway {
     for (const entry of found) {
       const candidate: ProviderCandidate = "peerId" in entry ? entry : { peerId: entry };
       const id = candidate.peerId.toString();
+      if (pinned !== undefined && nodeAddressOfPeerId(candidate.peerId.toMultihash().bytes)?.toLowerCase() !== pinned) continue;
       if (!peers.has(id)) peers.set(id, { peerId: candidate.peerId, load: candidate.load });
     }
     if (peers.size === 0) {
       this.#metrics?.denied?.({ serviceId: route.serviceId, reason: "no-providers" });
-      return this.#answerError(res, state, "no-providers", `no provider found for service ${route.serviceId}`);
+      const reason = pinned === undefined
+        ? `no provider found for service ${route.serviceId}`
+        : `the access token names provider ${pinned}, which is not among the providers found for service ${route.serviceId}`;
+      return this.#answerError(res, state, "no-providers", reason);
     }
     const candidates: RouteCandidate[] = [...peers].map(([id, { load }]) => ({ id, load }));
+    const signAccess = this.#signAccess;
+    const headFor: HeadForAttempt = !signs || signAccess === undefined
+      ? async () => head
+      : async (peer, attemptSignal) => {
+          const token = await signAccess(BigInt(route.serviceId), peer, attemptSignal);
+          if (token === undefined) return head;
+          return new EncodedRequestHead({ method: head.head.method, path: route.path, headers: [...headers, [ACCESS_HEADER, token]], serviceId: route.serviceId, deadline });
+        };
 
     const body = new ReplayableBody(req, this.#replayBufferBytes);
     const started = this.#clock();
-    const outcome = await this.#attempts(route.serviceId, candidates, peers, head, body, res, state, signal);
+    const outcome = await this.#attempts(route.serviceId, candidates, peers, headFor, body, res, state, signal);
     if (outcome === undefined) return this.#recordRequest(route.serviceId, started, state);
     const { failure, refused } = outcome;
     if (signal.aborted) {
@@ -592,7 +622,7 @@ class HttpGateway implements Gateway {
     serviceId: string,
     candidates: readonly RouteCandidate[],
     peers: ReadonlyMap<string, { peerId: PeerId }>,
-    head: EncodedRequestHead,
+    headFor: HeadForAttempt,
     body: ReplayableBody,
     res: ServerResponse,
     state: RequestState,
@@ -623,6 +653,15 @@ class HttpGateway implements Gateway {
           return { failure, refused: undefined };
         }
       }
+      const peer = peers.get(choice.id)!.peerId;
+      let head: EncodedRequestHead;
+      try {
+        head = await headFor(peer, signal);
+      } catch (error) {
+        if (signal.aborted) return { failure, refused: undefined };
+        const reason = error instanceof HttpFrameError ? error.details ?? error.shortMessage : `signing the access token failed: ${messageOf(error)}`;
+        return { failure: { code: error instanceof HttpFrameError ? "head-too-large" : "internal", reason, retry: false }, refused: undefined };
+      }
       const provider = this.#routing.provider(serviceId, choice.id, this.#clock());
       const permit = provider.breaker.acquire(this.#clock());
       if (permit === undefined) return { failure, refused: "all-unavailable" }; // taken by a concurrent probe
@@ -630,7 +669,7 @@ class HttpGateway implements Gateway {
       provider.ewma.start();
       state.attempts += 1;
       const attemptStarted = this.#clock();
-      failure = await this.#attempt(peers.get(choice.id)!.peerId, head, body, res, state, signal);
+      failure = await this.#attempt(peer, head, body, res, state, signal);
       const now = this.#clock();
       const elapsed = now - attemptStarted;
       // Sessions to a provider are pooled and long-lived, so a connection handshake is rare in a sample.
@@ -743,6 +782,41 @@ class HttpGateway implements Gateway {
     if (state.ended === "stopping") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
     state.status = 499; // the client left; nothing to answer (nginx's code, for logs and metrics only)
     res.destroy();
+  }
+
+  /**
+   * `GET /providers/<serviceId>`: the providers discovery finds for the service, as the gateway would route
+   * to them — for clients that sign tokens naming a provider themselves (`dsmp call --key` on a per-call
+   * service, docs/protocol.md §6.7).
+   */
+  async #listProviders(req: IncomingMessage, res: ServerResponse, state: RequestState, serviceId: string, signal: AbortSignal): Promise<void> {
+    if (!DECIMAL.test(serviceId) || BigInt(serviceId) >= 2n ** 256n) {
+      return this.#answerError(res, state, "bad-request", `service id ${JSON.stringify(serviceId.slice(0, 80))} is not a decimal uint256`);
+    }
+    state.serviceId = serviceId;
+    if (req.method !== "GET") return this.#answerError(res, state, "bad-request", `${req.method ?? "?"} /providers/${serviceId}: only GET`);
+    if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
+    let found: Array<PeerId | ProviderCandidate>;
+    try {
+      found = await raceAbort(this.#resolveProviders(BigInt(serviceId), signal), signal);
+    } catch (error) {
+      if (signal.aborted) return this.#answerAborted(res, state);
+      return this.#answerError(res, state, "discovery-failed", `provider discovery failed: ${messageOf(error)}`);
+    }
+    const seen = new Set<string>();
+    const providers: Array<{ peerId: string; node: string | null; load: number | null }> = [];
+    for (const entry of found) {
+      const candidate: ProviderCandidate = "peerId" in entry ? entry : { peerId: entry };
+      const peerId = candidate.peerId.toString();
+      if (seen.has(peerId)) continue;
+      seen.add(peerId);
+      const node = nodeAddressOfPeerId(candidate.peerId.toMultihash().bytes);
+      providers.push({ peerId, node: node === undefined ? null : node.toLowerCase(), load: candidate.load ?? null });
+    }
+    state.status = 200;
+    const json = JSON.stringify({ serviceId, providers });
+    res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)), [ATTEMPTS_HEADER]: "0" });
+    res.end(json);
   }
 
   #answerError(res: ServerResponse, state: RequestState, code: GatewayErrorCode, reason: string, status = GATEWAY_ERROR_STATUS[code]): void {

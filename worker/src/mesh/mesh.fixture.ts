@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
-import type { Libp2p } from "@libp2p/interface";
+import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
 import { withCoalescedWrites, withLazyWindowUpdates } from "../p2p/connection-batching.ts";
@@ -21,10 +21,14 @@ export const TEST_WAIT_MS = 20_000;
 export class TestNodes {
   readonly #nodes: Libp2p[] = [];
 
-  /** A node; `maxStreamWindowBytes` caps yamux's per-stream receive window (default 16 MiB). */
-  async start(options: { maxStreamWindowBytes?: number } = {}): Promise<Libp2p> {
+  /**
+   * A node; `maxStreamWindowBytes` caps yamux's per-stream receive window (default 16 MiB); `privateKey`
+   * (default a fresh Ed25519 key) gives it a secp256k1 identity as Xnodes have (node addresses, v 2 tokens).
+   */
+  async start(options: { maxStreamWindowBytes?: number; privateKey?: PrivateKey } = {}): Promise<Libp2p> {
     const window = options.maxStreamWindowBytes;
     const node = await createLibp2p({
+      ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
       addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       // As the node (p2p/libp2p-node.ts): one socket write per Noise message, yamux window updates per half window,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Address, Hex } from "viem";
+import { getAddress, type Address, type Hex } from "viem";
 import { dsmpStateReducer, type DsmpState, type ServiceView } from "../../chain/dsmp-state.ts";
 import { AccessDeniedError } from "../../errors.ts";
 import { allowlistLeaf, hashPair, verifyAllowlistProof } from "./allowlist-proof.ts";
@@ -11,6 +11,7 @@ import {
   decodeAccessToken,
   encodeAccessToken,
   MAX_ACCESS_HEADER_LENGTH,
+  PROVIDER_ACCESS_TOKEN_TYPES,
   recoverAccessTokenSigner,
   signAccessToken,
   type AccessDomain,
@@ -24,6 +25,9 @@ const ownerKey = privateKeyToAccount("0x7c852118294e51e653712a81e05800f419141751
 const lower = (a: Address) => a.toLowerCase() as Address;
 
 const DOMAIN: AccessDomain = { chainId: 31337, registry: "0x5fbdb2315678afecb367f032d93f642f64180aa3" };
+/** The deciding provider's node address, and another provider's. */
+const SELF = "0x00000000000000000000000000000000000000b1" as Address;
+const OTHER_PROVIDER = "0x00000000000000000000000000000000000000b2" as Address;
 const NOW = 1_800_000_000;
 const FREE = { perCall: 0n, perPeriod: 0n, periodSeconds: 0n, oneTime: 0n, oneTimeDuration: 0n };
 
@@ -86,7 +90,8 @@ interface Case {
   name: string;
   serviceId: bigint;
   /** How to build the header; `undefined` sends none. */
-  token?: { signer?: Signer; consumer?: Signer; service?: bigint; expiry?: number; domain?: AccessDomain; proof?: Hex[]; nonce?: Hex } | string;
+  /** `provider`: the node the token names (v 2), default {@link SELF} as the gateway signs; `null` for a v 1 token. */
+  token?: { signer?: Signer; consumer?: Signer; service?: bigint; expiry?: number; domain?: AccessDomain; proof?: Hex[]; nonce?: Hex; provider?: Address | null } | string;
   context?: Partial<AccessContext>;
   expect: { allow: true; basis: string } | { allow: false; status: number; reason: string };
 }
@@ -101,6 +106,7 @@ async function header(spec: Case["token"], serviceId: bigint, n: number): Promis
     account: { address: consumer.address, signTypedData: (data) => signer.signTypedData(data) },
     domain: spec.domain ?? DOMAIN,
     serviceId: spec.service ?? serviceId,
+    provider: spec.provider === null ? undefined : (spec.provider ?? SELF),
     expiry: spec.expiry ?? NOW + 60,
     nonce: spec.nonce ?? nonce(n),
     proof: spec.proof,
@@ -140,6 +146,26 @@ const CASES: Case[] = [
   { name: "per-call escrow: a pending withdrawal leaves too little", serviceId: 8n, token: {}, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: false, status: 403, reason: "escrow-insufficient" } },
   { name: "per-call escrow: the owner needs none", serviceId: 7n, token: { signer: ownerKey }, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: true, basis: "owner" } },
   { name: "per-call escrow: unchecked without a UsageEscrow", serviceId: 7n, token: { signer: consumerB }, expect: { allow: true, basis: "token" } },
+  {
+    name: "per-call escrow: a token good at any provider (v 1) is no evidence",
+    serviceId: 7n,
+    token: { provider: null },
+    context: { escrow: { unclaimed: () => 0 } },
+    expect: { allow: false, status: 401, reason: "token-unbound" },
+  },
+  { name: "per-call escrow: the owner may send a v 1 token", serviceId: 7n, token: { signer: ownerKey, provider: null }, context: { escrow: { unclaimed: () => 0 } }, expect: { allow: true, basis: "owner" } },
+  { name: "per-call without a UsageEscrow: a v 1 token suffices", serviceId: 7n, token: { signer: consumerB, provider: null }, expect: { allow: true, basis: "token" } },
+  { name: "subscription service: a v 1 token suffices", serviceId: 2n, token: { provider: null }, expect: { allow: true, basis: "token" } },
+  { name: "private service: a v 1 token suffices", serviceId: 3n, token: { provider: null }, expect: { allow: true, basis: "token" } },
+  { name: "a token for another provider", serviceId: 2n, token: { provider: OTHER_PROVIDER }, expect: { allow: false, status: 401, reason: "wrong-provider" } },
+  {
+    name: "a token for another provider, on a per-call service with escrow",
+    serviceId: 7n,
+    token: { provider: OTHER_PROVIDER },
+    context: { escrow: { unclaimed: () => 0 } },
+    expect: { allow: false, status: 401, reason: "wrong-provider" },
+  },
+  { name: "the provider's own address compares in any case", serviceId: 2n, token: {}, context: { provider: getAddress(SELF) }, expect: { allow: true, basis: "token" } },
   { name: "retired service", serviceId: 6n, token: {}, expect: { allow: false, status: 403, reason: "service-retired" } },
   { name: "retired service, owner", serviceId: 6n, token: { signer: ownerKey }, expect: { allow: true, basis: "owner" } },
   { name: "malformed token", serviceId: 2n, token: "bm90IGpzb24", expect: { allow: false, status: 401, reason: "token-malformed" } },
@@ -167,14 +193,14 @@ const CASES: Case[] = [
 
 describe("verifyAccess", () => {
   it.each(CASES.map((c, i) => [c.name, c, i] as const))("%s", async (_name, c, i) => {
-    const context: AccessContext = { domain: DOMAIN, state: chainState(), now: NOW, replay: new ReplayCache(16), ...c.context };
+    const context: AccessContext = { domain: DOMAIN, provider: SELF, state: chainState(), now: NOW, replay: new ReplayCache(16), ...c.context };
     const decision = await verifyAccess({ serviceId: c.serviceId, header: await header(c.token, c.serviceId, i) }, context);
     expect(decision).toMatchObject(c.expect);
     if (!decision.allow) expect(decision.message.length).toBeGreaterThan(0);
   });
 
   it("refuses a replayed token and remembers nonces per consumer", async () => {
-    const context: AccessContext = { domain: DOMAIN, state: chainState(), now: NOW, replay: new ReplayCache(16) };
+    const context: AccessContext = { domain: DOMAIN, provider: SELF, state: chainState(), now: NOW, replay: new ReplayCache(16) };
     const first = await header({ nonce: nonce(7) }, 2n, 0);
     expect(await verifyAccess({ serviceId: 2n, header: first }, context)).toMatchObject({ allow: true });
     expect(await verifyAccess({ serviceId: 2n, header: first }, context)).toMatchObject({ allow: false, status: 401, reason: "replayed" });
@@ -185,7 +211,7 @@ describe("verifyAccess", () => {
 
   it("records the nonce only when the call is allowed", async () => {
     const state = chainState();
-    const context: AccessContext = { domain: DOMAIN, state, now: NOW, replay: new ReplayCache(16) };
+    const context: AccessContext = { domain: DOMAIN, provider: SELF, state, now: NOW, replay: new ReplayCache(16) };
     const token = await header({ signer: consumerB, nonce: nonce(9) }, 2n, 0);
     expect(await verifyAccess({ serviceId: 2n, header: token }, context)).toMatchObject({ reason: "not-subscribed" });
     expect(context.replay.size).toBe(0);
@@ -196,7 +222,7 @@ describe("verifyAccess", () => {
 
   it("answers 503 when the replay memory is full of live nonces, and recovers once they expire", async () => {
     const replay = new ReplayCache(2);
-    const at = (now: number): AccessContext => ({ domain: DOMAIN, state: chainState(), now, replay });
+    const at = (now: number): AccessContext => ({ domain: DOMAIN, provider: SELF, state: chainState(), now, replay });
     for (const n of [1, 2]) expect(await verifyAccess({ serviceId: 2n, header: await header({ nonce: nonce(n), expiry: NOW + 10 }, 2n, 0) }, at(NOW))).toMatchObject({ allow: true });
     const third = await header({ nonce: nonce(3), expiry: NOW + 60 }, 2n, 0);
     expect(await verifyAccess({ serviceId: 2n, header: third }, at(NOW))).toMatchObject({ allow: false, status: 503, reason: "replay-cache-full" });
@@ -238,8 +264,36 @@ describe("access token codec", () => {
     expect(await recoverAccessTokenSigner(decoded)).toBe(lower(consumerA.address));
   });
 
-  it("signs the documented EIP-712 type", () => {
+  it("round-trips a token that names its provider (v 2) and recovers the consumer", async () => {
+    const token = await signAccessToken({ account: consumerA, domain: DOMAIN, serviceId: 7n, provider: getAddress(SELF), expiry: NOW + 60 });
+    expect(token.provider).toBe(SELF);
+    const header = encodeAccessToken(token);
+    expect(JSON.parse(Buffer.from(header, "base64url").toString())).toMatchObject({ v: 2, provider: SELF });
+    const decoded = decodeAccessToken(header);
+    expect(decoded).toEqual(token);
+    expect(await recoverAccessTokenSigner(decoded)).toBe(lower(consumerA.address));
+    // The provider is signed: naming another one breaks the signature.
+    expect(await recoverAccessTokenSigner({ ...decoded, provider: OTHER_PROVIDER })).not.toBe(lower(consumerA.address));
+    // And a v 1 token with the same fields is another message.
+    expect(await recoverAccessTokenSigner({ ...decoded, provider: undefined })).not.toBe(lower(consumerA.address));
+  });
+
+  it("signs the documented EIP-712 types", () => {
     expect(ACCESS_TOKEN_TYPES.AccessToken.map((f) => `${f.type} ${f.name}`).join(",")).toBe("uint256 serviceId,address consumer,uint64 expiry,bytes32 nonce");
+    expect(PROVIDER_ACCESS_TOKEN_TYPES.ProviderAccessToken.map((f) => `${f.type} ${f.name}`).join(",")).toBe(
+      "uint256 serviceId,address consumer,address provider,uint64 expiry,bytes32 nonce",
+    );
+  });
+
+  it("refuses a v 2 token without a provider, a v 1 token with one, and unknown versions", async () => {
+    const token = await signAccessToken({ account: consumerA, domain: DOMAIN, serviceId: 7n, provider: SELF, expiry: NOW + 60 });
+    const json = JSON.parse(Buffer.from(encodeAccessToken(token), "base64url").toString()) as Record<string, unknown>;
+    const encode = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const { provider: _omitted, ...withoutProvider } = json;
+    expect(() => decodeAccessToken(encode(withoutProvider))).toThrow(/token-malformed/);
+    expect(() => decodeAccessToken(encode({ ...json, v: 1 }))).toThrow(/token-malformed/);
+    expect(() => decodeAccessToken(encode({ ...json, v: 3 }))).toThrow(/token-malformed/);
+    expect(() => decodeAccessToken(encode({ ...json, provider: SELF.toUpperCase().replace("0X", "0x") }))).toThrow(/token-malformed/);
   });
 
   it("refuses extra fields, uppercase hex and a high-s signature", async () => {

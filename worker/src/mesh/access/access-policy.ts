@@ -8,7 +8,8 @@
  * - **private** → the consumer is the owner, explicitly granted, or proven in the Merkle `allowlistRoot`;
  * - **subscription-priced** (per period or one-time) → the consumer has an active subscription, judged at
  *   chain time (subscriptions end at a block timestamp, Subscriptions.isActive);
- * - **per-call priced** → when the deployment has a UsageEscrow, the consumer's escrow for the service must
+ * - **per-call priced** → when the deployment has a UsageEscrow, the token must name this provider (v 2:
+ *   only then is it evidence UsageEscrow pays this node for), and the consumer's escrow for the service must
  *   hold an agreed price ≥ the current `perCall` and, after any pending withdrawal, cover this call plus the
  *   calls this provider served it and has not claimed yet; the token is the evidence the provider claims
  *   with (docs/access.md). Without a UsageEscrow a valid token is all;
@@ -43,6 +44,8 @@ export interface AccessRequest {
 export interface AccessContext {
   /** The provider's deployment; tokens for another are refused. */
   domain: AccessDomain;
+  /** This provider's node address (lowercase or checksummed); v 2 tokens naming another node are refused. */
+  provider: Address;
   /** The provider's chain view. */
   state: DsmpState;
   /** Wall-clock unix seconds: token expiry is judged against it. */
@@ -100,6 +103,7 @@ function deny(reason: AccessDenialReason, message: string): AccessDecision {
  */
 export async function verifyAccess(request: AccessRequest, context: AccessContext): Promise<AccessDecision> {
   const { state, now, replay, domain } = context;
+  const self = context.provider.toLowerCase();
   const skew = context.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
   const maxLifetime = context.maxLifetimeSeconds ?? MAX_ACCESS_TOKEN_LIFETIME_SECONDS;
   const id = request.serviceId;
@@ -122,6 +126,9 @@ export async function verifyAccess(request: AccessRequest, context: AccessContex
     return deny("wrong-chain", `token for chain ${token.chainId} registry ${token.registry}, this provider serves chain ${domain.chainId} registry ${domain.registry.toLowerCase()}`);
   }
   if (token.serviceId !== id) return deny("wrong-service", `token for service ${token.serviceId}, request for service ${id}`);
+  if (token.provider !== undefined && token.provider !== self) {
+    return deny("wrong-provider", `token for provider ${displayAddress(token.provider)}, this provider is ${displayAddress(self)}`);
+  }
   if (token.expiry + skew <= now) return deny("expired", `token expired at ${token.expiry}, now ${now}`);
   if (token.expiry - now > maxLifetime + skew) {
     return deny("expiry-too-far", `token expires ${token.expiry - now} s from now, at most ${maxLifetime} s allowed`);
@@ -149,6 +156,9 @@ export async function verifyAccess(request: AccessRequest, context: AccessContex
     }
     const price = service.pricing.perCall;
     if (price > 0n && context.escrow !== undefined) {
+      if (token.provider === undefined) {
+        return deny("token-unbound", `service ${id} is paid per call: its tokens must name the provider (v 2 token with provider ${displayAddress(self)})`);
+      }
       const escrow = escrowOf(state, id, token.consumer);
       if (escrow === undefined || escrow.pricePerCall === 0n) {
         return deny("escrow-missing", `${displayAddress(token.consumer)} has no per-call escrow for service ${id}: deposit with \`dsmp escrow deposit ${id} <amount>\``);

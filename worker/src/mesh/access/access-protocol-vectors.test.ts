@@ -10,16 +10,23 @@ import { ACCESS_DENIAL_STATUS } from "../../errors.ts";
 import { accessTokenTypedData, decodeAccessToken, encodeAccessToken, recoverAccessTokenSigner, signAccessToken } from "./request-token.ts";
 
 const doc = readFileSync(new URL("../../../../docs/protocol.md", import.meta.url), "utf8");
-const section = doc.slice(doc.indexOf("### 8.6 Worked example"));
-const cell = (name: string) => new RegExp(`^\\| ${name} \\| \`([^\`]+)\` \\|$`, "m").exec(section)?.[1];
+const example = doc.slice(doc.indexOf("### 8.6 Worked example"), doc.indexOf("### 8.7 "));
+const key = /private key\s+`(0x[0-9a-f]{64})`/.exec(example)![1] as `0x${string}`;
 
-describe("docs/protocol.md §8.6 worked example", () => {
+describe.each([
+  ["8.6.1 Version 1", example.slice(example.indexOf("#### 8.6.1"), example.indexOf("#### 8.6.2")), 1],
+  ["8.6.2 Version 2", example.slice(example.indexOf("#### 8.6.2")), 2],
+] as const)("docs/protocol.md §%s worked example", (_name, section, version) => {
+  const cell = (name: string) => new RegExp(`^\\| ${name} \\| \`([^\`]+)\` \\|$`, "m").exec(section)?.[1];
+
   it("signs to the documented digest, signature, JSON and header", async () => {
-    const key = /private key\s+`(0x[0-9a-f]{64})`/.exec(section)![1] as `0x${string}`;
+    const provider = cell("provider") as `0x${string}` | undefined;
+    expect(provider === undefined ? 1 : 2).toBe(version);
     const token = await signAccessToken({
       account: privateKeyToAccount(key),
       domain: { chainId: Number(cell("chainId")), registry: cell("registry") as `0x${string}` },
       serviceId: BigInt(cell("serviceId")!),
+      provider,
       expiry: Number(cell("expiry")),
       nonce: cell("nonce") as `0x${string}`,
     });
@@ -28,7 +35,9 @@ describe("docs/protocol.md §8.6 worked example", () => {
     expect(token.signature).toBe(cell("signature"));
     const header = encodeAccessToken(token);
     expect(section).toContain(`dsmp-access: ${header}\n`);
-    expect(section).toContain(Buffer.from(header, "base64url").toString("utf8"));
+    const json = Buffer.from(header, "base64url").toString("utf8");
+    expect(section).toContain(json);
+    expect(JSON.parse(json)).toMatchObject({ v: version });
     expect(await recoverAccessTokenSigner(decodeAccessToken(header))).toBe(token.consumer);
   });
 });

@@ -7,16 +7,21 @@ import { decodeAccessToken, encodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, type 
 
 const hexOf = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => `0x${Buffer.from(b).toString("hex")}` as Hex);
 
-const tokenArb: fc.Arbitrary<AccessToken> = fc.record({
-  chainId: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-  registry: hexOf(20).map((h) => h as Address),
-  serviceId: fc.bigInt({ min: 0n, max: 2n ** 256n - 1n }),
-  consumer: hexOf(20).map((h) => h as Address),
-  expiry: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-  nonce: hexOf(32),
-  proof: fc.array(hexOf(32), { maxLength: MAX_ALLOWLIST_PROOF_LENGTH }),
-  signature: hexOf(65),
-});
+/** v 1 tokens (no provider) and v 2 tokens (a provider). */
+const tokenArb: fc.Arbitrary<AccessToken> = fc.record(
+  {
+    chainId: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    registry: hexOf(20).map((h) => h as Address),
+    serviceId: fc.bigInt({ min: 0n, max: 2n ** 256n - 1n }),
+    consumer: hexOf(20).map((h) => h as Address),
+    provider: hexOf(20).map((h) => h as Address),
+    expiry: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    nonce: hexOf(32),
+    proof: fc.array(hexOf(32), { maxLength: MAX_ALLOWLIST_PROOF_LENGTH }),
+    signature: hexOf(65),
+  },
+  { requiredKeys: ["chainId", "registry", "serviceId", "consumer", "expiry", "nonce", "proof", "signature"] },
+);
 
 describe("access token codec properties", () => {
   it("decode(encode(t)) = t", () => {

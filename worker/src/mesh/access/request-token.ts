@@ -5,12 +5,15 @@
  * contacts the backend.
  *
  * The domain binds chain id and the ServiceRegistry address (`verifyingContract`), so a token is good for one
- * deployment only. The provider is deliberately **not** part of the signed message: the gateway signs before
- * it picks a provider (and a CLI-signed token is forwarded by any gateway), and a provider retried after a
- * failure must accept the same token. What that leaves — a provider replaying a token it received to another
- * provider of the same service within the token's ≤ 5 min lifetime — gains the replayer nothing and is
- * bounded by the per-provider nonce memory; per-call settlement must count a (consumer, nonce) once across
- * all providers (docs/access.md).
+ * deployment only. Two versions:
+ * - **v 1, `AccessToken`** (serviceId, consumer, expiry, nonce): good at any provider of the service. A
+ *   provider remembers the nonce, so a token is served once per provider, but a token replayed to another
+ *   provider within its ≤ 5 min lifetime is served there too. Enough for private and subscription services,
+ *   where a call costs the consumer nothing extra; what `dsmp call --key` signs without `--provider`.
+ * - **v 2, `ProviderAccessToken`** (serviceId, consumer, provider, expiry, nonce): names the node address
+ *   (`provider`) of the one provider that may serve it. The gateway signs one per attempt, after it picks the
+ *   provider. Per-call priced services need it: it is the evidence UsageEscrow pays that node (and only that
+ *   node) for, so a token cannot be served by several providers or claimed by a node that copies it.
  *
  * Pure apart from `crypto.getRandomValues` in {@link randomNonce}; all crypto is viem's.
  */
@@ -24,6 +27,7 @@ import {
   type Address,
   type Hex,
   type LocalAccount,
+  type TypedDataDefinition,
 } from "viem";
 import { AccessDeniedError } from "../../errors.ts";
 import { SECP256K1_ORDER } from "../../identity/node-identity.ts";
@@ -33,8 +37,10 @@ export const ACCESS_HEADER = "dsmp-access";
 /** EIP-712 domain name and version; the domain also binds `chainId` and `verifyingContract` = ServiceRegistry. */
 export const ACCESS_DOMAIN_NAME = "DSMP Access";
 export const ACCESS_DOMAIN_VERSION = "1";
-/** Wire format version (the `v` field). */
+/** Wire format version (the `v` field) of a token good at any provider. */
 export const ACCESS_TOKEN_WIRE_VERSION = 1;
+/** Wire format version of a token that names its provider. */
+export const PROVIDER_ACCESS_TOKEN_WIRE_VERSION = 2;
 /**
  * Longest lifetime a provider accepts: 300 s (issue 4: "expiry ≤ 5 min"). Bounds how long a nonce must be
  * remembered, hence the replay memory.
@@ -50,11 +56,22 @@ export const MAX_ACCESS_HEADER_LENGTH = 4096;
 /** Most Merkle proof elements: 24 levels, 16 M allow-list members; fits {@link MAX_ACCESS_HEADER_LENGTH}. */
 export const MAX_ALLOWLIST_PROOF_LENGTH = 24;
 
-/** EIP-712 types. `chainId` and `registry` are in the domain, not the struct; `proof` is not signed. */
+/** EIP-712 types of a v 1 token. `chainId` and `registry` are in the domain, not the struct; `proof` is not signed. */
 export const ACCESS_TOKEN_TYPES = {
   AccessToken: [
     { name: "serviceId", type: "uint256" },
     { name: "consumer", type: "address" },
+    { name: "expiry", type: "uint64" },
+    { name: "nonce", type: "bytes32" },
+  ],
+} as const;
+
+/** EIP-712 types of a v 2 token: v 1's fields and the provider's node address. */
+export const PROVIDER_ACCESS_TOKEN_TYPES = {
+  ProviderAccessToken: [
+    { name: "serviceId", type: "uint256" },
+    { name: "consumer", type: "address" },
+    { name: "provider", type: "address" },
     { name: "expiry", type: "uint64" },
     { name: "nonce", type: "bytes32" },
   ],
@@ -71,6 +88,11 @@ export interface AccessDomain {
 export interface AccessToken extends AccessDomain {
   serviceId: bigint;
   consumer: Address;
+  /**
+   * Node address (the Ethereum address of its PeerId key) of the only provider that may serve the token:
+   * present in v 2 tokens, `undefined` in v 1 tokens (any provider).
+   */
+  provider?: Address | undefined;
   /** Unix seconds after which the token is refused. */
   expiry: number;
   /** 32 random bytes; a provider accepts each (consumer, nonce) once. */
@@ -89,27 +111,42 @@ const hex = (bytes: number) => z.string().regex(new RegExp(`^0x[0-9a-f]{${bytes 
 const address = z.string().regex(/^0x[0-9a-f]{40}$/, "lowercase hex address");
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, "decimal without leading zeros");
 
-const WireTokenSchema = z
-  .object({
-    v: z.literal(ACCESS_TOKEN_WIRE_VERSION),
-    chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    registry: address,
-    serviceId: decimal.refine((s) => BigInt(s) < 2n ** 256n, "a uint256"),
-    consumer: address,
-    expiry: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    nonce: hex(32),
-    proof: z.array(hex(32)).max(MAX_ALLOWLIST_PROOF_LENGTH).optional(),
-    signature: hex(65),
-  })
-  .strict();
+const wireFields = {
+  chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  registry: address,
+  serviceId: decimal.refine((s) => BigInt(s) < 2n ** 256n, "a uint256"),
+  consumer: address,
+  expiry: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  nonce: hex(32),
+  proof: z.array(hex(32)).max(MAX_ALLOWLIST_PROOF_LENGTH).optional(),
+  signature: hex(65),
+};
 
-/** The EIP-712 typed data of a token, as viem's `signTypedData` / `hashTypedData` take it. */
-export function accessTokenTypedData(token: Omit<AccessToken, "signature" | "proof">) {
+const WireTokenSchema = z.discriminatedUnion("v", [
+  z.object({ v: z.literal(ACCESS_TOKEN_WIRE_VERSION), ...wireFields }).strict(),
+  z.object({ v: z.literal(PROVIDER_ACCESS_TOKEN_WIRE_VERSION), ...wireFields, provider: address }).strict(),
+]);
+
+/**
+ * The EIP-712 typed data of a token, as viem's `signTypedData` / `hashTypedData` take it: `ProviderAccessToken`
+ * when the token names a provider, else `AccessToken`.
+ */
+export function accessTokenTypedData(token: Omit<AccessToken, "signature" | "proof">): TypedDataDefinition {
+  const domain = { name: ACCESS_DOMAIN_NAME, version: ACCESS_DOMAIN_VERSION, chainId: token.chainId, verifyingContract: token.registry };
+  const expiry = BigInt(token.expiry);
+  if (token.provider !== undefined) {
+    return {
+      domain,
+      types: PROVIDER_ACCESS_TOKEN_TYPES,
+      primaryType: "ProviderAccessToken" as const,
+      message: { serviceId: token.serviceId, consumer: token.consumer, provider: token.provider, expiry, nonce: token.nonce },
+    };
+  }
   return {
-    domain: { name: ACCESS_DOMAIN_NAME, version: ACCESS_DOMAIN_VERSION, chainId: token.chainId, verifyingContract: token.registry },
+    domain,
     types: ACCESS_TOKEN_TYPES,
     primaryType: "AccessToken" as const,
-    message: { serviceId: token.serviceId, consumer: token.consumer, expiry: BigInt(token.expiry), nonce: token.nonce },
+    message: { serviceId: token.serviceId, consumer: token.consumer, expiry, nonce: token.nonce },
   };
 }
 
@@ -124,6 +161,8 @@ export interface SignAccessTokenParameters {
   account: Pick<LocalAccount, "address" | "signTypedData">;
   domain: AccessDomain;
   serviceId: bigint;
+  /** Node address of the provider the token is for (a v 2 token); absent: any provider (v 1). */
+  provider?: Address | undefined;
   /** Unix seconds. */
   expiry: number;
   /** @default {@link randomNonce}() */
@@ -132,9 +171,9 @@ export interface SignAccessTokenParameters {
 }
 
 /**
- * Sign a token for one request.
+ * Sign a token for one request (for one attempt at one provider when `provider` is given).
  * @example
- * const token = await signAccessToken({ account, domain: { chainId: 31337, registry }, serviceId: 2n, expiry: now + 60 });
+ * const token = await signAccessToken({ account, domain: { chainId: 31337, registry }, serviceId: 2n, provider, expiry: now + 60 });
  * headers["dsmp-access"] = encodeAccessToken(token);
  */
 export async function signAccessToken(parameters: SignAccessTokenParameters): Promise<AccessToken> {
@@ -143,6 +182,7 @@ export async function signAccessToken(parameters: SignAccessTokenParameters): Pr
     registry: parameters.domain.registry.toLowerCase() as Address,
     serviceId: parameters.serviceId,
     consumer: parameters.account.address.toLowerCase() as Address,
+    ...(parameters.provider === undefined ? {} : { provider: parameters.provider.toLowerCase() as Address }),
     expiry: parameters.expiry,
     nonce: (parameters.nonce ?? randomNonce()).toLowerCase() as Hex,
   };
@@ -153,11 +193,12 @@ export async function signAccessToken(parameters: SignAccessTokenParameters): Pr
 /** The token as the `dsmp-access` header value: base64url (no padding) of its JSON (docs/protocol.md §8.3). */
 export function encodeAccessToken(token: AccessToken): string {
   const wire = {
-    v: ACCESS_TOKEN_WIRE_VERSION,
+    v: token.provider === undefined ? ACCESS_TOKEN_WIRE_VERSION : PROVIDER_ACCESS_TOKEN_WIRE_VERSION,
     chainId: token.chainId,
     registry: token.registry,
     serviceId: token.serviceId.toString(),
     consumer: token.consumer,
+    ...(token.provider === undefined ? {} : { provider: token.provider }),
     expiry: token.expiry,
     nonce: token.nonce,
     ...(token.proof.length > 0 ? { proof: token.proof } : {}),
@@ -194,6 +235,7 @@ export function decodeAccessToken(text: string): AccessToken {
     registry: w.registry as Address,
     serviceId: BigInt(w.serviceId),
     consumer: w.consumer as Address,
+    ...(w.v === PROVIDER_ACCESS_TOKEN_WIRE_VERSION ? { provider: w.provider as Address } : {}),
     expiry: w.expiry,
     nonce: w.nonce as Hex,
     proof: (w.proof ?? []) as Hex[],
