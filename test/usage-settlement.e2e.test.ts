@@ -232,15 +232,38 @@ describe("per-call settlement through UsageEscrow", () => {
     }, { timeoutMs: 30_000, intervalMs: 250 });
     expect(picked.body).toBe("hi");
     expect(metering.map((m) => m.peerId)).toContain(picked.provider);
-    // With --provider (a PeerId): that one, every time.
+    // With --provider (a PeerId, or the node address): that one, every time.
     const target = net.nodes[2]!.identity.peerId.toString();
-    for (let i = 0; i < 2; i++) expect(await callAs(["--provider", target])).toMatchObject({ status: 200, provider: target, body: "hi" });
+    expect(await callAs(["--provider", target])).toMatchObject({ status: 200, provider: target, body: "hi" });
+    expect(await callAs(["--provider", net.nodes[2]!.identity.address])).toMatchObject({ status: 200, provider: target, body: "hi" });
     const [on1, on2] = [(await served(1, CONSUMER_F)).length, (await served(2, CONSUMER_F)).length];
     expect([on1, on2]).toEqual(picked.provider === target ? [0, 3] : [1, 2]);
     // The tokens the CLI signed are what the nodes are paid for.
     const rounds = [await claimViaCli(1), await claimViaCli(2)];
     expect(rounds.flatMap((r) => r.claims).reduce((sum, c) => sum + (c.paid ?? 0), 0)).toBe(3);
     expect(rounds.map((r) => r.pending)).toEqual([0, 0]);
+  });
+
+  it("node 0's gateway signs a token per attempt for the provider it picks, as its consumer key; the providers are paid for those calls", async () => {
+    // The gateway's consumer key is node 0's own key: give it gas and OPEN, and an escrow for the service.
+    const node0 = net.nodes[0]!.identity.account;
+    await rpc(chain.rpcUrl, "hardhat_setBalance", [node0.address, "0x8ac7230489e80000"]);
+    const c = await createDsmpChainClient({ rpcUrl: chain.rpcUrl, deployment, account: node0 });
+    await drawFaucet(c, { amount: parseEther("10") });
+    await depositEscrow(c, { serviceId: metered.id, amount: 4n * PRICE });
+    const url = `${net.nodes[0]!.gatewayUrl}/svc/${metered.id}/hello`;
+    await waitFor("the providers to index node 0's deposit", async () => ((await fetch(url, { method: "POST", body: "hi" })).status === 200 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(url, { method: "POST", body: "hi" });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe("hi");
+    }
+    const ledger = async (n: number) => (await net.nodes[n]!.usage.query({ serviceId: String(metered.id), consumer: node0.address, limit: 100 })).records;
+    const [of1, of2] = [await ledger(1), await ledger(2)];
+    expect(of1.length + of2.length).toBe(4);
+    const rounds = [await claimViaCli(1), await claimViaCli(2)];
+    expect(rounds.flatMap((r) => r.claims).reduce((sum, claim) => sum + (claim.paid ?? 0), 0)).toBe(4);
+    expect((await getEscrow(c, { serviceId: metered.id, consumer: node0.address })).balance).toBe(0n);
   });
 
   it("bounds what each provider serves by the escrow, concurrent calls too: with 1 call funded, at most one call per provider succeeds and exactly one is paid", async () => {

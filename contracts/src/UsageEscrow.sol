@@ -58,7 +58,9 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
     uint256 private immutable _cachedChainId;
 
     mapping(uint256 serviceId => mapping(address consumer => Account)) private _accounts;
-    mapping(address consumer => mapping(bytes32 nonce => bool)) private _paid;
+    /// @dev Paid calls, keyed by consumer and `_paidKey(provider, nonce)`: a token names its provider, so the same
+    /// nonce signed for two providers is two calls (each served once, by the one provider it names).
+    mapping(address consumer => mapping(bytes32 providerNonce => bool)) private _paid;
 
     /// @param token_ Payment token (OPEN or any plain ERC-20).
     /// @param services_ Service registry: prices, stake requirements, and the access tokens' EIP-712 domain.
@@ -217,8 +219,8 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IUsageEscrow
-    function isPaid(address consumer, bytes32 nonce) external view returns (bool) {
-        return _paid[consumer][nonce];
+    function isPaid(address consumer, address provider, bytes32 nonce) external view returns (bool) {
+        return _paid[consumer][_paidKey(provider, nonce)];
     }
 
     /// @inheritdoc IUsageEscrow
@@ -286,6 +288,7 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
         returns (uint256 price)
     {
         address consumer = call.consumer;
+        bytes32 paidKey = _paidKey(msg.sender, call.nonce);
         RejectReason reason;
         Account storage account = _accounts[serviceId][consumer];
         if (block.timestamp > uint256(call.expiry) + claimWindow) {
@@ -294,7 +297,7 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
                 consumer, _digest(domainSeparator, serviceId, consumer, msg.sender, call.expiry, call.nonce), call.signature
             )) {
             reason = RejectReason.BadSignature;
-        } else if (_paid[consumer][call.nonce]) {
+        } else if (_paid[consumer][paidKey]) {
             reason = RejectReason.AlreadyPaid;
         } else {
             // The agreement in force when the token was signed (see IUsageEscrow: price eras).
@@ -308,7 +311,7 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
                     reason = RejectReason.InsufficientBalance;
                     price = 0;
                 } else {
-                    _paid[consumer][call.nonce] = true;
+                    _paid[consumer][paidKey] = true;
                     balance -= uint128(price); // price <= balance < 2^128
                     account.balance = balance;
                     emit CallPaid(serviceId, consumer, msg.sender, call.nonce, price, balance);
@@ -317,6 +320,10 @@ contract UsageEscrow is IUsageEscrow, AccessControl, ReentrancyGuard {
             }
         }
         emit CallRejected(serviceId, consumer, msg.sender, call.nonce, reason);
+    }
+
+    function _paidKey(address provider, bytes32 nonce) private pure returns (bytes32) {
+        return keccak256(abi.encode(provider, nonce));
     }
 
     /// @dev Whether `signature` is a valid (low-s, 65-byte) signature of `digest` by `signer`. Never reverts.

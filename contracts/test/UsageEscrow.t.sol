@@ -143,7 +143,7 @@ contract UsageEscrowFuzzTest is TestBase {
         vm.prank(node);
         (uint256 paidCalls,) = escrow.claim(serviceId, calls);
         assertEq(paidCalls, 0, "high s refused");
-        assertTrue(!escrow.isPaid(consumer, nonce), "nonce not consumed");
+        assertTrue(!escrow.isPaid(consumer, node, nonce), "nonce not consumed");
         calls[0] = _call(key, nonce);
         vm.prank(node);
         (paidCalls,) = escrow.claim(serviceId, calls);

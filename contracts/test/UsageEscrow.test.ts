@@ -185,7 +185,7 @@ describe("UsageEscrow", () => {
       );
       const r = await claim(fx, [call]);
       expect(r.paid).toHaveLength(1);
-      expect(await fx.escrow.read.isPaid([a.address, call.nonce])).toBe(true);
+      expect(await fx.escrow.read.isPaid([a.address, fx.node.address, call.nonce])).toBe(true);
     });
   });
 
@@ -429,7 +429,7 @@ describe("UsageEscrow", () => {
       expect(await balanceOf(fx, fx.escrow.address)).toBe(escrowBefore - gross);
       expect((await accountOf(fx, a)).balance).toBe(8n * PER_CALL);
       expect((await accountOf(fx, b)).balance).toBe(2n * PER_CALL);
-      for (const c of calls) expect(await fx.escrow.read.isPaid([c.consumer, c.nonce])).toBe(true);
+      for (const c of calls) expect(await fx.escrow.read.isPaid([c.consumer, fx.node.address, c.nonce])).toBe(true);
     });
 
     it("a claim that pays nothing succeeds with Claimed(0, …) and moves no tokens", async () => {
@@ -457,7 +457,7 @@ describe("UsageEscrow", () => {
       expect(await outcomes(fx, [onTime])).toEqual([RejectReason.None]);
       await time.setNextBlockTimestamp(expiry + CLAIM_WINDOW + 1n);
       expect(await outcomes(fx, [late])).toEqual([RejectReason.Stale]);
-      expect(await fx.escrow.read.isPaid([a.address, late.nonce])).toBe(false);
+      expect(await fx.escrow.read.isPaid([a.address, fx.node.address, late.nonce])).toBe(false);
     });
 
     it("BadSignature: another signer, a high-s (malleated) signature, another chain or registry, malformed bytes", async () => {
@@ -483,22 +483,27 @@ describe("UsageEscrow", () => {
       expect(await outcomes(fx, [good])).toEqual([RejectReason.None]);
     });
 
-    it("AlreadyPaid: a replay in the same batch, the same nonce signed for another node, and under another service", async () => {
+    it("AlreadyPaid: a replay in the same batch and under another service; the same nonce signed for another node is another call, paid to it", async () => {
       const fx = await loadFunded();
       const a = fx.consumers[0]!;
       const call = await signCall(fx, a);
       expect(await outcomes(fx, [call, call])).toEqual([RejectReason.None, RejectReason.AlreadyPaid]);
       const other = await addNode(fx, fx.accounts.operators[1]);
       await fx.staking.write.stake([MIN_PROVIDER_STAKE], { account: fx.accounts.operators[1].account });
+      // Both providers served a token with this nonce, each one naming itself: both are paid, once each (a
+      // consumer cannot have two providers serve one nonce and pay one of them).
       const forOther = await signCall(fx, a, { nonce: call.nonce, provider: other.account.address });
-      expect(await outcomes(fx, [forOther], { account: other.account })).toEqual([RejectReason.AlreadyPaid]);
+      expect(await fx.escrow.read.isPaid([a.address, other.account.address, call.nonce])).toBe(false);
+      expect(await outcomes(fx, [forOther, forOther], { account: other.account })).toEqual([RejectReason.None, RejectReason.AlreadyPaid]);
+      expect(await fx.escrow.read.isPaid([a.address, other.account.address, call.nonce])).toBe(true);
+      expect((await accountOf(fx, a)).balance).toBe(8n * PER_CALL);
       // The nonce is the consumer's across services too.
       await fx.services.write.publish([{ ...meteredParams({}), name: "second" }], { account: fx.serviceOwner.account });
       const second = await fx.services.read.serviceCount();
       await deposit(fx, a, PER_CALL, PER_CALL, second);
       const sameNonce = await signCall(fx, a, { serviceId: second, nonce: call.nonce });
       expect(await outcomes(fx, [sameNonce], { serviceId: second })).toEqual([RejectReason.AlreadyPaid]);
-      expect((await accountOf(fx, a)).balance).toBe(9n * PER_CALL);
+      expect((await accountOf(fx, a)).balance).toBe(8n * PER_CALL);
     });
 
     it("a token names its provider: another node cannot claim it (copied from a pending claim), and v 1 tokens pay nobody", async () => {
@@ -509,7 +514,7 @@ describe("UsageEscrow", () => {
       const call = await signCall(fx, a); // for fx.node
       // The copier is an active, staked node of another operator: only the signature stops it.
       expect(await outcomes(fx, [call], { account: other.account })).toEqual([RejectReason.BadSignature]);
-      expect(await fx.escrow.read.isPaid([a.address, call.nonce])).toBe(false);
+      expect(await fx.escrow.read.isPaid([a.address, fx.node.address, call.nonce])).toBe(false);
       const unbound = await signCall(fx, a, { provider: null });
       expect(await outcomes(fx, [unbound])).toEqual([RejectReason.BadSignature]);
       expect(await outcomes(fx, [unbound], { account: other.account })).toEqual([RejectReason.BadSignature]);
@@ -532,7 +537,7 @@ describe("UsageEscrow", () => {
       const [a, b] = [fx.consumers[0]!, fx.consumers[1]!];
       const noDeposit = await signCall(fx, b);
       expect(await outcomes(fx, [noDeposit])).toEqual([RejectReason.NoEscrow]);
-      expect(await fx.escrow.read.isPaid([b.address, noDeposit.nonce])).toBe(false);
+      expect(await fx.escrow.read.isPaid([b.address, fx.node.address, noDeposit.nonce])).toBe(false);
       await fx.services.write.update([fx.serviceId, meteredParams({ perCall: 0n })], { account: fx.serviceOwner.account });
       const call = await signCall(fx, a);
       expect(await outcomes(fx, [call])).toEqual([RejectReason.NoEscrow]);
@@ -550,7 +555,7 @@ describe("UsageEscrow", () => {
       expect(r.rejected.map((x) => [x.nonce, x.reason])).toEqual([[second.nonce, RejectReason.InsufficientBalance]]);
       expect(r.claimed).toMatchObject({ paidCalls: 1n, rejectedCalls: 1n });
       expect((await accountOf(fx, a)).balance).toBe(PER_CALL / 2n);
-      expect(await fx.escrow.read.isPaid([a.address, second.nonce])).toBe(false);
+      expect(await fx.escrow.read.isPaid([a.address, fx.node.address, second.nonce])).toBe(false);
       await deposit(fx, a, PER_CALL);
       expect(await outcomes(fx, [second])).toEqual([RejectReason.None]);
       expect((await accountOf(fx, a)).balance).toBe(PER_CALL / 2n);

@@ -31,7 +31,8 @@ import {IXnodeRegistry} from "./IXnodeRegistry.sol";
 /// the node's operator minus the protocol fee (ceil(gross × protocolFeeBps / 10 000), to the treasury) — the
 /// provider that did the work is paid, as task rewards are.
 ///
-/// Each (consumer, nonce) is paid at most once across all providers and services. Within one claim, calls that cannot be paid are skipped with a `CallRejected` event and never
+/// Each (consumer, provider, nonce) is paid at most once, across all services: the provider a token names serves
+/// and is paid for it once, and the same nonce signed for two providers is two calls. Within one claim, calls that cannot be paid are skipped with a `CallRejected` event and never
 /// revert the batch; only `Paid` consumes the nonce, so calls rejected for `InsufficientBalance` or `NoEscrow`
 /// may be claimed again after the consumer tops up (while not stale).
 ///
@@ -78,7 +79,7 @@ interface IUsageEscrow {
 
     /// @notice Why a call in a claim was not paid.
     /// Stale: block.timestamp > expiry + claimWindow. BadSignature: not a valid signature by `consumer`
-    /// (malformed, high s, another signer, or a token bound to another provider). AlreadyPaid: (consumer, nonce) was paid before.
+    /// (malformed, high s, another signer, or a token bound to another provider). AlreadyPaid: (consumer, this node, nonce) was paid before.
     /// NoEscrow: the consumer never deposited for this service, or the service's `perCall` is now 0.
     /// InsufficientBalance: balance below the price.
     enum RejectReason {
@@ -216,8 +217,8 @@ interface IUsageEscrow {
 
     /// @notice The escrow of (service, consumer).
     function accountOf(uint256 serviceId, address consumer) external view returns (Account memory);
-    /// @notice Whether (consumer, nonce) has been paid.
-    function isPaid(address consumer, bytes32 nonce) external view returns (bool);
+    /// @notice Whether the call (consumer, nonce) served by `provider` (a node address) has been paid.
+    function isPaid(address consumer, address provider, bytes32 nonce) external view returns (bool);
     /// @notice EIP-712 domain separator of access tokens: ("DSMP Access", "1", block.chainid, services()).
     function accessDomainSeparator() external view returns (bytes32);
     /// @notice EIP-712 digest a provider-bound access token for (serviceId, consumer, provider, expiry, nonce)

@@ -157,8 +157,13 @@ async function pickProvider(gateway: string, serviceId: string, signal: AbortSig
   const res = await fetchOrExplain(`${gateway}/providers/${serviceId}`, { signal }, "the gateway");
   const text = await res.text();
   if (!res.ok) throw new GatewayRequestError(`the gateway could not list the providers of service ${serviceId} (${res.status})`, { status: res.status, details: text });
-  const { providers } = JSON.parse(text) as { providers: Array<{ node: string | null }> };
-  const nodes = providers.map((p) => p.node).filter((node): node is string => node !== null);
+  let nodes: string[];
+  try {
+    const { providers } = JSON.parse(text) as { providers: Array<{ node: string | null }> };
+    nodes = providers.map((p) => p.node).filter((node): node is string => typeof node === "string" && /^0x[0-9a-f]{40}$/.test(node));
+  } catch (cause) {
+    throw new GatewayRequestError(`${gateway}/providers/${serviceId} did not answer a provider list: is ${gateway} a DSMP gateway?`, { status: res.status, details: text.slice(0, 500), cause });
+  }
   if (nodes.length === 0) {
     throw new GatewayRequestError(`no provider found for per-call service ${serviceId}: its tokens must name one; is the service served, and the gateway's DHT connected?`, { status: 503 });
   }

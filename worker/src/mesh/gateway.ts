@@ -205,7 +205,7 @@ export type GatewayRoute = { serviceId: string; path: string } | { error: "not-f
 
 const SERVICE_URL = /^\/svc\/([^/?]*)(\/[^?]*)?(\?.*)?$/;
 /** `GET /providers/<serviceId>` (docs/protocol.md §6.7). */
-const PROVIDERS_URL = /^\/providers\/([^/?]*)\/?$/;
+const PROVIDERS_URL = /^\/providers\/([^/?]*)\/?(\?.*)?$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
 
 /**
@@ -262,7 +262,6 @@ interface RouteOutcome {
   refused: "all-unavailable" | "only-excluded" | undefined;
 }
 
-/** Why an attempt did not produce a response, and whether the next provider may be tried. */
 /** The request head for one attempt at `peer` (the same bytes unless the gateway signs a token per attempt). */
 type HeadForAttempt = (peer: PeerId, signal: AbortSignal) => Promise<EncodedRequestHead>;
 
@@ -278,6 +277,7 @@ function providerOfToken(header: string): string | undefined {
   }
 }
 
+/** Why an attempt did not produce a response, and whether the next provider may be tried. */
 interface AttemptFailure {
   code: GatewayErrorCode;
   reason: string;
@@ -544,10 +544,11 @@ class HttpGateway implements Gateway {
 
     const headers = stripHopByHop(headerPairsFromRaw(req.rawHeaders), ["host"]);
     const clientToken = headers.find(([name]) => name === ACCESS_HEADER)?.[1];
-    // One more header when the gateway signs a token per attempt.
     const signs = this.#signAccess !== undefined && clientToken === undefined;
-    if (headers.length + (signs ? 1 : 0) > MAX_HEADER_COUNT) {
-      return this.#answerError(res, state, "head-too-large", `${headers.length + (signs ? 1 : 0)} headers, at most ${MAX_HEADER_COUNT}`);
+    // A token signed per attempt adds one header and ~600 bytes; a head that then exceeds a limit fails that
+    // attempt as head-too-large (431), not retried.
+    if (headers.length > MAX_HEADER_COUNT) {
+      return this.#answerError(res, state, "head-too-large", `${headers.length} headers, at most ${MAX_HEADER_COUNT}`);
     }
     const deadline = Date.now() + this.#requestTimeoutMs;
     let head: EncodedRequestHead;
@@ -639,6 +640,19 @@ class HttpGateway implements Gateway {
         // `only-excluded` after a failure: the one provider left is the one that just failed; never twice in a row.
         return { failure, refused: choice.refused === "no-candidates" ? undefined : choice.refused };
       }
+      // The head for this provider (a token naming it, when the gateway signs), before any retry budget is spent.
+      const peer = peers.get(choice.id)!.peerId;
+      let head: EncodedRequestHead;
+      try {
+        head = await headFor(peer, signal);
+      } catch (error) {
+        if (signal.aborted) return { failure, refused: undefined };
+        // On a retry, the client hears about the provider's failure rather than about the signing.
+        if (failure !== undefined) return { failure, refused: undefined };
+        const tooLarge = error instanceof HttpFrameError;
+        const reason = tooLarge ? (error.details ?? error.shortMessage) : `signing the access token failed: ${messageOf(error)}`;
+        return { failure: { code: tooLarge ? "head-too-large" : "internal", reason, retry: false }, refused: undefined };
+      }
       if (attempt > 1) {
         if (!service.budget.tryWithdraw(this.#clock())) {
           this.#metrics?.retryBudgetExhausted?.({ serviceId });
@@ -652,15 +666,6 @@ class HttpGateway implements Gateway {
         } catch {
           return { failure, refused: undefined };
         }
-      }
-      const peer = peers.get(choice.id)!.peerId;
-      let head: EncodedRequestHead;
-      try {
-        head = await headFor(peer, signal);
-      } catch (error) {
-        if (signal.aborted) return { failure, refused: undefined };
-        const reason = error instanceof HttpFrameError ? error.details ?? error.shortMessage : `signing the access token failed: ${messageOf(error)}`;
-        return { failure: { code: error instanceof HttpFrameError ? "head-too-large" : "internal", reason, retry: false }, refused: undefined };
       }
       const provider = this.#routing.provider(serviceId, choice.id, this.#clock());
       const permit = provider.breaker.acquire(this.#clock());
@@ -793,7 +798,7 @@ class HttpGateway implements Gateway {
     if (!DECIMAL.test(serviceId) || BigInt(serviceId) >= 2n ** 256n) {
       return this.#answerError(res, state, "bad-request", `service id ${JSON.stringify(serviceId.slice(0, 80))} is not a decimal uint256`);
     }
-    state.serviceId = serviceId;
+    // `state.serviceId` stays unset: a listing is not a call of the service (metrics count it under "none").
     if (req.method !== "GET") return this.#answerError(res, state, "bad-request", `${req.method ?? "?"} /providers/${serviceId}: only GET`);
     if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
     let found: Array<PeerId | ProviderCandidate>;

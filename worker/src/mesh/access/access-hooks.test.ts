@@ -115,6 +115,23 @@ describe("access hooks", () => {
     expect(backend.requests).toHaveLength(1);
   });
 
+  it("a signing failure on a retry answers the first provider's failure, not the signing error", async () => {
+    let calls = 0;
+    const url = await startGateway({
+      signAccess: async (_serviceId, peer) => {
+        calls++;
+        if (calls === 1) return `busy-for:${peer.toString()}`;
+        throw new Error("the key store went away");
+      },
+    });
+    const res = await httpFetch(`${url}/svc/${SERVICE}/x`);
+    expect(calls).toBe(2);
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: "busy", reason: expect.stringContaining("replay-cache-full") });
+    expect(res.headers["x-dsmp-attempts"]).toBe("1");
+    expect(backend.requests).toHaveLength(0);
+  });
+
   it("routes a client's token that names a provider to that provider alone; one naming an unknown node gets 503", async () => {
     const consumer = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
     const token = async (provider: `0x${string}`) =>
