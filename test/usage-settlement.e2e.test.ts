@@ -115,8 +115,9 @@ describe("per-call settlement through UsageEscrow", () => {
   }
 
   const operatorOf = (node: number) => devAccount(node + 1).address;
-  const served = async (node: number, consumer: number) =>
-    (await net.nodes[node]!.usage.query({ serviceId: String(metered.id), consumer: devAccount(consumer).address, limit: 1000 })).records;
+  /** The usage ledger of `node` for the metered service and `consumer` (a dev account index, or an address). */
+  const served = async (node: number, consumer: number | Address) =>
+    (await net.nodes[node]!.usage.query({ serviceId: String(metered.id), consumer: typeof consumer === "number" ? devAccount(consumer).address : consumer, limit: 1000 })).records;
 
   async function claimViaCli(node: number): Promise<SettlementRound> {
     const io = createMemoryIo();
@@ -258,8 +259,7 @@ describe("per-call settlement through UsageEscrow", () => {
       expect(res.status).toBe(200);
       expect(await res.text()).toBe("hi");
     }
-    const ledger = async (n: number) => (await net.nodes[n]!.usage.query({ serviceId: String(metered.id), consumer: node0.address, limit: 100 })).records;
-    const [of1, of2] = [await ledger(1), await ledger(2)];
+    const [of1, of2] = [await served(1, node0.address), await served(2, node0.address)];
     expect(of1.length + of2.length).toBe(4);
     const rounds = [await claimViaCli(1), await claimViaCli(2)];
     expect(rounds.flatMap((r) => r.claims).reduce((sum, claim) => sum + (claim.paid ?? 0), 0)).toBe(4);

@@ -4,11 +4,9 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { Address, Hex } from "viem";
-import { getService } from "../chain/actions/get-service.ts";
-import { nodeAddressOfPeerId } from "../discovery/provider-eligibility.ts";
 import { privateKeyToAccount } from "viem/accounts";
+import { getService } from "../chain/actions/get-service.ts";
 import {
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
@@ -26,6 +24,7 @@ import { connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { printFields, printJson, printLine } from "./output.ts";
+import { parseNodeAddress } from "./value-parsers.ts";
 
 /** Where `--web` finds the built UI (`npm run build` writes it). */
 export const DEFAULT_WEB_DIR = "web/dist";
@@ -136,19 +135,6 @@ export async function nodeStatusCommand(input: CommandInput, io: CliIo): Promise
   else printStatus(io, status);
 }
 
-/** `--provider`: a node address, or a PeerId (secp256k1, as every Xnode's) whose node address is taken. */
-function parseProviderOption(value: string): Address {
-  if (/^0x[0-9a-fA-F]{40}$/.test(value)) return value.toLowerCase() as Address;
-  let address: Address | undefined;
-  try {
-    address = nodeAddressOfPeerId(peerIdFromString(value).toMultihash().bytes);
-  } catch {
-    address = undefined;
-  }
-  if (address === undefined) throw new CliUsageError(`--provider must be a node address (0x + 40 hex digits) or an Xnode's PeerId (16Uiu2…), got "${value}"`);
-  return address.toLowerCase() as Address;
-}
-
 /**
  * A provider of `serviceId` as the gateway's `GET /providers/<id>` lists them (docs/protocol.md §6.7), at
  * random among those with a node address.
@@ -180,7 +166,7 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
   const method = (input.string("method") ?? (data === undefined ? "GET" : "POST")).toUpperCase();
   const proof = parseProof(input.string("proof"));
   const providerOption = input.string("provider");
-  let provider = providerOption === undefined ? undefined : parseProviderOption(providerOption);
+  let provider = providerOption === undefined ? undefined : parseNodeAddress(providerOption, "--provider");
   const headers: Record<string, string> = {};
   // With a key, sign our own access token: the gateway forwards it instead of signing with its node key.
   if (input.global.privateKey !== undefined) {

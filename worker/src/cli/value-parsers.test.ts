@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CliUsageError } from "../errors.ts";
-import { parseAddress, parseBytes32, parseDuration, parseInteger, parseTokenAmount } from "./value-parsers.ts";
+import { parseAddress, parseBytes32, parseDuration, parseInteger, parseNodeAddress, parseTokenAmount } from "./value-parsers.ts";
 
 describe("value parsers", () => {
   it.each([
@@ -47,5 +47,13 @@ describe("value parsers", () => {
     expect(() => parseAddress("0x70997970C51812dc3A010C7d01b50e0d17dc79c8", "<address>")).toThrow(CliUsageError); // bad checksum
     expect(parseBytes32("ab".repeat(32), "--manifest-hash")).toBe(`0x${"ab".repeat(32)}`);
     expect(() => parseBytes32("0xabcd", "--manifest-hash")).toThrow("expected 32 bytes of hex");
+  });
+
+  it("takes a node as its address or its secp256k1 PeerId (docs/protocol.md §1 vectors)", () => {
+    const node = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+    expect(parseNodeAddress("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "--provider")).toBe(node);
+    expect(parseNodeAddress("16Uiu2HAmMUjGmiUhJeiZgu6ZZnLRkE2VViR2JgjqtW9aTZnHQqgg", "--provider")).toBe(node);
+    expect(() => parseNodeAddress("not-a-peer", "--provider")).toThrow("--provider must be a node address");
+    expect(() => parseNodeAddress("0x1234", "--provider")).toThrow(CliUsageError);
   });
 });

@@ -2,7 +2,9 @@
  * Command-line values to typed values. Each parser names the flag or argument in its CliUsageError, so a
  * mistake reads `--period: expected a duration like 30d, 12h or 90s, got "30 days"` and exits 2.
  */
+import { peerIdFromString } from "@libp2p/peer-id";
 import { getAddress, isAddress, isHex, parseUnits, type Address, type Hex } from "viem";
+import { nodeAddressOfPeerId } from "../discovery/provider-eligibility.ts";
 import { CliUsageError } from "../errors.ts";
 
 const AMOUNT = /^(\d+)(\.\d+)?$/;
@@ -65,6 +67,20 @@ export function parseId(text: string, what: string): bigint {
 export function parseAddress(text: string, what: string): Address {
   if (!isAddress(text.trim())) throw new CliUsageError(`${what}: expected a 0x address (20 bytes), got ${JSON.stringify(text)}`);
   return getAddress(text.trim());
+}
+
+/** A node address (lowercase), given as the address or as the node's PeerId (secp256k1, as every Xnode's). */
+export function parseNodeAddress(text: string, what: string): Address {
+  const value = text.trim();
+  if (isAddress(value, { strict: false })) return value.toLowerCase() as Address;
+  let address: Address | undefined;
+  try {
+    address = nodeAddressOfPeerId(peerIdFromString(value).toMultihash().bytes);
+  } catch {
+    address = undefined;
+  }
+  if (address === undefined) throw new CliUsageError(`${what} must be a node address (0x + 40 hex digits) or an Xnode's PeerId (16Uiu2…), got ${JSON.stringify(text)}`);
+  return address.toLowerCase() as Address;
 }
 
 /** A 32-byte hex value (hashes); `0x` may be left out. */

@@ -218,10 +218,15 @@ export function parseGatewayPath(url: string): GatewayRoute {
   const match = SERVICE_URL.exec(url);
   if (match === null) return { error: "not-found", reason: `not a service URL; use ${GATEWAY_PATH_PREFIX}<serviceId>/<path>` };
   const [, serviceId = "", path = "/", query = ""] = match;
-  if (!DECIMAL.test(serviceId) || BigInt(serviceId) >= 2n ** 256n) {
-    return { error: "bad-request", reason: `service id ${JSON.stringify(serviceId.slice(0, 80))} is not a decimal uint256` };
-  }
+  const problem = serviceIdProblem(serviceId);
+  if (problem !== undefined) return { error: "bad-request", reason: problem };
   return { serviceId, path: path + query };
+}
+
+/** Why a service id taken from a URL is not one (decimal uint256 without leading zeros), `undefined` if it is. */
+function serviceIdProblem(serviceId: string): string | undefined {
+  if (DECIMAL.test(serviceId) && BigInt(serviceId) < 2n ** 256n) return undefined;
+  return `service id ${JSON.stringify(serviceId.slice(0, 80))} is not a decimal uint256`;
 }
 
 /**
@@ -818,9 +823,8 @@ class HttpGateway implements Gateway {
    * service, docs/protocol.md §6.7).
    */
   async #listProviders(req: IncomingMessage, res: ServerResponse, state: RequestState, serviceId: string, signal: AbortSignal): Promise<void> {
-    if (!DECIMAL.test(serviceId) || BigInt(serviceId) >= 2n ** 256n) {
-      return this.#answerError(res, state, "bad-request", `service id ${JSON.stringify(serviceId.slice(0, 80))} is not a decimal uint256`);
-    }
+    const problem = serviceIdProblem(serviceId);
+    if (problem !== undefined) return this.#answerError(res, state, "bad-request", problem);
     // `state.serviceId` stays unset: a listing is not a call of the service (metrics count it under "none").
     if (req.method !== "GET") return this.#answerError(res, state, "bad-request", `${req.method ?? "?"} /providers/${serviceId}: only GET`);
     if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
