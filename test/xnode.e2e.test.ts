@@ -16,6 +16,7 @@ import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
+import type { ObservabilityView } from "../worker/src/observability/observability-service.ts";
 
 const NODES = 5;
 
@@ -108,4 +109,56 @@ describe("Xnodes end to end", () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ serviceId: "999" });
   });
+
+  // Last: it stops node 4.
+  it("Open Observability: every node sees the others up, serves' traffic is reported, a stopped node goes down everywhere", async () => {
+    const addresses = net.nodes.map((n) => n.identity.address);
+    const viewOf = async (i: number): Promise<ObservabilityView> => (await (await fetch(`${net.nodes[i]!.apiUrl}/v1/observability`)).json()) as ObservabilityView;
+    const stateIn = (view: ObservabilityView, address: string) => view.nodes.find((n) => n.node === address);
+
+    for (const i of addresses.keys()) {
+      await waitFor(`node ${i} to hold a report of every node and see the other ${NODES - 1} up`, async () => {
+        const view = await viewOf(i);
+        return view.reporters === NODES && addresses.every((a, j) => j === i || stateIn(view, a)?.state === "up") ? true : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500 });
+    }
+    const view = await viewOf(2);
+    expect(view.observer).toBe(addresses[2]);
+    expect(view.reporters).toBe(NODES);
+    for (const [j, a] of addresses.entries()) {
+      if (j === 2) continue;
+      expect(stateIn(view, a)).toMatchObject({ availability: 1 });
+      expect(stateIn(view, a)!.uptime).toBeGreaterThan(0);
+      expect(stateIn(view, a)!.rttMs).toBeGreaterThan(0);
+    }
+
+    // Calls served by the echo providers (nodes 0 and 1) show up in every node's view of the service.
+    const echo = net.services.find((s) => s.name === "echo")!;
+    await waitFor("node 3 to see echo's served calls", async () => {
+      await fetch(`${net.nodes[3]!.gatewayUrl}/svc/${echo.id}/x`, { method: "POST", body: "ping" });
+      const service = (await viewOf(3)).services.find((s) => s.serviceId === String(echo.id));
+      return service !== undefined && service.requestsPerSecond > 0 ? service : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    const metrics = await (await fetch(`${net.nodes[3]!.apiUrl}/metrics`)).text();
+    expect(metrics).toContain(`dsmp_observed_node_up{node="${addresses[0]}"} 1`);
+    expect(metrics).toMatch(/dsmp_observability_reports_total\{outcome="accepted"\} [1-9]/);
+    expect(metrics).toMatch(/dsmp_observability_probes_total\{outcome="ok"\} [1-9]/);
+
+    // Stop node 4: the others' probes fail, and each of them logs it down.
+    const stopped = addresses[4]!;
+    await net.nodes[4]!.stop();
+    for (const i of [0, 1, 2, 3]) {
+      const seen = await waitFor(`node ${i} to see node 4 down`, async () => {
+        const v = await viewOf(i);
+        return stateIn(v, stopped)?.state === "down" ? v : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500 });
+      expect(stateIn(seen, stopped)!.availability).toBe(0);
+      expect(seen.faults.map((f) => [f.node, f.kind])).toContainEqual([stopped, "down"]);
+      expect(stateIn(seen, addresses[(i + 1) % 4]!)!.state).toBe("up");
+    }
+    const io = createMemoryIo();
+    expect(await runCli(["network", "status", "--api", net.nodes[0]!.apiUrl], io)).toBe(0);
+    expect(io.out()).toMatch(new RegExp(`${stopped}\tdown\t0\.0%`));
+    expect(io.out()).toContain(`${stopped}  down`);
+  }, 180_000);
 });

@@ -43,6 +43,7 @@ describe("resolveConfig: defaults", () => {
       metrics: { enabled: true },
       tasks: { keeperStaggerMs: 15_000 },
       usage: { autoClaim: true, claimMaxDelayMs: 600_000 },
+      observability: { enabled: true, intervalMs: 5_000, probesPerInterval: 16, minReporters: 1 },
     });
   });
 
@@ -96,6 +97,9 @@ describe("resolveConfig: environment variables", () => {
     { env: { DSMP_TASKS_KEEPER_STAGGER_MS: "30000" }, pick: (c) => c.tasks.keeperStaggerMs, expected: 30_000 },
     { env: { DSMP_USAGE_AUTO_CLAIM: "false" }, pick: (c) => c.usage.autoClaim, expected: false },
     { env: { DSMP_USAGE_CLAIM_MAX_DELAY_MS: "5000" }, pick: (c) => c.usage.claimMaxDelayMs, expected: 5_000 },
+    { env: { DSMP_OBSERVABILITY_ENABLED: "false" }, pick: (c) => c.observability.enabled, expected: false },
+    { env: { DSMP_OBSERVABILITY_INTERVAL_MS: "3000" }, pick: (c) => c.observability.intervalMs, expected: 3_000 },
+    { env: { DSMP_OBSERVABILITY_MIN_REPORTERS: "3" }, pick: (c) => c.observability.minReporters, expected: 3 },
     { env: { DSMP_P2P_DHT_MODE: "lan" }, pick: (c) => c.p2p.dhtMode, expected: "lan" },
     { env: { DSMP_CHAIN_RPC_URL: "wss://rpc.example.org" }, pick: (c) => c.chain.rpcUrl, expected: "wss://rpc.example.org" },
     { env: { DSMP_REDIS_URL: "rediss://cache:6380/2" }, pick: (c) => c.redis.url, expected: "rediss://cache:6380/2" },
@@ -119,6 +123,7 @@ describe("resolveConfig: validation", () => {
     { name: "boolean not a boolean", parameters: { env: { DSMP_METRICS_ENABLED: "yes please" } }, path: "metrics.enabled", origin: "env DSMP_METRICS_ENABLED" },
     { name: "keeper stagger below a second", parameters: { env: { DSMP_TASKS_KEEPER_STAGGER_MS: "500" } }, path: "tasks.keeperStaggerMs", origin: "env DSMP_TASKS_KEEPER_STAGGER_MS" },
     { name: "claim delay below a second", parameters: { env: { DSMP_USAGE_CLAIM_MAX_DELAY_MS: "10" } }, path: "usage.claimMaxDelayMs", origin: "env DSMP_USAGE_CLAIM_MAX_DELAY_MS" },
+    { name: "report interval below the probe timeout", parameters: { env: { DSMP_OBSERVABILITY_INTERVAL_MS: "1000" } }, path: "observability.intervalMs", origin: "env DSMP_OBSERVABILITY_INTERVAL_MS" },
     { name: "bad multiaddr", parameters: { flags: { p2p: { listen: ["/ip4/127.0.0.1/tcp/1", "/nope/1"] } } }, path: "p2p.listen[1]", origin: "flags" },
     { name: "bootstrap without /p2p/", parameters: { flags: { p2p: { bootstrap: ["/ip4/1.2.3.4/tcp/1"] } } }, path: "p2p.bootstrap[0]" },
     { name: "unknown dht mode", parameters: { env: { DSMP_P2P_DHT_MODE: "mars" } }, path: "p2p.dhtMode" },

@@ -89,6 +89,12 @@ export const DEFAULT_USAGE_AUTO_CLAIM = true;
  */
 export const DEFAULT_USAGE_CLAIM_MAX_DELAY_MS = 10 * 60_000;
 
+/** Open Observability (docs/observability.md): one signed report per node every 5 s. */
+export const DEFAULT_OBSERVABILITY_INTERVAL_MS = 5_000;
+export const DEFAULT_OBSERVABILITY_PROBES_PER_INTERVAL = 16;
+/** One reporter suffices on a small network; raise it where many nodes probe each other. */
+export const DEFAULT_OBSERVABILITY_MIN_REPORTERS = 1;
+
 // ---------------------------------------------------------------------------------------------------------
 // Options types (resolved: every field present)
 
@@ -173,6 +179,17 @@ export interface UsageOptions {
   claimMaxDelayMs: number;
 }
 
+export interface ObservabilityOptions {
+  /** Probe other Xnodes, publish signed reports and aggregate the network's (docs/observability.md). @default true */
+  enabled: boolean;
+  /** Interval between two reports (ms). @default {@link DEFAULT_OBSERVABILITY_INTERVAL_MS} */
+  intervalMs: number;
+  /** Xnodes probed per interval (a rotating sample). @default {@link DEFAULT_OBSERVABILITY_PROBES_PER_INTERVAL} */
+  probesPerInterval: number;
+  /** Reporters needed before a node is judged up or down. @default {@link DEFAULT_OBSERVABILITY_MIN_REPORTERS} */
+  minReporters: number;
+}
+
 export interface DsmpConfig {
   node: NodeOptions;
   p2p: P2pOptions;
@@ -183,6 +200,7 @@ export interface DsmpConfig {
   metrics: MetricsOptions;
   tasks: TaskOptions;
   usage: UsageOptions;
+  observability: ObservabilityOptions;
 }
 
 export type ConfigSection = keyof DsmpConfig;
@@ -265,6 +283,15 @@ const ConfigSchema: z.ZodType<DsmpConfig, z.ZodTypeDef, unknown> = z
     metrics: z.object({ enabled: z.boolean() }).strict(),
     tasks: z.object({ keeperStaggerMs: z.number().int().min(1_000).max(3_600_000) }).strict(),
     usage: z.object({ autoClaim: z.boolean(), claimMaxDelayMs: z.number().int().min(1_000).max(7 * 86_400_000) }).strict(),
+    observability: z
+      .object({
+        enabled: z.boolean(),
+        // Above the 2 s probe timeout, and short enough that reports stay within the 60 s freshness bound.
+        intervalMs: z.number().int().min(2_500).max(30_000),
+        probesPerInterval: z.number().int().min(1).max(128),
+        minReporters: z.number().int().min(1).max(100),
+      })
+      .strict(),
   })
   .strict()
   .transform(
@@ -305,6 +332,12 @@ export function defaultConfigLayer(env: Readonly<Record<string, string | undefin
     metrics: { enabled: DEFAULT_METRICS_ENABLED },
     tasks: { keeperStaggerMs: DEFAULT_TASK_KEEPER_STAGGER_MS },
     usage: { autoClaim: DEFAULT_USAGE_AUTO_CLAIM, claimMaxDelayMs: DEFAULT_USAGE_CLAIM_MAX_DELAY_MS },
+    observability: {
+      enabled: true,
+      intervalMs: DEFAULT_OBSERVABILITY_INTERVAL_MS,
+      probesPerInterval: DEFAULT_OBSERVABILITY_PROBES_PER_INTERVAL,
+      minReporters: DEFAULT_OBSERVABILITY_MIN_REPORTERS,
+    },
   };
 }
 
@@ -376,6 +409,10 @@ export const CONFIG_ENV_VARS: readonly EnvVar[] = [
   { name: "DSMP_TASKS_KEEPER_STAGGER_MS", section: "tasks", field: "keeperStaggerMs", kind: "int" },
   { name: "DSMP_USAGE_AUTO_CLAIM", section: "usage", field: "autoClaim", kind: "bool" },
   { name: "DSMP_USAGE_CLAIM_MAX_DELAY_MS", section: "usage", field: "claimMaxDelayMs", kind: "int" },
+  { name: "DSMP_OBSERVABILITY_ENABLED", section: "observability", field: "enabled", kind: "bool" },
+  { name: "DSMP_OBSERVABILITY_INTERVAL_MS", section: "observability", field: "intervalMs", kind: "int" },
+  { name: "DSMP_OBSERVABILITY_PROBES_PER_INTERVAL", section: "observability", field: "probesPerInterval", kind: "int" },
+  { name: "DSMP_OBSERVABILITY_MIN_REPORTERS", section: "observability", field: "minReporters", kind: "int" },
 ];
 
 /**

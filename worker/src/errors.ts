@@ -45,7 +45,8 @@ export type DsmpErrorCode =
   | "BLOB_NOT_FOUND"
   | "BLOB_TOO_LARGE"
   | "BLOB_HASH_MISMATCH"
-  | "BLOB_FETCH_FAILED";
+  | "BLOB_FETCH_FAILED"
+  | "METRIC_REPORT_INVALID";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -225,6 +226,37 @@ export class RecordInvalidError extends DsmpError {
 
   constructor(reason: RecordInvalidReason, details: string, options: { cause?: unknown } = {}) {
     super(`invalid service record: ${reason}`, { details, cause: options.cause });
+    this.reason = reason;
+  }
+}
+
+/**
+ * Why an Open Observability report was refused (docs/protocol.md §10):
+ * - `too-large`, `malformed`: the gossip message is over the size bound, or not the envelope / report schema.
+ * - `wrong-chain`: the report names another chain id than this node's.
+ * - `bad-signature`: the signature does not recover to the report's `reporter`.
+ * - `unknown-reporter`: the reporter is not an active registered Xnode with a bond in this node's chain view.
+ * - `stale` / `from-future`: the window ended too long ago, or ends ahead of this node's clock by more than the skew.
+ * - `replayed`: not newer than the last report accepted from this reporter.
+ */
+export type MetricReportInvalidReason =
+  | "too-large"
+  | "malformed"
+  | "wrong-chain"
+  | "bad-signature"
+  | "unknown-reporter"
+  | "stale"
+  | "from-future"
+  | "replayed";
+
+/** An Open Observability report failed decoding or validation; it is dropped and counted by reason. */
+export class MetricReportInvalidError extends DsmpError {
+  override readonly name = "MetricReportInvalidError" as const;
+  readonly code = "METRIC_REPORT_INVALID" as const;
+  readonly reason: MetricReportInvalidReason;
+
+  constructor(reason: MetricReportInvalidReason, details: string, options: { cause?: unknown } = {}) {
+    super(`invalid metric report: ${reason}`, { details, cause: options.cause });
     this.reason = reason;
   }
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ConnectionGater } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { bytesToHex, createPublicClient, formatUnits, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
+import { bytesToHex, createPublicClient, formatUnits, getAddress, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
@@ -22,7 +22,7 @@ import type { DsmpConfig } from "./config.ts";
 import { createServiceAnnouncer, type ServiceAnnouncer } from "./discovery/announcer.ts";
 import { chainViewEligibility, nodeAddressOfPeerId } from "./discovery/provider-eligibility.ts";
 import { createServiceResolver, type ServiceResolver } from "./discovery/resolver.ts";
-import { ApiBadRequestError, ApiNotFoundError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError } from "./errors.ts";
+import { ApiBadRequestError, ApiNotFoundError, ChainMismatchError, NodeIdentityMismatchError, NodeStartError, type MeshErrorCode } from "./errors.ts";
 import { loadOrCreateKeystore } from "./identity/keystore.ts";
 import { isValidPrivateKey, type NodeIdentity } from "./identity/node-identity.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -42,6 +42,11 @@ import { createBlobService, type BlobService } from "./tasks/blob-protocol.ts";
 import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.ts";
 import { dialCommittee } from "./tasks/committee-dial.ts";
 import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
+import { peerIdFromRegistry } from "./tasks/committee-dial.ts";
+import { ObservabilityService, type ObservedNode } from "./observability/observability-service.ts";
+
+/** Provider-side mesh errors that are this node's failures (reported as errors to Open Observability). */
+const SERVER_SIDE_FAILURES: ReadonlySet<MeshErrorCode | "peer-reset"> = new Set(["busy", "backend-unavailable", "backend-failed", "deadline-exceeded", "internal"]);
 
 /** A service this node provides: the on-chain id and the backend that answers it. */
 export interface ServedService {
@@ -140,6 +145,8 @@ export interface Xnode {
   readonly blobs: { store: BlobStore; service: BlobService };
   /** The task pipeline, when tasks are enabled. */
   readonly tasks: TaskRunner | undefined;
+  /** Open Observability (probes, signed reports, the aggregated network view); `undefined` when disabled. */
+  readonly observability: ObservabilityService | undefined;
   readonly apiUrl: string;
   readonly gatewayUrl: string;
   status(): XnodeStatus;
@@ -307,6 +314,45 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       cleanups.push({ name: "usage settler", run: () => started.stop() });
     }
 
+    // Open Observability: probes of the other Xnodes and the calls served here, reported on gossipsub.
+    // Parsing a secp256k1 PeerId costs ~1 ms and checksumming an address a keccak: once per registered node.
+    const observedIdentity = new Map<Hex, Pick<ObservedNode, "address" | "peerId">>();
+    const observability = config.observability.enabled
+      ? new ObservabilityService({
+          chainId,
+          account: identity.account,
+          pubsub: libp2p.services.pubsub,
+          ping: (peer, options) => libp2p.services.ping.ping(peer, options),
+          nodes: () => {
+            const observed: ObservedNode[] = [];
+            for (const n of chainView.state.nodes.values()) {
+              if (n.status !== "active" || n.bond === 0n) continue;
+              let known = observedIdentity.get(n.peerId);
+              if (known === undefined) {
+                try {
+                  known = { address: getAddress(n.node), peerId: peerIdFromRegistry(n.peerId) };
+                } catch {
+                  continue; // the registry checks the PeerId matches the key; never here in practice
+                }
+                observedIdentity.set(n.peerId, known);
+              }
+              observed.push({ ...known, weight: n.bond });
+            }
+            return observed;
+          },
+          intervalMs: config.observability.intervalMs,
+          probesPerInterval: config.observability.probesPerInterval,
+          minReporters: config.observability.minReporters,
+          logger: log.child({ module: "observability" }),
+          metrics: {
+            received: (outcome) => metrics.observabilityReports.inc({ outcome }),
+            published: (outcome) => metrics.observabilityPublished.inc({ outcome }),
+            probed: (ok) => metrics.observabilityProbes.inc({ outcome: ok ? "ok" : "failed" }),
+            fault: (event) => metrics.observabilityFaults.inc({ kind: event.kind }),
+          },
+        })
+      : undefined;
+
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];
     // Label by service only for services this node serves: peers may name any id (bounded label values).
@@ -321,6 +367,11 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           const outcome = "status" in e.outcome ? `${Math.floor(e.outcome.status / 100)}xx` : e.outcome.error;
           metrics.providerRequests.inc({ service, outcome });
           metrics.providerSeconds.observe({ service }, e.durationSeconds);
+          if (observability !== undefined && service !== "other") {
+            const failed = "status" in e.outcome ? e.outcome.status >= 500 : SERVER_SIDE_FAILURES.has(e.outcome.error);
+            // A caller that gave up or was refused (4xx) is not a call this node failed.
+            if ("status" in e.outcome || failed) observability.served(service, failed, e.durationSeconds * 1000);
+          }
         },
       },
       authorize: async ({ serviceId, head }) => {
@@ -440,6 +491,11 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     exposeBreakerStates(metrics, gateway);
     await gateway.start();
     cleanups.push({ name: "gateway", run: () => gateway.stop() });
+    if (observability !== undefined) {
+      observability.start();
+      metrics.addObservationSource(() => observability.view());
+      cleanups.push({ name: "observability", run: () => observability.stop() });
+    }
     const gw = gateway.address();
     const gatewayUrl = `http://${gw.host}:${gw.port}`;
 
@@ -555,6 +611,15 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           }),
         },
         {
+          // The network as this node sees it (docs/observability.md): Xnodes up/down, uptime, services, fault log.
+          method: "GET",
+          pattern: "/v1/observability",
+          handler: async () => {
+            if (observability === undefined) throw new ApiNotFoundError("Open Observability is disabled on this node (observability.enabled / DSMP_OBSERVABILITY_ENABLED)");
+            return observability.view();
+          },
+        },
+        {
           method: "GET",
           pattern: "/v1/services/:id/stats",
           handler: async (req) => {
@@ -634,6 +699,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       settlement: settler,
       blobs: { store: blobStore, service: blobService },
       tasks,
+      observability,
       apiUrl: api.url,
       gatewayUrl,
       status,

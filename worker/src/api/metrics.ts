@@ -15,6 +15,12 @@ export interface BreakerSample {
   value: number;
 }
 
+/** The network view the observed-* gauges report (observability/observability-service.ts). */
+export interface ObservationSample {
+  nodes: ReadonlyArray<{ node: string; state: "up" | "down" | "unknown"; availability: number | undefined; uptime: number | undefined; rttMs: number | undefined }>;
+  services: ReadonlyArray<{ serviceId: string; requestsPerSecond: number; errorRate: number | undefined }>;
+}
+
 /** Wall-clock buckets of a sandbox run: a tiny module in milliseconds up to the 10 s default limit. */
 export const SANDBOX_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -25,6 +31,8 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
   const breakerSources: Array<() => Iterable<BreakerSample>> = [];
   /** Where the task jobs gauge reads its values at scrape time (the task runner's queue counts by state). */
   const taskJobSources: Array<() => Promise<Record<string, number>>> = [];
+  /** Where the observed-* gauges read the network view at scrape time (the observability service). */
+  const observationSources: Array<() => ObservationSample> = [];
   return {
     registry,
     p2pPeers: new Gauge({ name: "dsmp_p2p_peers", help: "Connected libp2p peers", registers }),
@@ -185,6 +193,96 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       help: "Served per-call calls waiting to be claimed (including those held for lack of escrow)",
       registers,
     }),
+    // Open Observability (docs/observability.md). Node labels are registered Xnode addresses (the network's
+    // size); service labels are service ids reported by bonded Xnodes (bounded by the registry).
+    observabilityReports: new Counter({
+      name: "dsmp_observability_reports_total",
+      help: "Observability reports received on gossipsub, by outcome: accepted or the reason it was dropped",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    observabilityPublished: new Counter({
+      name: "dsmp_observability_reports_published_total",
+      help: "Observability reports this node signed and published, by outcome (published, no-peers, failed)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    observabilityProbes: new Counter({
+      name: "dsmp_observability_probes_total",
+      help: "Liveness probes (libp2p ping) this node sent to other Xnodes, by outcome (ok, failed)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    observabilityFaults: new Counter({
+      name: "dsmp_observability_faults_total",
+      help: "Fault log events this node derived from the aggregated reports, by kind (down, recovered)",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    observedNodeUp: new Gauge({
+      name: "dsmp_observed_node_up",
+      help: "Aggregated view of each registered Xnode: 1 up, 0 down (stake-weighted median of the other nodes' probes); absent when unknown",
+      labelNames: ["node"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of observationSources) for (const n of source().nodes) if (n.state !== "unknown") this.set({ node: n.node }, n.state === "up" ? 1 : 0);
+      },
+    }),
+    observedNodeAvailability: new Gauge({
+      name: "dsmp_observed_node_availability_ratio",
+      help: "Stake-weighted median over the other nodes of their probes' success ratio in their latest window",
+      labelNames: ["node"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of observationSources) for (const n of source().nodes) if (n.availability !== undefined) this.set({ node: n.node }, n.availability);
+      },
+    }),
+    observedNodeUptime: new Gauge({
+      name: "dsmp_observed_node_uptime_ratio",
+      help: "Share of the time this node has judged each Xnode up since it started observing it",
+      labelNames: ["node"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of observationSources) for (const n of source().nodes) if (n.uptime !== undefined) this.set({ node: n.node }, n.uptime);
+      },
+    }),
+    observedNodeRtt: new Gauge({
+      name: "dsmp_observed_node_rtt_seconds",
+      help: "Stake-weighted median over the other nodes of their probes' median round trip",
+      labelNames: ["node"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of observationSources) for (const n of source().nodes) if (n.rttMs !== undefined) this.set({ node: n.node }, n.rttMs / 1000);
+      },
+    }),
+    observedServiceRps: new Gauge({
+      name: "dsmp_observed_service_requests_per_second",
+      help: "Calls per second of each service, summed over what its providers reported serving in their latest window",
+      labelNames: ["service"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of observationSources) for (const s of source().services) this.set({ service: s.serviceId }, s.requestsPerSecond);
+      },
+    }),
+    observedServiceErrorRatio: new Gauge({
+      name: "dsmp_observed_service_error_ratio",
+      help: "Failed calls (5xx, mesh errors) over all calls of each service, as its providers reported",
+      labelNames: ["service"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of observationSources) for (const s of source().services) if (s.errorRate !== undefined) this.set({ service: s.serviceId }, s.errorRate);
+      },
+    }),
+    /** Register what the observed-* gauges read at scrape time (the observability service's current view). */
+    addObservationSource(source: () => ObservationSample): void {
+      observationSources.push(source);
+    },
     // Compute tasks (docs/tasks.md §Metrics). Labels are bounded: BullMQ job states, job outcomes, sandbox
     // failure reasons, round drop reasons, proof kinds.
     tasksJobs: new Gauge({

@@ -10,6 +10,7 @@ import { nodeDaemonCommands } from "./node-daemon.ts";
 import { nodeRegisterCommands } from "./node-register.ts";
 import { serviceCommands } from "./service.ts";
 import { serviceStatCommands } from "./service-stat.ts";
+import { networkStatusCommands } from "./network-status.ts";
 import { stakeCommands } from "./stake.ts";
 import { subscribeCommands } from "./subscribe.ts";
 import { taskCommands } from "./task.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CliCommand[] = [
   ...nodeDaemonCommands,
   ...serviceCommands,
   ...serviceStatCommands,
+  ...networkStatusCommands,
   ...subscribeCommands,
   ...escrowCommands,
   ...taskCommands,

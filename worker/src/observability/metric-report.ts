@@ -1,0 +1,167 @@
+/**
+ * Open Observability reports (DESIGN §7, docs/protocol.md §10): what one Xnode measured in one window — the
+ * calls it served per service, and its probes of other Xnodes — signed with its node key and gossiped on
+ * {@link observabilityTopic}.
+ *
+ * Wire format: one UTF-8 JSON envelope per gossipsub message, at most {@link METRIC_REPORT_MAX_BYTES}:
+ *   {"v":1,"report":"<the report's JSON text>","signature":"0x<65 bytes>"}
+ * The report travels as a string so that the signed bytes are exactly the bytes received: the signature is
+ * EIP-712 over `MetricReport(bytes32 reportHash)` with `reportHash = keccak256(UTF-8 bytes of report)` under
+ * the domain {@link observabilityDomain}(chainId). Pure except for the (async) signature operations.
+ */
+import { getAddress, hashTypedData, isAddress, keccak256, recoverAddress, stringToBytes, type Address, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
+import { z } from "zod";
+import { MetricReportInvalidError } from "../errors.ts";
+
+export const METRIC_REPORT_MAX_BYTES = 16 * 1024;
+/** Bounds of one report's lists: a node reports at most this many services and probed nodes per window. */
+export const METRIC_REPORT_MAX_SERVICES = 64;
+export const METRIC_REPORT_MAX_PROBES = 128;
+/** Longest window one report may cover (ms). */
+export const METRIC_REPORT_MAX_WINDOW_MS = 10 * 60_000;
+
+/** The gossipsub topic of a chain's observability reports. */
+export function observabilityTopic(chainId: number): string {
+  return `/dsmp/observability/1/${chainId}`;
+}
+
+export function observabilityDomain(chainId: number): TypedDataDomain {
+  return { name: "DSMP Observability", version: "1", chainId };
+}
+
+export const METRIC_REPORT_TYPES = { MetricReport: [{ name: "reportHash", type: "bytes32" }] } as const;
+
+/** Calls this node served for one service during the window (self-reported). */
+export interface ServedFigures {
+  serviceId: string;
+  /** Calls answered by the backend or refused with an error, in the window. */
+  requests: number;
+  /** Of those, the ones that failed: status ≥ 500 or a mesh error (not 4xx: those are the caller's). */
+  errors: number;
+  /** Latency quantiles of the window's calls (ms); absent when `requests` is 0. */
+  p50Ms?: number | undefined;
+  p99Ms?: number | undefined;
+}
+
+/** This node's probes of another Xnode during the window (libp2p ping). */
+export interface ProbeFigures {
+  node: Address;
+  sent: number;
+  ok: number;
+  /** Median round trip of the successful probes (ms); absent when `ok` is 0. */
+  rttMs?: number | undefined;
+}
+
+export interface MetricReport {
+  chainId: number;
+  reporter: Address;
+  /** Unix ms. A reporter's windows are accepted in strictly increasing `windowEnd` order. */
+  windowStart: number;
+  windowEnd: number;
+  services: ServedFigures[];
+  probes: ProbeFigures[];
+}
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const ms = z.number().finite().min(0).max(3_600_000);
+const address = z
+  .string()
+  .refine((s) => isAddress(s, { strict: false }), "an address")
+  .transform((s) => getAddress(s));
+const unixMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const reportSchema = z
+  .object({
+    chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    reporter: address,
+    windowStart: unixMs,
+    windowEnd: unixMs,
+    services: z
+      .array(
+        z
+          .object({ serviceId: z.string().regex(/^[1-9][0-9]{0,77}$/), requests: count, errors: count, p50Ms: ms.optional(), p99Ms: ms.optional() })
+          .strict()
+          .refine((s) => s.errors <= s.requests, "errors ≤ requests")
+          .refine((s) => s.p50Ms === undefined || s.p99Ms === undefined || s.p50Ms <= s.p99Ms, "p50Ms ≤ p99Ms"),
+      )
+      .max(METRIC_REPORT_MAX_SERVICES)
+      .refine((list) => new Set(list.map((s) => s.serviceId)).size === list.length, "one entry per service"),
+    probes: z
+      .array(
+        z
+          .object({ node: address, sent: count, ok: count, rttMs: ms.optional() })
+          .strict()
+          .refine((p) => p.ok <= p.sent, "ok ≤ sent"),
+      )
+      .max(METRIC_REPORT_MAX_PROBES)
+      .refine((list) => new Set(list.map((p) => p.node)).size === list.length, "one entry per probed node"),
+  })
+  .strict()
+  .refine((r) => r.windowStart < r.windowEnd, "windowStart < windowEnd")
+  .refine((r) => r.windowEnd - r.windowStart <= METRIC_REPORT_MAX_WINDOW_MS, `a window of at most ${METRIC_REPORT_MAX_WINDOW_MS} ms`);
+
+const envelopeSchema = z
+  .object({ v: z.literal(1), report: z.string().max(METRIC_REPORT_MAX_BYTES), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/) })
+  .strict();
+
+function reportDigest(chainId: number, reportText: string): Hex {
+  return hashTypedData({
+    domain: observabilityDomain(chainId),
+    types: METRIC_REPORT_TYPES,
+    primaryType: "MetricReport",
+    message: { reportHash: keccak256(stringToBytes(reportText)) },
+  });
+}
+
+/** Encodes and signs a report with the reporter's node key (which must be `report.reporter`). */
+export async function signMetricReport(account: LocalAccount, report: MetricReport): Promise<Uint8Array> {
+  if (getAddress(account.address) !== getAddress(report.reporter)) throw new Error(`report of ${report.reporter} signed by ${account.address}`);
+  const text = JSON.stringify(report);
+  const signature = await account.signTypedData({
+    domain: observabilityDomain(report.chainId),
+    types: METRIC_REPORT_TYPES,
+    primaryType: "MetricReport",
+    message: { reportHash: keccak256(stringToBytes(text)) },
+  });
+  const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, report: text, signature }));
+  if (bytes.byteLength > METRIC_REPORT_MAX_BYTES) throw new Error(`report of ${bytes.byteLength} bytes exceeds ${METRIC_REPORT_MAX_BYTES}`);
+  return bytes;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new MetricReportInvalidError("malformed", `${what} is not JSON`, { cause });
+  }
+}
+
+/**
+ * Decodes a gossiped report and checks everything that needs no state: size, schema, chain id, signature.
+ * Freshness, replay and the reporter's registration are the report book's (report-book.ts).
+ */
+export async function openMetricReport(bytes: Uint8Array, chainId: number): Promise<MetricReport> {
+  if (bytes.byteLength > METRIC_REPORT_MAX_BYTES) throw new MetricReportInvalidError("too-large", `${bytes.byteLength} bytes, at most ${METRIC_REPORT_MAX_BYTES}`);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch (cause) {
+    throw new MetricReportInvalidError("malformed", "not UTF-8", { cause });
+  }
+  const envelope = envelopeSchema.safeParse(parseJson(text, "the envelope"));
+  if (!envelope.success) throw new MetricReportInvalidError("malformed", `envelope: ${envelope.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const parsed = reportSchema.safeParse(parseJson(envelope.data.report, "the report"));
+  if (!parsed.success) throw new MetricReportInvalidError("malformed", `report: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const report = parsed.data;
+  if (report.chainId !== chainId) throw new MetricReportInvalidError("wrong-chain", `report for chain ${report.chainId}, this node is on ${chainId}`);
+  let signer: Address;
+  try {
+    signer = await recoverAddress({ hash: reportDigest(chainId, envelope.data.report), signature: envelope.data.signature as Hex });
+  } catch (cause) {
+    throw new MetricReportInvalidError("bad-signature", "no key recovers from the signature", { cause });
+  }
+  if (signer !== report.reporter) throw new MetricReportInvalidError("bad-signature", `signed by ${signer}, report names ${report.reporter}`);
+  return report;
+}
