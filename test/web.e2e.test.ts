@@ -536,6 +536,10 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
       return (await latency.count()) === 1 && (await latency.locator("circle").count()) >= 6; // p50 and p99 points
     }, { timeoutMs: 30_000, intervalMs: 250 });
     expect(await latency.getAttribute("aria-label")).toMatch(/p50: \d+(\.\d)? ms; p99: \d+(\.\d)? ms/);
+    // Open Observability: node 0 (which serves the page) shows how the network sees node 1, and its fault log.
+    const observed = page.getByTestId(`observed-${net.nodes[1]!.identity.address.toLowerCase()}`);
+    await expect.poll(() => observed.textContent(), { timeout: 30_000 }).toMatch(/^up · \d+\.\d % uptime · \d+\.\d ms$/);
+    expect(await page.getByTestId("fault-log").textContent()).not.toContain("not reported yet");
     await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
   });
 

@@ -77,6 +77,43 @@ export async function nodeGet<T>(apiBase: string, path: string, signal: AbortSig
   return (await res.json()) as T;
 }
 
+/** One Xnode as the serving node's Open Observability sees it (`GET /v1/observability`, docs/observability.md). */
+export interface ObservedNode {
+  node: string;
+  state: "up" | "down" | "unknown";
+  availability?: number;
+  rttMs?: number;
+  uptime?: number;
+  reporters: number;
+}
+
+export interface FaultEvent {
+  at: number;
+  node: string;
+  kind: "down" | "recovered";
+  availability?: number;
+  reporters: number;
+}
+
+export interface ObservabilityView {
+  at: number;
+  observer: string;
+  reporters: number;
+  intervalMs: number;
+  nodes: ObservedNode[];
+  faults: FaultEvent[];
+}
+
+/** Reads the node's network view; `null` when the node runs without Open Observability (404). */
+export async function getObservability(apiBase: string): Promise<ObservabilityView | null> {
+  try {
+    return await nodeGet<ObservabilityView>(apiBase, "/v1/observability", AbortSignal.timeout(10_000));
+  } catch (err) {
+    if (err instanceof NodeApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
 /** Reads the stats route; `null` when the node does not report stats yet (404). */
 export async function getServiceStats(apiBase: string, serviceId: bigint): Promise<ServiceStats | null> {
   try {

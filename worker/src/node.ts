@@ -322,7 +322,13 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           chainId,
           account: identity.account,
           pubsub: libp2p.services.pubsub,
-          ping: (peer, options) => libp2p.services.ping.ping(peer, options),
+          // Timed here: libp2p's ping answers whole milliseconds, and loopback round trips are a fraction of one.
+          ping: async (peer, options) => {
+            if (libp2p.getConnections(peer).length === 0) await libp2p.dial(peer, options);
+            const started = performance.now();
+            await libp2p.services.ping.ping(peer, options);
+            return performance.now() - started;
+          },
           nodes: () => {
             const observed: ObservedNode[] = [];
             for (const n of chainView.state.nodes.values()) {

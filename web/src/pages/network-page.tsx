@@ -8,6 +8,7 @@ import { useNodes, useServices } from "../chain-reads.ts";
 import { BarChart, LineChart, type Point } from "../components/charts.tsx";
 import { useDsmp } from "../dsmp-context.tsx";
 import { formatOpen, shortHex } from "../format.ts";
+import { getObservability, type ObservabilityView, type ObservedNode } from "../node-api.ts";
 import { bucketDelta, histogramBuckets, histogramQuantile, parsePrometheusText, sumCounter } from "../prometheus-text.ts";
 import { NOT_REPORTED } from "./services-page.tsx";
 
@@ -66,8 +67,27 @@ function useGatewayHistory() {
   return { points, error: scrape.error };
 }
 
+/** The serving node's Open Observability view, refreshed at its report interval. */
+function useObservability() {
+  const { apiBase } = useDsmp();
+  return useQuery({ queryKey: ["observability"], queryFn: () => getObservability(apiBase), refetchInterval: 5_000 });
+}
+
+const percent = (ratio: number | undefined): string => (ratio === undefined ? "–" : `${(ratio * 100).toFixed(1)} %`);
+
+/** "up · 99.8 % uptime · 0.4 ms", or why there is nothing to show. */
+function observedText(view: ObservabilityView | null | undefined, address: string, pending: boolean): string {
+  if (pending) return "…";
+  if (!view) return NOT_REPORTED;
+  const seen: ObservedNode | undefined = view.nodes.find((n) => n.node.toLowerCase() === address.toLowerCase());
+  if (seen === undefined || seen.state === "unknown") return address.toLowerCase() === view.observer.toLowerCase() ? "this node" : NOT_REPORTED;
+  const rtt = seen.rttMs === undefined ? "" : ` · ${seen.rttMs.toFixed(1)} ms`;
+  return `${seen.state} · ${percent(seen.uptime)} uptime${rtt}`;
+}
+
 export function NetworkPage() {
   const nodes = useNodes();
+  const observed = useObservability();
   const services = useServices();
   const { points, error } = useGatewayHistory();
   const line = (key: "p50" | "p99" | "rps" | "peers"): Point[] => points.flatMap((p) => (p[key] === undefined ? [] : [{ t: p.t, v: p[key]! }]));
@@ -103,7 +123,7 @@ export function NetworkPage() {
             <th scope="col">Resources</th>
             <th scope="col">Slots</th>
             <th scope="col">Operator stake</th>
-            <th scope="col">Uptime</th>
+            <th scope="col">Observed (uptime, round trip)</th>
           </tr>
         </thead>
         <tbody>
@@ -117,13 +137,51 @@ export function NetworkPage() {
               </td>
               <td>{n.slots}</td>
               <td>{formatOpen(n.operatorStake)}</td>
-              <td>{NOT_REPORTED}</td>
+              <td data-testid={`observed-${n.address.toLowerCase()}`}>{observedText(observed.data, n.address, observed.isPending)}</td>
             </tr>
           ))}
         </tbody>
       </table>
       <h2>Fault log</h2>
-      <p data-testid="fault-log">Faults gossiped by the nodes: {NOT_REPORTED} (the node API does not expose the fault log yet).</p>
+      <FaultLog view={observed.data} pending={observed.isPending} error={observed.error} />
     </section>
+  );
+}
+
+/** Down / recovered transitions this node derived from the gossiped reports, newest first. */
+function FaultLog({ view, pending, error }: { view: ObservabilityView | null | undefined; pending: boolean; error: Error | null }) {
+  if (error) return <p className="error" data-testid="fault-log">fault log unavailable: {error.message}</p>;
+  if (pending) return <p data-testid="fault-log">…</p>;
+  if (!view) return <p data-testid="fault-log">Faults gossiped by the nodes: {NOT_REPORTED} (this node runs without Open Observability).</p>;
+  if (view.faults.length === 0) {
+    return (
+      <p data-testid="fault-log" data-count="0">
+        No faults: this node has seen no Xnode go down since it started observing ({view.reporters} node(s) reporting).
+      </p>
+    );
+  }
+  return (
+    <table data-testid="fault-log" data-count={view.faults.length}>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Xnode</th>
+          <th scope="col">Event</th>
+          <th scope="col">Availability</th>
+          <th scope="col">Reporters</th>
+        </tr>
+      </thead>
+      <tbody>
+        {[...view.faults].reverse().map((f) => (
+          <tr key={`${f.at}-${f.node}-${f.kind}`}>
+            <td>{new Date(f.at).toISOString().replace("T", " ").slice(0, 19)} UTC</td>
+            <td title={f.node}>{shortHex(f.node)}</td>
+            <td>{f.kind}</td>
+            <td>{percent(f.availability)}</td>
+            <td>{f.reporters}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
