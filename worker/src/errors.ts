@@ -236,6 +236,7 @@ export class RecordInvalidError extends DsmpError {
  * - `wrong-chain`: the report names another chain id than this node's.
  * - `bad-signature`: the signature does not recover to the report's `reporter`.
  * - `unknown-reporter`: the reporter is not an active registered Xnode with a bond in this node's chain view.
+ * - `wrong-author`: the gossipsub message's author (its StrictSign `from`) is not the reporter's registered PeerId.
  * - `stale` / `from-future`: the window ended too long ago, or ends ahead of this node's clock by more than the skew.
  * - `replayed`: not newer than the last report accepted from this reporter.
  */
@@ -245,6 +246,7 @@ export type MetricReportInvalidReason =
   | "wrong-chain"
   | "bad-signature"
   | "unknown-reporter"
+  | "wrong-author"
   | "stale"
   | "from-future"
   | "replayed";

@@ -319,7 +319,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     const observedIdentity = new Map<Hex, Pick<ObservedNode, "address" | "peerId">>();
     const observability = config.observability.enabled
       ? new ObservabilityService({
-          chainId,
+          domain: { chainId, registry: deployment.contracts.XnodeRegistry!.address },
           account: identity.account,
           pubsub: libp2p.services.pubsub,
           // Timed here: libp2p's ping answers whole milliseconds, and loopback round trips are a fraction of one.
@@ -345,6 +345,11 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
               observed.push({ ...known, weight: n.bond });
             }
             return observed;
+          },
+          services: () => {
+            const active = new Set<string>();
+            for (const [id, service] of chainView.state.services) if (service.status === "active") active.add(id.toString());
+            return active;
           },
           intervalMs: config.observability.intervalMs,
           probesPerInterval: config.observability.probesPerInterval,

@@ -80,6 +80,34 @@ describe("aggregateObservations: nodes", () => {
     const view = aggregateObservations([report(node(1), [{ node: node(9), sent: 10, ok: ratio * 10 }])], NOW, { weightOf: equal, minReporters });
     expect(view.nodes[0]!.state).toBe(state);
   });
+
+  it("a split of exactly half the reporting stake judges nothing (one liar of two cannot mark a node down)", () => {
+    const target = node(9);
+    const view = aggregateObservations([report(node(1), [{ node: target, sent: 2, ok: 2, rttMs: 1 }]), report(node(2), [{ node: target, sent: 2, ok: 0 }])], NOW, { weightOf: equal });
+    expect(view.nodes[0]).toMatchObject({ state: "unknown", reporters: 2 });
+  });
+
+  it("judges a node only when its reporters hold more than half of the other eligible nodes' stake", () => {
+    const all = Array.from({ length: 10 }, (_, i) => node(i + 1));
+    const target = all[9]!;
+    // A lone liar with a tiny bond is the only one whose fresh probes cover the target.
+    const lone = [report(all[0]!, [{ node: target, sent: 128, ok: 0 }])];
+    const weightOf = (a: Address): bigint => (a === all[0] ? 1n : 10n ** 18n);
+    expect(aggregateObservations(lone, NOW, { weightOf, nodes: all }).nodes.find((n) => n.node === target)).toMatchObject({ state: "unknown", availability: 0, reporters: 1 });
+    // Five honest nodes (5 × 10^18 of the other nodes' 8 × 10^18 + 1) say it answers: judged up, the liar outvoted.
+    const honest = all.slice(1, 6).map((r) => report(r, [{ node: target, sent: 2, ok: 2, rttMs: 1 }]));
+    expect(aggregateObservations([...lone, ...honest], NOW, { weightOf, nodes: all }).nodes.find((n) => n.node === target)).toMatchObject({ state: "up", availability: 1, reporters: 6 });
+    // Three are not enough: 3 × 10^18 + 1 (with the liar) is less than half of the others' 8 × 10^18 + 1.
+    expect(aggregateObservations([...lone, ...honest.slice(0, 3)], NOW, { weightOf, nodes: all }).nodes.find((n) => n.node === target)!.state).toBe("unknown");
+  });
+
+  it("ignores probes of addresses outside the registry (no invented nodes, no unbounded labels)", () => {
+    const all = [node(1), node(2)];
+    const fake = Array.from({ length: 50 }, (_, i) => ({ node: node(1000 + i), sent: 1, ok: 0 }));
+    const view = aggregateObservations([report(node(1), [...fake, { node: node(2), sent: 1, ok: 1, rttMs: 1 }])], NOW, { weightOf: equal, nodes: all });
+    expect(view.nodes.map((n) => n.node)).toEqual(all);
+    expect(view.nodes[1]).toMatchObject({ state: "up" });
+  });
 });
 
 describe("aggregateObservations: services", () => {
@@ -94,13 +122,28 @@ describe("aggregateObservations: services", () => {
       { weightOf: equal },
     );
     expect(view.services.map((s) => s.serviceId)).toEqual(["2", "10"]);
-    expect(view.services[0]).toMatchObject({ requestsPerSecond: 20, errorRate: 3 / 200, p50Ms: 2, p99Ms: 20 });
+    // Error ratios 0.01, 0.04, 0: the median of the providers' ratios, not the pooled ratio a liar could swing.
+    expect(view.services[0]).toMatchObject({ requestsPerSecond: 20, errorRate: 0.01, p50Ms: 2, p99Ms: 20 });
     expect(view.services[0]!.providers.map((p) => [p.node, p.requests, p.windowSeconds])).toEqual([
       [node(1), 100, 10],
       [node(2), 50, 10],
       [node(3), 50, 10],
     ]);
     expect(view.services[1]).toMatchObject({ requestsPerSecond: 0, errorRate: undefined, p50Ms: undefined, p99Ms: undefined });
+  });
+
+  it("ignores figures for services that do not exist, and one provider's inflated claims do not move the medians", () => {
+    const view = aggregateObservations(
+      [
+        report(node(1), [], [{ serviceId: "2", requests: 10, errors: 0, p50Ms: 1, p99Ms: 2 }, { serviceId: "77", requests: 1, errors: 0 }]),
+        report(node(2), [], [{ serviceId: "2", requests: 10, errors: 0, p50Ms: 1, p99Ms: 2 }]),
+        report(node(3), [], [{ serviceId: "2", requests: 9e15, errors: 9e15, p50Ms: 3_000_000, p99Ms: 3_000_000 }]),
+      ],
+      NOW,
+      { weightOf: equal, services: new Set(["2"]) },
+    );
+    expect(view.services.map((s) => s.serviceId)).toEqual(["2"]);
+    expect(view.services[0]).toMatchObject({ errorRate: 0, p50Ms: 1, p99Ms: 2 });
   });
 });
 
@@ -136,11 +179,26 @@ describe("FaultTracker", () => {
 
   it("a node first seen down is logged, and the log is bounded", () => {
     const tracker = new FaultTracker(3);
+    expect(tracker.observe(at(-1000, [a, "down"])).map((e) => [e.kind, e.node])).toEqual([["down", a]]);
+    tracker.observe(at(-500, [a, "up"]));
     for (let i = 0; i < 5; i++) {
       tracker.observe(at(i * 2000, [a, "down"]));
       tracker.observe(at(i * 2000 + 1000, [a, "up"]));
     }
     expect(tracker.log).toHaveLength(3);
     expect(tracker.log.at(-1)!.kind).toBe("recovered");
+    tracker.log.pop(); // a copy: the tracker's log is not the caller's to change
+    expect(tracker.log).toHaveLength(3);
+  });
+
+  it("forgets a node that left the view: its uptime starts over when it returns", () => {
+    const tracker = new FaultTracker();
+    tracker.observe(at(0, [a, "down"]));
+    tracker.observe(at(1000, [a, "down"]));
+    tracker.observe(at(2000, [node(2), "up"])); // a left the registry
+    expect(tracker.uptimeOf(a).uptime).toBeUndefined();
+    tracker.observe(at(3_600_000, [a, "up"]));
+    tracker.observe(at(3_601_000, [a, "up"]));
+    expect(tracker.uptimeOf(a)).toEqual({ uptime: 1, since: NOW + 3_600_000, stateSince: NOW + 3_600_000 });
   });
 });

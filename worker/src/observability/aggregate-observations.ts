@@ -17,16 +17,20 @@ const NO_ANSWER = Number.MAX_VALUE;
 
 export interface NodeObservation {
   node: Address;
-  /** Stake-weighted median over reporters of (successful probes / probes sent) in their latest window. */
+  /** Stake-weighted median over reporters of (successful probes / probes sent), from each one's latest probe of it. */
   availability: number | undefined;
   /**
    * Stake-weighted median over reporters of their median round trip (ms), a reporter without an answer
    * counting as infinite; undefined when that median is infinite.
    */
   rttMs: number | undefined;
-  /** Reporters whose latest window probed this node. */
+  /** Reporters with a fresh probe of this node. */
   reporters: number;
-  /** up / down when at least `minReporters` reporters probed it; unknown otherwise. */
+  /**
+   * `up` / `down` when reporters holding more than half of the reporting stake say so (availability ≥ or <
+   * `downBelow`), and those reporters hold more than half of the stake of every eligible node but this one, and
+   * they are at least `minReporters`; `unknown` otherwise (too few reports, or a split).
+   */
   state: "up" | "down" | "unknown";
 }
 
@@ -41,9 +45,9 @@ export interface ProviderFigures {
 
 export interface ServiceObservation {
   serviceId: string;
-  /** Sum over providers of requests / window length (self-reported by each provider). */
+  /** Sum over providers of requests / window length: what the providers claim (self-reported). */
   requestsPerSecond: number;
-  /** Failed / all calls over every provider's window; undefined without calls. */
+  /** Stake-weighted median of the providers' error ratios (providers with calls); undefined without calls. */
   errorRate: number | undefined;
   /** Stake-weighted median of the providers' window quantiles (providers with calls only). */
   p50Ms: number | undefined;
@@ -62,8 +66,14 @@ export interface NetworkObservation {
 export interface AggregateOptions {
   /** Stake of each reporter (its node bond); a reporter without weight counts for nothing. */
   weightOf: (node: Address) => bigint;
-  /** Nodes to list even when nobody reported on them (e.g. every active registered Xnode). */
+  /**
+   * The eligible (active, bonded) Xnodes. When given: every one is listed, even without reports; probes of any
+   * other address are ignored; and a node is judged only when its reporters hold more than half of the stake
+   * of the others. Without it (tests of the medians alone) every probed address counts and no stake quorum applies.
+   */
   nodes?: readonly Address[] | undefined;
+  /** Service ids that exist (active in the registry); figures for other ids are ignored. Absent: all count. */
+  services?: ReadonlySet<string> | undefined;
   downBelow?: number | undefined;
   minReporters?: number | undefined;
 }
@@ -71,21 +81,26 @@ export interface AggregateOptions {
 export function aggregateObservations(reports: readonly MetricReport[], now: number, options: AggregateOptions): NetworkObservation {
   const downBelow = options.downBelow ?? DEFAULT_DOWN_BELOW;
   const minReporters = options.minReporters ?? DEFAULT_MIN_REPORTERS;
+  const registered = options.nodes === undefined ? undefined : new Set(options.nodes);
+  const eligibleWeight = (options.nodes ?? []).reduce((sum, n) => sum + options.weightOf(n), 0n);
   const probesOf = new Map<Address, Array<{ reporter: Address; sent: number; ok: number; rttMs: number | undefined }>>();
   for (const node of options.nodes ?? []) probesOf.set(node, []);
   const servedOf = new Map<string, Array<ProviderFigures & { weight: bigint }>>();
+  let reporters = 0;
   for (const report of reports) {
     const weight = options.weightOf(report.reporter);
     if (weight <= 0n) continue;
+    reporters += 1;
     for (const probe of report.probes) {
-      // What a node says of itself is not evidence of its availability.
-      if (probe.node === report.reporter || probe.sent === 0) continue;
+      // What a node says of itself is not evidence of its availability; addresses outside the registry are noise.
+      if (probe.node === report.reporter || probe.sent === 0 || (registered !== undefined && !registered.has(probe.node))) continue;
       const list = probesOf.get(probe.node) ?? [];
       list.push({ reporter: report.reporter, sent: probe.sent, ok: probe.ok, rttMs: probe.rttMs });
       probesOf.set(probe.node, list);
     }
     const windowSeconds = (report.windowEnd - report.windowStart) / 1000;
     for (const s of report.services) {
+      if (options.services !== undefined && !options.services.has(s.serviceId)) continue;
       const list = servedOf.get(s.serviceId) ?? [];
       list.push({ node: report.reporter, requests: s.requests, errors: s.errors, windowSeconds, p50Ms: s.p50Ms, p99Ms: s.p99Ms, weight });
       servedOf.set(s.serviceId, list);
@@ -93,30 +108,36 @@ export function aggregateObservations(reports: readonly MetricReport[], now: num
   }
 
   const nodes: NodeObservation[] = [...probesOf].map(([node, probes]) => {
-    const availability = weightedMedian(probes.map((p) => ({ value: p.ok / p.sent, weight: options.weightOf(p.reporter) })));
+    const weighted = probes.map((p) => ({ ...p, weight: options.weightOf(p.reporter) }));
+    const availability = weightedMedian(weighted.map((p) => ({ value: p.ok / p.sent, weight: p.weight })));
     // A reporter that got no answer counts as an infinite round trip, so liars alone cannot give a dead node one.
-    const rtt = weightedMedian(probes.map((p) => ({ value: p.ok > 0 && p.rttMs !== undefined ? p.rttMs : NO_ANSWER, weight: options.weightOf(p.reporter) })));
+    const rtt = weightedMedian(weighted.map((p) => ({ value: p.ok > 0 && p.rttMs !== undefined ? p.rttMs : NO_ANSWER, weight: p.weight })));
     const rttMs = rtt === NO_ANSWER ? undefined : rtt;
-    const state = probes.length < minReporters || availability === undefined ? "unknown" : availability < downBelow ? "down" : "up";
+    const reporting = weighted.reduce((sum, p) => sum + p.weight, 0n);
+    const saysDown = weighted.reduce((sum, p) => sum + (p.ok / p.sent < downBelow ? p.weight : 0n), 0n);
+    const quorum = options.nodes === undefined || 2n * reporting > eligibleWeight - options.weightOf(node);
+    let state: NodeObservation["state"] = "unknown";
+    if (probes.length >= minReporters && reporting > 0n && quorum) {
+      if (2n * saysDown > reporting) state = "down";
+      else if (2n * (reporting - saysDown) > reporting) state = "up";
+    }
     return { node, availability, rttMs, reporters: probes.length, state };
   });
   nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 
   const services: ServiceObservation[] = [...servedOf].map(([serviceId, providers]) => {
-    const requests = providers.reduce((sum, p) => sum + p.requests, 0);
-    const errors = providers.reduce((sum, p) => sum + p.errors, 0);
     const withCalls = providers.filter((p) => p.requests > 0);
     return {
       serviceId,
       requestsPerSecond: providers.reduce((sum, p) => sum + (p.windowSeconds > 0 ? p.requests / p.windowSeconds : 0), 0),
-      errorRate: requests === 0 ? undefined : errors / requests,
+      errorRate: weightedMedian(withCalls.map((p) => ({ value: p.errors / p.requests, weight: p.weight }))),
       p50Ms: weightedMedian(withCalls.filter((p) => p.p50Ms !== undefined).map((p) => ({ value: p.p50Ms!, weight: p.weight }))),
       p99Ms: weightedMedian(withCalls.filter((p) => p.p99Ms !== undefined).map((p) => ({ value: p.p99Ms!, weight: p.weight }))),
       providers: providers.map(({ weight: _weight, ...figures }) => figures).sort((a, b) => (a.node < b.node ? -1 : 1)),
     };
   });
   services.sort((a, b) => (BigInt(a.serviceId) < BigInt(b.serviceId) ? -1 : 1));
-  return { at: now, reporters: reports.filter((r) => options.weightOf(r.reporter) > 0n).length, nodes, services };
+  return { at: now, reporters, nodes, services };
 }
 
 export interface FaultEvent {
@@ -153,9 +174,11 @@ export class FaultTracker {
     this.#maxEvents = maxEvents;
   }
 
-  /** Feeds one aggregation; returns the fault events it caused. */
+  /** Feeds one aggregation; returns the fault events it caused. Nodes absent from it are forgotten. */
   observe(view: NetworkObservation): FaultEvent[] {
     const events: FaultEvent[] = [];
+    const present = new Set(view.nodes.map((n) => n.node));
+    for (const node of this.#nodes.keys()) if (!present.has(node)) this.#nodes.delete(node);
     for (const n of view.nodes) {
       const prev = this.#nodes.get(n.node);
       if (prev === undefined) {
@@ -185,9 +208,9 @@ export class FaultTracker {
     return events;
   }
 
-  /** The fault log, oldest first. */
-  get log(): readonly FaultEvent[] {
-    return this.#log;
+  /** The fault log, oldest first (a copy). */
+  get log(): FaultEvent[] {
+    return [...this.#log];
   }
 
   uptimeOf(node: Address): UptimeFigures {

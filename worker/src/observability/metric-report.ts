@@ -7,13 +7,16 @@
  *   {"v":1,"report":"<the report's JSON text>","signature":"0x<65 bytes>"}
  * The report travels as a string so that the signed bytes are exactly the bytes received: the signature is
  * EIP-712 over `MetricReport(bytes32 reportHash)` with `reportHash = keccak256(UTF-8 bytes of report)` under
- * the domain {@link observabilityDomain}(chainId). Pure except for the (async) signature operations.
+ * the domain {@link observabilityDomain}(chainId, XnodeRegistry). Decoding is split in two so that a receiver
+ * runs the cheap checks (report-book.ts) before the signature recovery: {@link parseMetricReport}, then
+ * {@link verifyMetricReport}. Pure except for the signature operations.
  */
 import { getAddress, hashTypedData, isAddress, keccak256, recoverAddress, stringToBytes, type Address, type Hex, type LocalAccount, type TypedDataDomain } from "viem";
 import { z } from "zod";
 import { MetricReportInvalidError } from "../errors.ts";
 
-export const METRIC_REPORT_MAX_BYTES = 16 * 1024;
+/** Fits a report with the most services and probes the schema allows (≈ 22 KB), escaped in its envelope. */
+export const METRIC_REPORT_MAX_BYTES = 32 * 1024;
 /** Bounds of one report's lists: a node reports at most this many services and probed nodes per window. */
 export const METRIC_REPORT_MAX_SERVICES = 64;
 export const METRIC_REPORT_MAX_PROBES = 128;
@@ -25,8 +28,15 @@ export function observabilityTopic(chainId: number): string {
   return `/dsmp/observability/1/${chainId}`;
 }
 
-export function observabilityDomain(chainId: number): TypedDataDomain {
-  return { name: "DSMP Observability", version: "1", chainId };
+/** Where reports are valid: one chain, one deployment (its XnodeRegistry, whose nodes may report). */
+export interface ObservabilityDomain {
+  chainId: number;
+  /** The XnodeRegistry of the deployment. */
+  registry: Address;
+}
+
+export function observabilityDomain(domain: ObservabilityDomain): TypedDataDomain {
+  return { name: "DSMP Observability", version: "1", chainId: domain.chainId, verifyingContract: domain.registry };
 }
 
 export const METRIC_REPORT_TYPES = { MetricReport: [{ name: "reportHash", type: "bytes32" }] } as const;
@@ -104,21 +114,27 @@ const envelopeSchema = z
   .object({ v: z.literal(1), report: z.string().max(METRIC_REPORT_MAX_BYTES), signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/) })
   .strict();
 
-function reportDigest(chainId: number, reportText: string): Hex {
+function reportDigest(domain: ObservabilityDomain, reportText: string): Hex {
   return hashTypedData({
-    domain: observabilityDomain(chainId),
+    domain: observabilityDomain(domain),
     types: METRIC_REPORT_TYPES,
     primaryType: "MetricReport",
     message: { reportHash: keccak256(stringToBytes(reportText)) },
   });
 }
 
-/** Encodes and signs a report with the reporter's node key (which must be `report.reporter`). */
-export async function signMetricReport(account: LocalAccount, report: MetricReport): Promise<Uint8Array> {
+/**
+ * Encodes and signs a report with the reporter's node key (which must be `report.reporter`), for the
+ * deployment of `registry` on `report.chainId`. Checks the report against the schema first: a node never
+ * publishes what others would refuse.
+ */
+export async function signMetricReport(account: LocalAccount, registry: Address, report: MetricReport): Promise<Uint8Array> {
   if (getAddress(account.address) !== getAddress(report.reporter)) throw new Error(`report of ${report.reporter} signed by ${account.address}`);
+  const checked = reportSchema.safeParse(report);
+  if (!checked.success) throw new Error(`report does not match the schema: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const text = JSON.stringify(report);
   const signature = await account.signTypedData({
-    domain: observabilityDomain(report.chainId),
+    domain: observabilityDomain({ chainId: report.chainId, registry }),
     types: METRIC_REPORT_TYPES,
     primaryType: "MetricReport",
     message: { reportHash: keccak256(stringToBytes(text)) },
@@ -138,11 +154,19 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
+/** A report that passed {@link parseMetricReport}: its signature is not checked yet. */
+export interface ParsedMetricReport {
+  report: MetricReport;
+  /** The report exactly as received: what the signature covers. */
+  text: string;
+  signature: Hex;
+}
+
 /**
- * Decodes a gossiped report and checks everything that needs no state: size, schema, chain id, signature.
- * Freshness, replay and the reporter's registration are the report book's (report-book.ts).
+ * Decodes a gossiped report and checks what needs neither state nor cryptography: size, envelope, schema and
+ * chain id (`too-large`, `malformed`, `wrong-chain`).
  */
-export async function openMetricReport(bytes: Uint8Array, chainId: number): Promise<MetricReport> {
+export function parseMetricReport(bytes: Uint8Array, chainId: number): ParsedMetricReport {
   if (bytes.byteLength > METRIC_REPORT_MAX_BYTES) throw new MetricReportInvalidError("too-large", `${bytes.byteLength} bytes, at most ${METRIC_REPORT_MAX_BYTES}`);
   let text: string;
   try {
@@ -156,12 +180,22 @@ export async function openMetricReport(bytes: Uint8Array, chainId: number): Prom
   if (!parsed.success) throw new MetricReportInvalidError("malformed", `report: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const report = parsed.data;
   if (report.chainId !== chainId) throw new MetricReportInvalidError("wrong-chain", `report for chain ${report.chainId}, this node is on ${chainId}`);
+  return { report, text: envelope.data.report, signature: envelope.data.signature as Hex };
+}
+
+/** Checks that the signature recovers to the report's `reporter` under `domain` (`bad-signature`). */
+export async function verifyMetricReport(parsed: ParsedMetricReport, domain: ObservabilityDomain): Promise<MetricReport> {
   let signer: Address;
   try {
-    signer = await recoverAddress({ hash: reportDigest(chainId, envelope.data.report), signature: envelope.data.signature as Hex });
+    signer = await recoverAddress({ hash: reportDigest(domain, parsed.text), signature: parsed.signature });
   } catch (cause) {
     throw new MetricReportInvalidError("bad-signature", "no key recovers from the signature", { cause });
   }
-  if (signer !== report.reporter) throw new MetricReportInvalidError("bad-signature", `signed by ${signer}, report names ${report.reporter}`);
-  return report;
+  if (signer !== parsed.report.reporter) throw new MetricReportInvalidError("bad-signature", `signed by ${signer}, report names ${parsed.report.reporter}`);
+  return parsed.report;
+}
+
+/** {@link parseMetricReport} then {@link verifyMetricReport}. */
+export async function openMetricReport(bytes: Uint8Array, domain: ObservabilityDomain): Promise<MetricReport> {
+  return verifyMetricReport(parseMetricReport(bytes, domain.chainId), domain);
 }

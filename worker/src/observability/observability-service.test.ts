@@ -15,6 +15,8 @@ import { signMetricReport } from "./metric-report.ts";
 import { ObservabilityService, type ObservabilityServiceInit, type ObservedNode } from "./observability-service.ts";
 
 const CHAIN = 31337;
+const REGISTRY = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" as const;
+const DOMAIN = { chainId: CHAIN, registry: REGISTRY };
 const BOND = 10n ** 18n;
 const logger = createLogger({ level: "silent" });
 const nodes = new TestNodes();
@@ -37,7 +39,7 @@ async function startMember(registered: () => readonly ObservedNode[], options: P
   const counts = new Map<string, number>();
   const bump = (key: string): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
   const service = new ObservabilityService({
-    chainId: CHAIN,
+    domain: DOMAIN,
     account: identity.account,
     pubsub: node.libp2p.services.pubsub,
     ping: (peer: PeerId, { signal }) => node.libp2p.services.ping.ping(peer, { signal }),
@@ -117,11 +119,12 @@ describe("ObservabilityService over libp2p", () => {
     }
   });
 
-  it("drops malformed, forged, unregistered and replayed reports, and counts each reason", async () => {
+  it("drops malformed, forged, unregistered, relayed, wrong-chain, stale and replayed reports in the topic validator, and counts each reason", async () => {
     const honest = identityFromPrivateKey(randomBytes(32));
     const outsider = identityFromPrivateKey(randomBytes(32));
+    const victim = identityFromPrivateKey(randomBytes(32)); // registered, not running: the attacker replays its report
     const attackerIdentity = identityFromPrivateKey(randomBytes(32));
-    const registered = (): ObservedNode[] => [honest, attackerIdentity].map((i) => ({ address: i.address, peerId: i.peerId, weight: BOND }));
+    const registered = (): ObservedNode[] => [honest, attackerIdentity, victim].map((i) => ({ address: i.address, peerId: i.peerId, weight: BOND }));
     const observer = await startMember(registered, {}, honest);
     const attacker = await startMember(registered, {}, attackerIdentity);
     await attacker.node.libp2p.dial(observer.node.libp2p.getMultiaddrs()[0]!);
@@ -130,14 +133,15 @@ describe("ObservabilityService over libp2p", () => {
     await until("the attacker to see the observer on the topic", () => pubsub.getSubscribers(topic).length > 0, () => new Promise((r) => setTimeout(r, 50)));
 
     const now = Date.now();
-    const valid = await signMetricReport(attackerIdentity.account, { chainId: CHAIN, reporter: attackerIdentity.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] });
+    const valid = await signMetricReport(attackerIdentity.account, REGISTRY, { chainId: CHAIN, reporter: attackerIdentity.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] });
     const sends: Array<[string, Uint8Array]> = [
       ["malformed", new TextEncoder().encode('{"v":1,"report":"{}","signature":"0x00"}')],
       ["malformed", Uint8Array.of(0xff, 0x00, 0x12)],
       ["bad-signature", tampered(valid, (report) => ({ ...report, windowEnd: now + 1 }))],
-      ["unknown-reporter", await signMetricReport(outsider.account, { chainId: CHAIN, reporter: outsider.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] })],
-      ["wrong-chain", await signMetricReport(attackerIdentity.account, { chainId: 1, reporter: attackerIdentity.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] })],
-      ["stale", await signMetricReport(attackerIdentity.account, { chainId: CHAIN, reporter: attackerIdentity.address, windowStart: now - 600_000, windowEnd: now - 590_000, services: [], probes: [] })],
+      ["unknown-reporter", await signMetricReport(outsider.account, REGISTRY, { chainId: CHAIN, reporter: outsider.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] })],
+      ["wrong-author", await signMetricReport(victim.account, REGISTRY, { chainId: CHAIN, reporter: victim.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] })],
+      ["wrong-chain", await signMetricReport(attackerIdentity.account, REGISTRY, { chainId: 1, reporter: attackerIdentity.address, windowStart: now - 5000, windowEnd: now, services: [], probes: [] })],
+      ["stale", await signMetricReport(attackerIdentity.account, REGISTRY, { chainId: CHAIN, reporter: attackerIdentity.address, windowStart: now - 600_000, windowEnd: now - 590_000, services: [], probes: [] })],
       ["accepted", valid],
     ];
     for (const [, bytes] of sends) await pubsub.publish(topic, bytes);

@@ -2,10 +2,11 @@
  * What this node measures between two reports: calls served per service (count, failures, latency histogram)
  * and probe results per probed node. {@link ObservationWindow.take} closes the window into the figures of a
  * {@link MetricReport} and starts the next one. Pure: time comes in as values; memory is bounded (a fixed
- * histogram per service, a bounded sample of round trips per node).
+ * histogram per service, a bounded sample of round trips per node). A window's length comes from a monotonic
+ * clock, so a step of the wall clock cannot shrink or stretch it; the wall clock only dates its end.
  */
 import type { Address } from "viem";
-import { METRIC_REPORT_MAX_PROBES, METRIC_REPORT_MAX_SERVICES, type ProbeFigures, type ServedFigures } from "./metric-report.ts";
+import { METRIC_REPORT_MAX_PROBES, METRIC_REPORT_MAX_SERVICES, METRIC_REPORT_MAX_WINDOW_MS, type ProbeFigures, type ServedFigures } from "./metric-report.ts";
 
 /** Upper bounds (ms) of the latency buckets; the last bucket is unbounded. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000, 30_000, 60_000];
@@ -47,12 +48,13 @@ export interface ClosedWindow {
 }
 
 export class ObservationWindow {
+  /** Monotonic ms (performance.now()) at the window's start. */
   #start: number;
   readonly #served = new Map<string, { requests: number; errors: number; buckets: number[] }>();
   readonly #probes = new Map<Address, { sent: number; ok: number; rtts: number[] }>();
 
-  constructor(start: number) {
-    this.#start = start;
+  constructor(monotonicStart: number) {
+    this.#start = monotonicStart;
   }
 
   /** A call this node served for `serviceId` ended; `failed` for 5xx answers and mesh errors. */
@@ -85,10 +87,14 @@ export class ObservationWindow {
     }
   }
 
-  /** Closes the window at `now` (which must be after its start) and opens the next one there. */
-  take(now: number): ClosedWindow {
-    const windowStart = this.#start;
-    const windowEnd = Math.max(now, windowStart + 1);
+  /**
+   * Closes the window at wall-clock `now` (unix ms) and monotonic `monotonicNow`, and opens the next one there.
+   * The window is dated [now − length, now], its length between 1 ms and the longest a report may cover.
+   */
+  take(now: number, monotonicNow: number): ClosedWindow {
+    const length = Math.min(METRIC_REPORT_MAX_WINDOW_MS, Math.max(1, Math.round(monotonicNow - this.#start)));
+    const windowEnd = Math.round(now);
+    const windowStart = windowEnd - length;
     const round = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 1000) / 1000);
     const services: ServedFigures[] = [...this.#served].map(([serviceId, s]) => ({
       serviceId,
@@ -99,7 +105,7 @@ export class ObservationWindow {
     const probes: ProbeFigures[] = [...this.#probes].map(([node, p]) => ({ node, sent: p.sent, ok: p.ok, ...(p.ok === 0 ? {} : { rttMs: round(median(p.rtts)) }) }));
     this.#served.clear();
     this.#probes.clear();
-    this.#start = windowEnd;
+    this.#start = monotonicNow;
     return { windowStart, windowEnd, services, probes };
   }
 }

@@ -47,6 +47,33 @@ describe("ReportBook", () => {
     ]);
   });
 
+  it("check() judges without recording", () => {
+    const book = new ReportBook();
+    book.check(report(A, NOW - 1000), anyone, NOW);
+    expect(book.current(NOW)).toEqual([]);
+    book.accept(report(A, NOW - 1000), anyone, NOW);
+    expect(reasonOf(() => book.check(report(A, NOW - 1000), anyone, NOW))).toBe("replayed");
+  });
+
+  it("keeps each reporter's latest fresh probe of every node across its windows (a rotating sample covers the network)", () => {
+    const book = new ReportBook({ maxAgeMs: 10_000 });
+    const P = "0x0000000000000000000000000000000000000001" as Address;
+    const Q = "0x0000000000000000000000000000000000000002" as Address;
+    book.accept({ ...report(A, NOW), probes: [{ node: P, sent: 2, ok: 0 }] }, anyone, NOW);
+    book.accept({ ...report(A, NOW + 5000), probes: [{ node: Q, sent: 2, ok: 2, rttMs: 1 }] }, anyone, NOW + 5000);
+    expect(book.current(NOW + 5000)[0]!.probes).toEqual([
+      { node: P, sent: 2, ok: 0 },
+      { node: Q, sent: 2, ok: 2, rttMs: 1 },
+    ]);
+    book.accept({ ...report(A, NOW + 8000), probes: [{ node: P, sent: 1, ok: 1, rttMs: 3 }] }, anyone, NOW + 8000);
+    expect(book.current(NOW + 8000)[0]!.probes).toEqual([
+      { node: P, sent: 1, ok: 1, rttMs: 3 },
+      { node: Q, sent: 2, ok: 2, rttMs: 1 },
+    ]);
+    // Q's probe (window ending NOW + 5000) ages out at NOW + 15 001; the reporter stays with P's.
+    expect(book.current(NOW + 15_001)[0]!.probes).toEqual([{ node: P, sent: 1, ok: 1, rttMs: 3 }]);
+  });
+
   it("drops reports that aged out, and forgets a reporter on request", () => {
     const book = new ReportBook({ maxAgeMs: 10_000 });
     book.accept(report(A, NOW), anyone, NOW);
