@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "1" },
     diag: { type: "boolean", default: false },
     "profile-all": { type: "string" },
+    "trace-gc": { type: "boolean", default: false },
+    "alloc-profile": { type: "string" },
     // Set by the orchestrator for the child roles.
     backend: { type: "string" },
     peer: { type: "string" },
@@ -49,9 +51,28 @@ const { values: args } = parseArgs({
   },
 });
 
+/**
+ * `--alloc-profile <dir>`: V8's sampling heap profiler in this child, counting objects the GC already collected
+ * too (what `--heap-prof` leaves out), so the profile shows where the allocation — and so the scavenges — come
+ * from. Written to `<dir>/<role>.heapprofile` at stop; summarise with `node bench/heapprofile-summary.ts`.
+ */
+async function startAllocationProfile(): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env.DSMP_BENCH_ALLOC_PROFILE;
+  if (dir === undefined || (args.role !== "gateway" && args.role !== "provider")) return undefined;
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    const { profile } = await session.post("HeapProfiler.stopSampling");
+    writeFileSync(join(dir, `${String(args.role)}-${process.pid}.heapprofile`), JSON.stringify(profile));
+  };
+}
+
 /** Answer the orchestrator's `cpu` and `stop` messages in every child. */
 function serveControl(onStop: () => Promise<void> = async () => {}): void {
   if (process.env.DSMP_BENCH_DIAG === "1") startDiag();
+  const allocation = startAllocationProfile();
   process.on("message", (message: Message) => {
     if (message.type === "diag") {
       send({ type: "diag", ...takeDiag() });
@@ -59,7 +80,9 @@ function serveControl(onStop: () => Promise<void> = async () => {}): void {
       const usage = process.cpuUsage();
       send({ type: "cpu", micros: usage.user + usage.system });
     } else if (message.type === "stop") {
-      void onStop().finally(() => process.exit(0));
+      void onStop()
+        .then(async () => (await allocation)?.())
+        .finally(() => process.exit(0));
     }
   });
 }
@@ -234,7 +257,9 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
 
 function start(name: string, role: string, extra: string[] = [], execArgv: string[] = []): Promise<Child> {
   const all = args["profile-all"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args["profile-all"]}`, `--cpu-prof-name=${name}.cpuprofile`];
-  return startChild(name, SELF, ["--role", role, ...extra], [...process.execArgv, ...execArgv, ...all]);
+  // V8's one line per GC (on stderr) from the mesh's own processes: pause lengths and heap sizes over the run.
+  const traceGc = args["trace-gc"] && (role === "gateway" || role === "provider") ? ["--trace-gc"] : [];
+  return startChild(name, SELF, ["--role", role, ...extra], [...process.execArgv, ...execArgv, ...all, ...traceGc]);
 }
 
 async function cpuOf(children: Child[]): Promise<number[]> {
@@ -301,6 +326,7 @@ async function orchestrate(): Promise<void> {
   const loadText = (): string => loadavg().map((value) => value.toFixed(2)).join(", ");
   const loadBefore = loadText();
   if (args.diag) process.env.DSMP_BENCH_DIAG = "1";
+  if (args["alloc-profile"] !== undefined) process.env.DSMP_BENCH_ALLOC_PROFILE = args["alloc-profile"];
   const wanted = new Set(args.targets.split(","));
   log(`load average (1, 5, 15 min) before the run: ${loadBefore}`);
 
