@@ -160,5 +160,17 @@ describe("Xnodes end to end", () => {
     expect(await runCli(["network", "status", "--api", net.nodes[0]!.apiUrl], io)).toBe(0);
     expect(io.out()).toMatch(new RegExp(`${stopped}\tdown\t0\.0%`));
     expect(io.out()).toContain(`${stopped}  down`);
-  }, 180_000);
+
+    // Stop echo's provider node 1: once node 2 sees it down, its gateway sends echo calls to node 0 only — every
+    // call served on the first attempt, none tried on the dead provider still listed in the DHT.
+    await net.nodes[1]!.stop();
+    await waitFor("node 2 to see node 1 down", async () => stateIn(await viewOf(2), addresses[1]!)?.state === "down" || undefined, { timeoutMs: 60_000, intervalMs: 500 });
+    const node0 = net.nodes[0]!.identity.peerId.toString();
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${net.nodes[2]!.gatewayUrl}/svc/${echo.id}/x`, { method: "POST", body: `after ${i}` });
+      expect(await res.text()).toBe(`after ${i}`);
+      expect([res.headers.get("x-dsmp-provider"), res.headers.get("x-dsmp-attempts")]).toEqual([node0, "1"]);
+    }
+    expect(await (await fetch(`${net.nodes[2]!.apiUrl}/metrics`)).text()).toMatch(/dsmp_gateway_providers_skipped_total\{reason="observed-down"\} ([2-9]\d|\d{3,})/);
+  }, 240_000);
 });

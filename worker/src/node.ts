@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ConnectionGater } from "@libp2p/interface";
+import type { ConnectionGater, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { bytesToHex, createPublicClient, formatUnits, getAddress, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
@@ -44,6 +44,11 @@ import { dialCommittee } from "./tasks/committee-dial.ts";
 import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
 import { peerIdFromRegistry } from "./tasks/committee-dial.ts";
 import { ObservabilityService, type ObservedNode } from "./observability/observability-service.ts";
+
+/** Providers whose parsed PeerId the gateway keeps (cleared when full: a cache, not a registry). */
+const MAX_CACHED_PROVIDER_PEERS = 4096;
+/** How long a provider's addresses merged into the peer store are trusted to still be there (ms). */
+const PEER_ADDRESSES_REMERGE_MS = 60_000;
 
 /** Provider-side mesh errors that are this node's failures (reported as errors to Open Observability). */
 const SERVER_SIDE_FAILURES: ReadonlySet<MeshErrorCode | "peer-reset"> = new Set(["busy", "backend-unavailable", "backend-failed", "deadline-exceeded", "internal"]);
@@ -446,6 +451,26 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       getMultiaddrs: () => libp2p.getMultiaddrs(),
     });
     cleanups.push({ name: "announcer", run: () => announcer.stop({ signal: AbortSignal.timeout(10_000) }) });
+    // Every gateway call resolves its service's providers (from the resolver's cache, mostly). Parsing a
+    // secp256k1 PeerId costs ~0.2–1.4 ms and a peer-store merge is a datastore write: both once per provider and
+    // address set (again after PEER_ADDRESSES_REMERGE_MS, in case the peer store pruned them), not per call.
+    const providerPeers = new Map<string, { peerId: PeerId; addresses: string; mergedAt: number }>();
+    const providerPeer = async (text: string, addresses: readonly string[]): Promise<PeerId> => {
+      const joined = addresses.join(" ");
+      let known = providerPeers.get(text);
+      if (known === undefined) {
+        if (providerPeers.size >= MAX_CACHED_PROVIDER_PEERS) providerPeers.clear();
+        known = { peerId: peerIdFromString(text), addresses: "", mergedAt: 0 };
+        providerPeers.set(text, known);
+      }
+      const now = Date.now();
+      if (known.addresses !== joined || now - known.mergedAt > PEER_ADDRESSES_REMERGE_MS) {
+        await libp2p.peerStore.merge(known.peerId, { multiaddrs: addresses.map((a) => multiaddr(a)) });
+        known.addresses = joined;
+        known.mergedAt = now;
+      }
+      return known.peerId;
+    };
     const gateway: Gateway = createGateway({
       host: config.gateway.host,
       port: config.gateway.port,
@@ -477,12 +502,14 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
             metrics.dhtLookupHops.observe(result.stats.providerQuery.hops);
           }
           const peers = [];
-          for (const p of result.providers) {
-            const id = peerIdFromString(p.peerId);
-            await libp2p.peerStore.merge(id, { multiaddrs: p.multiaddrs.map((a) => multiaddr(a)) });
-            peers.push({ peerId: id, load: p.load });
-          }
-          return peers;
+          for (const p of result.providers) peers.push({ peerId: await providerPeer(p.peerId, p.multiaddrs), load: p.load });
+          // Open Observability: providers the network sees down get no traffic while another one remains.
+          const down = observability?.downPeers();
+          if (down === undefined || down.size === 0) return peers;
+          const up = peers.filter((p) => !down.has(p.peerId.toString()));
+          if (up.length === 0 || up.length === peers.length) return peers;
+          metrics.gatewayProvidersSkipped.inc({ reason: "observed-down" }, peers.length - up.length);
+          return up;
         } catch (err) {
           metrics.dhtLookups.inc({ outcome: "error" });
           throw err;

@@ -219,6 +219,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["kind"] as const,
       registers,
     }),
+    gatewayProvidersSkipped: new Counter({
+      name: "dsmp_gateway_providers_skipped_total",
+      help: "Providers the gateway left out of a call's candidates, by reason (observed-down: the network's Open Observability view judges the node down)",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
     observedNodeUp: new Gauge({
       name: "dsmp_observed_node_up",
       help: "Aggregated view of each registered Xnode: 1 up, 0 down (stake-weighted median of the other nodes' probes); absent when unknown",

@@ -114,6 +114,7 @@ describe("ObservabilityService over libp2p", () => {
       expect(seen.rttMs).toBeUndefined(); // the liar's 0.2 ms does not survive the median
       expect(m.service.view().faults.map((f) => [f.node, f.kind])).toContainEqual([c!.identity.address, "down"]);
       expect(m.counts.get("fault:down")).toBe(1);
+      expect([...m.service.downPeers()]).toEqual([c!.identity.peerId.toString()]);
       expect(stateOf(m, d.identity.address)!.state).toBe("up");
       expect(stateOf(m, c!.identity.address)!.uptime).toBeLessThan(1);
     }

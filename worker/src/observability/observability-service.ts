@@ -95,6 +95,7 @@ export class ObservabilityService {
   #tick: Promise<void> | undefined;
   #stop = new AbortController();
   #rotation: number;
+  #downPeers: ReadonlySet<string> = new Set();
 
   constructor(init: ObservabilityServiceInit) {
     this.#init = init;
@@ -202,6 +203,14 @@ export class ObservabilityService {
     }
   }
 
+  /**
+   * PeerIds (as strings) of the Xnodes the current view judges `down`: a gateway routes around them while
+   * another provider remains (node.ts), before its own breakers have seen a failure.
+   */
+  downPeers(): ReadonlySet<string> {
+    return this.#downPeers;
+  }
+
   /** The current network view: nodes (with uptime), services, the fault log. */
   view(): ObservabilityView {
     return {
@@ -246,6 +255,8 @@ export class ObservabilityService {
       services: this.#init.services?.(),
       minReporters: this.#init.minReporters,
     });
+    const peerOf = new Map(nodes.map((n) => [n.address, n.peerId]));
+    this.#downPeers = new Set(this.#view.nodes.flatMap((n) => (n.state === "down" && peerOf.has(n.node) ? [peerOf.get(n.node)!.toString()] : [])));
     for (const event of this.#faults.observe(this.#view)) {
       this.#init.metrics?.fault(event);
       this.#init.logger.info({ node: event.node, kind: event.kind, availability: event.availability, reporters: event.reporters }, `observed node ${event.kind}`);
