@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     diag: { type: "boolean", default: false },
     "profile-all": { type: "string" },
     "trace-gc": { type: "boolean", default: false },
+    "mesh-node-args": { type: "string", default: "" },
     "alloc-profile": { type: "string" },
     // Set by the orchestrator for the child roles.
     backend: { type: "string" },
@@ -258,8 +259,11 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
 function start(name: string, role: string, extra: string[] = [], execArgv: string[] = []): Promise<Child> {
   const all = args["profile-all"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args["profile-all"]}`, `--cpu-prof-name=${name}.cpuprofile`];
   // V8's one line per GC (on stderr) from the mesh's own processes: pause lengths and heap sizes over the run.
-  const traceGc = args["trace-gc"] && (role === "gateway" || role === "provider") ? ["--trace-gc"] : [];
-  return startChild(name, SELF, ["--role", role, ...extra], [...process.execArgv, ...execArgv, ...all, ...traceGc]);
+  const mesh = role === "gateway" || role === "provider";
+  const traceGc = args["trace-gc"] && mesh ? ["--trace-gc"] : [];
+  // Node/V8 flags for the mesh's own processes only, e.g. "--max-semi-space-size=64" (A/B of GC settings).
+  const meshArgs = mesh ? args["mesh-node-args"].split(" ").filter(Boolean) : [];
+  return startChild(name, SELF, ["--role", role, ...extra], [...process.execArgv, ...execArgv, ...all, ...traceGc, ...meshArgs]);
 }
 
 async function cpuOf(children: Child[]): Promise<number[]> {

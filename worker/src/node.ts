@@ -47,8 +47,6 @@ import { ObservabilityService, type ObservedNode } from "./observability/observa
 
 /** Providers whose parsed PeerId the gateway keeps (cleared when full: a cache, not a registry). */
 const MAX_CACHED_PROVIDER_PEERS = 4096;
-/** How long a provider's addresses merged into the peer store are trusted to still be there (ms). */
-const PEER_ADDRESSES_REMERGE_MS = 60_000;
 
 /** Provider-side mesh errors that are this node's failures (reported as errors to Open Observability). */
 const SERVER_SIDE_FAILURES: ReadonlySet<MeshErrorCode | "peer-reset"> = new Set(["busy", "backend-unavailable", "backend-failed", "deadline-exceeded", "internal"]);
@@ -453,21 +451,20 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     cleanups.push({ name: "announcer", run: () => announcer.stop({ signal: AbortSignal.timeout(10_000) }) });
     // Every gateway call resolves its service's providers (from the resolver's cache, mostly). Parsing a
     // secp256k1 PeerId costs ~0.2–1.4 ms and a peer-store merge is a datastore write: both once per provider and
-    // address set (again after PEER_ADDRESSES_REMERGE_MS, in case the peer store pruned them), not per call.
-    const providerPeers = new Map<string, { peerId: PeerId; addresses: string; mergedAt: number }>();
+    // address set, not per call. (A dial to a provider whose addresses the peer store dropped looks it up in
+    // the DHT.)
+    const providerPeers = new Map<string, { peerId: PeerId; addresses: string }>();
     const providerPeer = async (text: string, addresses: readonly string[]): Promise<PeerId> => {
       const joined = addresses.join(" ");
       let known = providerPeers.get(text);
       if (known === undefined) {
         if (providerPeers.size >= MAX_CACHED_PROVIDER_PEERS) providerPeers.clear();
-        known = { peerId: peerIdFromString(text), addresses: "", mergedAt: 0 };
+        known = { peerId: peerIdFromString(text), addresses: "" };
         providerPeers.set(text, known);
       }
-      const now = Date.now();
-      if (known.addresses !== joined || now - known.mergedAt > PEER_ADDRESSES_REMERGE_MS) {
-        await libp2p.peerStore.merge(known.peerId, { multiaddrs: addresses.map((a) => multiaddr(a)) });
+      if (known.addresses !== joined) {
         known.addresses = joined;
-        known.mergedAt = now;
+        await libp2p.peerStore.merge(known.peerId, { multiaddrs: addresses.map((a) => multiaddr(a)) });
       }
       return known.peerId;
     };
@@ -503,11 +500,15 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           }
           const peers = [];
           for (const p of result.providers) peers.push({ peerId: await providerPeer(p.peerId, p.multiaddrs), load: p.load });
-          // Open Observability: providers the network sees down get no traffic while another one remains.
+          // Open Observability: providers the network sees down get no traffic while another one remains that
+          // this gateway's own breakers have not opened (the view may be wrong; then the breakers decide).
           const down = observability?.downPeers();
           if (down === undefined || down.size === 0) return peers;
           const up = peers.filter((p) => !down.has(p.peerId.toString()));
           if (up.length === 0 || up.length === peers.length) return peers;
+          const service = serviceId.toString();
+          const open = new Set(gateway.breakerStates().flatMap((b) => (b.serviceId === service && b.state === "open" ? [b.provider] : [])));
+          if (up.every((p) => open.has(p.peerId.toString()))) return peers;
           metrics.gatewayProvidersSkipped.inc({ reason: "observed-down" }, peers.length - up.length);
           return up;
         } catch (err) {

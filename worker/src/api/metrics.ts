@@ -237,7 +237,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
     }),
     observedNodeAvailability: new Gauge({
       name: "dsmp_observed_node_availability_ratio",
-      help: "Stake-weighted median over the other nodes of their probes' success ratio in their latest window",
+      help: "Stake-weighted median over the other nodes of the success ratio of their latest probes of each Xnode (within 60 s)",
       labelNames: ["node"] as const,
       registers,
       collect() {

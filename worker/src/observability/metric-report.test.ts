@@ -105,8 +105,9 @@ describe("metric report codec", () => {
 
   it("the largest report the schema allows (64 services, 128 probes, long numbers) fits in a message", async () => {
     const big = report({
-      services: Array.from({ length: METRIC_REPORT_MAX_SERVICES }, (_, i) => ({ serviceId: String(10n ** 70n + BigInt(i)), requests: Number.MAX_SAFE_INTEGER, errors: Number.MAX_SAFE_INTEGER, p50Ms: 1234.5678901234, p99Ms: 3_599_999.123456789 })),
-      probes: Array.from({ length: METRIC_REPORT_MAX_PROBES }, (_, i) => ({ node: `0x${(i + 1).toString(16).padStart(40, "a")}` as `0x${string}`, sent: Number.MAX_SAFE_INTEGER, ok: Number.MAX_SAFE_INTEGER, rttMs: 3_599_999.123456789 })),
+      // 78-digit ids, 16-digit counts and the longest number form JSON has for a value in range (21 characters).
+      services: Array.from({ length: METRIC_REPORT_MAX_SERVICES }, (_, i) => ({ serviceId: String(10n ** 77n + BigInt(i)), requests: Number.MAX_SAFE_INTEGER, errors: Number.MAX_SAFE_INTEGER, p50Ms: 1.2345678901234567e-7, p99Ms: 1.2345678901234568e-7 })),
+      probes: Array.from({ length: METRIC_REPORT_MAX_PROBES }, (_, i) => ({ node: `0x${(i + 1).toString(16).padStart(40, "a")}` as `0x${string}`, sent: Number.MAX_SAFE_INTEGER, ok: Number.MAX_SAFE_INTEGER, rttMs: 1.2345678901234567e-7 })),
     });
     const signed = await signMetricReport(alice, REGISTRY, big);
     expect(signed.byteLength).toBeLessThanOrEqual(METRIC_REPORT_MAX_BYTES);
@@ -116,5 +117,8 @@ describe("metric report codec", () => {
   it("rejects oversized and non-UTF-8 messages before parsing", async () => {
     expect(await reasonOf(openMetricReport(new Uint8Array(METRIC_REPORT_MAX_BYTES + 1), DOMAIN))).toBe("too-large");
     expect(await reasonOf(openMetricReport(new Uint8Array([0xff, 0xfe]), DOMAIN))).toBe("malformed");
+    // A UTF-8 byte-order mark before a valid message: malformed, not silently dropped.
+    const signed = await signMetricReport(alice, REGISTRY, report());
+    expect(await reasonOf(openMetricReport(new Uint8Array([0xef, 0xbb, 0xbf, ...signed]), DOMAIN))).toBe("malformed");
   });
 });

@@ -15,8 +15,12 @@ import { getAddress, hashTypedData, isAddress, keccak256, recoverAddress, string
 import { z } from "zod";
 import { MetricReportInvalidError } from "../errors.ts";
 
-/** Fits a report with the most services and probes the schema allows (≈ 22 KB), escaped in its envelope. */
-export const METRIC_REPORT_MAX_BYTES = 32 * 1024;
+/**
+ * Bound on one gossip message. The largest report the schema allows (64 services with 78-digit ids and the
+ * longest number forms, 128 probes) takes ≈ 33 KB in its envelope: the bound leaves room, and
+ * {@link signMetricReport} refuses anything above it.
+ */
+export const METRIC_REPORT_MAX_BYTES = 64 * 1024;
 /** Bounds of one report's lists: a node reports at most this many services and probed nodes per window. */
 export const METRIC_REPORT_MAX_SERVICES = 64;
 export const METRIC_REPORT_MAX_PROBES = 128;
@@ -144,7 +148,8 @@ export async function signMetricReport(account: LocalAccount, registry: Address,
   return bytes;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A byte-order mark is not stripped: it makes the message malformed JSON, as protocol.md §11.1 says.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function parseJson(text: string, what: string): unknown {
   try {

@@ -118,6 +118,9 @@ describe("ObservabilityService over libp2p", () => {
       expect(stateOf(m, d.identity.address)!.state).toBe("up");
       expect(stateOf(m, c!.identity.address)!.uptime).toBeLessThan(1);
     }
+    // A stopped service's view says nothing about now: no gateway routes around anyone on its word.
+    await a!.service.stop();
+    expect(a!.service.downPeers().size).toBe(0);
   });
 
   it("drops malformed, forged, unregistered, relayed, wrong-chain, stale and replayed reports in the topic validator, and counts each reason", async () => {

@@ -23,6 +23,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2_000;
 /** Nodes probed per interval; the sample rotates so every node is probed in turn. */
 export const DEFAULT_PROBES_PER_INTERVAL = 16;
 
+const NO_PEERS: ReadonlySet<string> = new Set();
+
 /** Refusals that prove the sender misbehaved (gossipsub lowers its score); the others may be honest lag. */
 const REJECTED: ReadonlySet<MetricReportInvalidReason> = new Set(["too-large", "malformed", "wrong-chain", "wrong-author", "bad-signature"]);
 
@@ -208,6 +210,8 @@ export class ObservabilityService {
    * another provider remains (node.ts), before its own breakers have seen a failure.
    */
   downPeers(): ReadonlySet<string> {
+    // A view that stopped being recomputed (stopped, or intervals stalled) says nothing about now.
+    if (this.#timer === undefined || this.#clock() - this.#view.at > 3 * this.#intervalMs) return NO_PEERS;
     return this.#downPeers;
   }
 
