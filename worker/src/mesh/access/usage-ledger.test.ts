@@ -1,7 +1,8 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { open } from "node:fs/promises";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { READ_SINCE_MAX_BYTES, UsageLedger, type UsageRecord } from "./usage-ledger.ts";
 
 const dirs: string[] = [];
@@ -62,6 +63,33 @@ describe("UsageLedger", () => {
     expect(total).toBe(3);
     expect(records.map((r) => r.requestBytes)).toEqual([5, 3, 1]);
     await again.close();
+  });
+
+  it("syncs batches that hold a token record; token-less (free) calls are written and synced by flush, not each batch", async () => {
+    const file = tempFile();
+    const ledger = await UsageLedger.open(file);
+    // The FileHandle class is not exported: take its prototype from a handle.
+    const probe = await open(join(file, ".."), "r");
+    const datasync = vi.spyOn(Object.getPrototypeOf(probe) as { datasync(): Promise<void> }, "datasync");
+    await probe.close();
+    try {
+      const free = (i: number) => record(2 * i); // even: no consumer, no token
+      for (let i = 0; i < 20; i++) {
+        ledger.append(free(i));
+        await new Promise((r) => setImmediate(r)); // one batch each
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(20); // written
+      expect(datasync).not.toHaveBeenCalled();
+      await ledger.flush();
+      expect(datasync).toHaveBeenCalledTimes(1); // flush keeps its promise: on disk
+      ledger.append(record(1)); // with a token
+      await ledger.flush();
+      expect(datasync).toHaveBeenCalledTimes(2);
+    } finally {
+      datasync.mockRestore();
+      await ledger.close();
+    }
   });
 
   it("batches concurrent appends and loses none", async () => {

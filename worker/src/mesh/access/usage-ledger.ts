@@ -6,8 +6,11 @@
  * paid call carries the consumer's signed token), so they must outlive the process and the machine's Redis,
  * which on our hosts keeps nothing on disk; the data directory already holds the node's other durable state
  * (keystore, chain view journal). Appends are batched: records queued while a write is in flight go out
- * together, each batch followed by `fdatasync`, so a burst costs one sync and a crash loses at most the batch
- * being written. A torn last line (crash mid-write) is cut off when the ledger is opened.
+ * together, and a batch holding a record with a token (the evidence settlement needs) is followed by
+ * `fdatasync`, so a burst costs one sync and a crash loses at most the batch being written. Batches of
+ * token-less records only (open services: usage statistics, never settled) are written without a sync of
+ * their own — the next synced batch or `flush()` syncs them — so free calls do not pay a disk sync each.
+ * A torn last line (crash mid-write) is cut off when the ledger is opened.
  *
  * Queries scan the file (fine for a node's own history; the observability work aggregates from `summary()`,
  * kept in memory).
@@ -66,6 +69,10 @@ export class UsageLedger {
   readonly #log: Logger;
   readonly #summary = new Map<string, ServiceUsage>();
   #queue: string[] = [];
+  /** The queue holds a record with a token: its batch must be synced. */
+  #queueNeedsSync = false;
+  /** Written but not synced yet (token-less batches). */
+  #unsynced = false;
   #writing: Promise<void> | undefined;
   #closed = false;
 
@@ -92,12 +99,17 @@ export class UsageLedger {
     }
     this.#count(record);
     this.#queue.push(`${JSON.stringify(record)}\n`);
+    if (record.signature !== null) this.#queueNeedsSync = true;
     this.#writing ??= this.#drain();
   }
 
   /** Resolves when every record appended so far is written and synced. */
   async flush(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing;
+    if (this.#unsynced && !this.#closed) {
+      this.#unsynced = false;
+      await this.#handle.datasync().catch((error: unknown) => this.#log.error({ err: error, file: this.file }, "syncing usage records failed"));
+    }
   }
 
   /** Calls and bytes per service since the ledger began. */
@@ -176,10 +188,17 @@ export class UsageLedger {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.join("");
+        const sync = this.#queueNeedsSync;
         this.#queue = [];
+        this.#queueNeedsSync = false;
         try {
           await this.#handle.write(batch);
-          await this.#handle.datasync();
+          if (sync) {
+            this.#unsynced = false;
+            await this.#handle.datasync();
+          } else {
+            this.#unsynced = true;
+          }
         } catch (error) {
           this.#log.error({ err: error, file: this.file }, "writing usage records failed");
         }
