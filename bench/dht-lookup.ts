@@ -18,7 +18,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeBenchmarkSection } from "./lib/benchmarks-doc.ts";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import type { KadTuning, Lookup, WorkerCommand } from "./dht-lookup-worker.ts";
@@ -254,18 +254,7 @@ const section = [
   "",
 ].join("\n");
 
-const header = "# Benchmarks\n\nLatest results of the benchmarks in `bench/` (see bench/README.md), each with the command that produced it.\n";
-let doc = existsSync(args.out) ? readFileSync(args.out, "utf8") : header;
-const at = doc.indexOf(SECTION);
-if (at >= 0) {
-  const next = doc.indexOf("\n## ", at + SECTION.length);
-  const old = doc.slice(at, next < 0 ? undefined : next + 1);
-  // keep a hand-written interpretation paragraph across runs
-  const note = old.split("<!-- interpretation -->")[1];
-  doc = doc.slice(0, at) + section.replace("<!-- interpretation -->\n", `<!-- interpretation -->${note?.trimEnd() ?? ""}\n`) + (next < 0 ? "" : doc.slice(next + 1));
-} else {
-  doc = `${doc.trimEnd()}\n\n${section}`;
-}
-writeFileSync(args.out, doc);
+// Keeps the hand-written interpretation paragraph across runs.
+writeBenchmarkSection(args.out, SECTION, section);
 log(`wrote ${args.out}`);
 process.exit(0);

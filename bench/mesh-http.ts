@@ -14,7 +14,8 @@
  * every process on the path (process.cpuUsage deltas over the phase). With `--profile` the gateway runs
  * under `--cpu-prof` and the top self-time functions of its profile are printed and written out.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeBenchmarkSection } from "./lib/benchmarks-doc.ts";
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -478,17 +479,7 @@ async function orchestrate(): Promise<void> {
     console.log(section);
     return;
   }
-  let doc = existsSync(args.out) ? readFileSync(args.out, "utf8") : "# Benchmarks\n";
-  const at = doc.indexOf(`${SECTION}\n`);
-  if (at >= 0) {
-    const next = doc.indexOf("\n## ", at + SECTION.length);
-    const old = doc.slice(at, next < 0 ? undefined : next + 1);
-    const note = old.split("<!-- interpretation -->")[1];
-    doc = doc.slice(0, at) + section.replace("<!-- interpretation -->\n", `<!-- interpretation -->${note?.trimEnd() ?? ""}\n`) + (next < 0 ? "" : doc.slice(next + 1));
-  } else {
-    doc = `${doc.trimEnd()}\n\n${section}`;
-  }
-  writeFileSync(args.out, doc);
+  writeBenchmarkSection(args.out, SECTION, section);
   log(`wrote ${args.out}`);
 }
 

@@ -9,7 +9,7 @@
  *
  *   node bench/xnode-gateway.ts [--requests 2000] [--concurrency 8] [--rounds 3] [--body 1024] [--out docs/benchmarks.md | --out -]
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +18,7 @@ import { devPrivateKey } from "../scripts/lib/dev-accounts.ts";
 import { startDevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
 import { startHardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { createSilentLogger } from "../worker/src/log.ts";
+import { writeBenchmarkSection } from "./lib/benchmarks-doc.ts";
 
 const SECTION = "## Gateway of a real Xnode (in-process devnet)";
 const { values: args } = parseArgs({
@@ -137,14 +138,7 @@ try {
     ].join("\n");
     if (args.out === "-") console.log(section);
     else {
-      let doc = existsSync(args.out) ? readFileSync(args.out, "utf8") : "# Benchmarks\n";
-      const at = doc.indexOf(`${SECTION}\n`);
-      if (at >= 0) {
-        const next = doc.indexOf("\n## ", at + SECTION.length);
-        const note = doc.slice(at, next < 0 ? undefined : next + 1).split("<!-- interpretation -->")[1];
-        doc = doc.slice(0, at) + section.replace("<!-- interpretation -->\n", `<!-- interpretation -->${note?.trimEnd() ?? ""}\n`) + (next < 0 ? "" : doc.slice(next + 1));
-      } else doc = `${doc.trimEnd()}\n\n${section}`;
-      writeFileSync(args.out, doc);
+      writeBenchmarkSection(args.out, SECTION, section);
       log(`wrote ${args.out}`);
     }
   } finally {

@@ -33,6 +33,26 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
   const taskJobSources: Array<() => Promise<Record<string, number>>> = [];
   /** Where the observed-* gauges read the network view at scrape time (the observability service). */
   const observationSources: Array<() => ObservationSample> = [];
+  /** A gauge of the network view, filled at scrape time from every source (`set` skips undefined values). */
+  const observationGauge = (
+    name: string,
+    help: string,
+    fill: (sample: ObservationSample, set: (label: string, value: number | undefined) => void) => void,
+    label: "node" | "service" = "node",
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset();
+        const set = (value: string, n: number | undefined): void => {
+          if (n !== undefined) this.set({ [label]: value }, n);
+        };
+        for (const source of observationSources) fill(source(), set);
+      },
+    });
   return {
     registry,
     p2pPeers: new Gauge({ name: "dsmp_p2p_peers", help: "Connected libp2p peers", registers }),
@@ -225,66 +245,40 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ["reason"] as const,
       registers,
     }),
-    observedNodeUp: new Gauge({
-      name: "dsmp_observed_node_up",
-      help: "Aggregated view of each registered Xnode: 1 up, 0 down (stake-weighted median of the other nodes' probes); absent when unknown",
-      labelNames: ["node"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const source of observationSources) for (const n of source().nodes) if (n.state !== "unknown") this.set({ node: n.node }, n.state === "up" ? 1 : 0);
+    observedNodeUp: observationGauge(
+      "dsmp_observed_node_up",
+      "Aggregated view of each registered Xnode: 1 up, 0 down (stake-weighted median of the other nodes' probes); absent when unknown",
+      (sample, set) => {
+        for (const n of sample.nodes) if (n.state !== "unknown") set(n.node, n.state === "up" ? 1 : 0);
       },
-    }),
-    observedNodeAvailability: new Gauge({
-      name: "dsmp_observed_node_availability_ratio",
-      help: "Stake-weighted median over the other nodes of the success ratio of their latest probes of each Xnode (within 60 s)",
-      labelNames: ["node"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const source of observationSources) for (const n of source().nodes) if (n.availability !== undefined) this.set({ node: n.node }, n.availability);
-      },
-    }),
-    observedNodeUptime: new Gauge({
-      name: "dsmp_observed_node_uptime_ratio",
-      help: "Share of the time this node has judged each Xnode up since it started observing it",
-      labelNames: ["node"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const source of observationSources) for (const n of source().nodes) if (n.uptime !== undefined) this.set({ node: n.node }, n.uptime);
-      },
-    }),
-    observedNodeRtt: new Gauge({
-      name: "dsmp_observed_node_rtt_seconds",
-      help: "Stake-weighted median over the other nodes of their probes' median round trip",
-      labelNames: ["node"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const source of observationSources) for (const n of source().nodes) if (n.rttMs !== undefined) this.set({ node: n.node }, n.rttMs / 1000);
-      },
-    }),
-    observedServiceRps: new Gauge({
-      name: "dsmp_observed_service_requests_per_second",
-      help: "Calls per second of each service, summed over what its providers reported serving in their latest window",
-      labelNames: ["service"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const source of observationSources) for (const s of source().services) this.set({ service: s.serviceId }, s.requestsPerSecond);
-      },
-    }),
-    observedServiceErrorRatio: new Gauge({
-      name: "dsmp_observed_service_error_ratio",
-      help: "Failed calls (5xx, mesh errors) over all calls of each service, as its providers reported",
-      labelNames: ["service"] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const source of observationSources) for (const s of source().services) if (s.errorRate !== undefined) this.set({ service: s.serviceId }, s.errorRate);
-      },
-    }),
+    ),
+    observedNodeAvailability: observationGauge(
+      "dsmp_observed_node_availability_ratio",
+      "Stake-weighted median over the other nodes of the success ratio of their latest probes of each Xnode (within 60 s)",
+      (sample, set) => sample.nodes.forEach((n) => set(n.node, n.availability)),
+    ),
+    observedNodeUptime: observationGauge(
+      "dsmp_observed_node_uptime_ratio",
+      "Share of the time this node has judged each Xnode up since it started observing it",
+      (sample, set) => sample.nodes.forEach((n) => set(n.node, n.uptime)),
+    ),
+    observedNodeRtt: observationGauge(
+      "dsmp_observed_node_rtt_seconds",
+      "Stake-weighted median over the other nodes of their probes' median round trip",
+      (sample, set) => sample.nodes.forEach((n) => set(n.node, n.rttMs === undefined ? undefined : n.rttMs / 1000)),
+    ),
+    observedServiceRps: observationGauge(
+      "dsmp_observed_service_requests_per_second",
+      "Calls per second of each service, summed over what its providers reported serving in their latest window",
+      (sample, set) => sample.services.forEach((s) => set(s.serviceId, s.requestsPerSecond)),
+      "service",
+    ),
+    observedServiceErrorRatio: observationGauge(
+      "dsmp_observed_service_error_ratio",
+      "Stake-weighted median of the error ratios (5xx, mesh errors) its providers reported, per service",
+      (sample, set) => sample.services.forEach((s) => set(s.serviceId, s.errorRate)),
+      "service",
+    ),
     /** Register what the observed-* gauges read at scrape time (the observability service's current view). */
     addObservationSource(source: () => ObservationSample): void {
       observationSources.push(source);
