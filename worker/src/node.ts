@@ -40,9 +40,8 @@ import { dsmpDhtSelectors, dsmpDhtValidators, unixSecondsNow } from "./p2p/servi
 import { createDsmpChainClient, type DsmpChainClient } from "./chain/chain-client.ts";
 import { createBlobService, type BlobService } from "./tasks/blob-protocol.ts";
 import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.ts";
-import { dialCommittee } from "./tasks/committee-dial.ts";
+import { dialCommittee, peerIdFromRegistry } from "./tasks/committee-dial.ts";
 import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
-import { peerIdFromRegistry } from "./tasks/committee-dial.ts";
 import { ObservabilityService, type ObservedNode } from "./observability/observability-service.ts";
 
 /** Providers whose parsed PeerId the gateway keeps (cleared when full: a cache, not a registry). */
@@ -463,8 +462,8 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         providerPeers.set(text, known);
       }
       if (known.addresses !== joined) {
-        known.addresses = joined;
         await libp2p.peerStore.merge(known.peerId, { multiaddrs: addresses.map((a) => multiaddr(a)) });
+        known.addresses = joined;
       }
       return known.peerId;
     };
