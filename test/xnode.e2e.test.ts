@@ -37,6 +37,7 @@ describe("Xnodes end to end", () => {
       count: NODES,
       rootDir: join(root, "nodes"),
       ephemeralPorts: true,
+      observabilityIntervalMs: 2_500, // the shortest allowed: Open Observability's test waits for a few intervals
     });
   }, 120_000);
 

@@ -69,6 +69,8 @@ export interface StartDevnetXnodesParameters {
    * it). Default: none.
    */
   connectionGater?: (i: number, started: readonly Xnode[]) => ConnectionGater | undefined;
+  /** Open Observability's report interval (ms; tests shorten it to see nodes go up and down sooner). */
+  observabilityIntervalMs?: number | undefined;
   /** Serve the built web UI from this directory on node 0's control API (`/`, plus `/v1/web-config`). */
   webDir?: string | undefined;
 }
@@ -158,6 +160,7 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
             ...(p.ephemeralPorts ? { listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"] } : {}),
           },
           ...(p.ephemeralPorts ? { api: { port: 0 }, gateway: { port: 0 } } : {}),
+          ...(p.observabilityIntervalMs === undefined ? {} : { observability: { intervalMs: p.observabilityIntervalMs } }),
         },
       });
       const { identity } = await loadOrCreateKeystore(config.node.keystorePath);
