@@ -46,13 +46,29 @@ interface Slot {
   buckets: Map<number, number>;
 }
 
-function bucketOf(latencyMs: number): number {
+/** The log-scale histogram bucket of a latency (buckets 5 % apart). */
+export function latencyBucket(latencyMs: number): number {
   return latencyMs <= FLOOR_MS ? 0 : Math.floor(Math.log(latencyMs / FLOOR_MS) / LOG_GROWTH) + 1;
 }
 
 /** A representative latency of bucket `b`: the geometric middle of its bounds. */
 function valueOf(bucket: number): number {
   return bucket === 0 ? FLOOR_MS : FLOOR_MS * GROWTH ** (bucket - 0.5);
+}
+
+/** The q-quantile (ms) of a histogram of {@link latencyBucket} counts; `null` when it is empty. */
+export function bucketQuantile(buckets: ReadonlyMap<number, number>, q: number): number | null {
+  let total = 0;
+  for (const count of buckets.values()) total += count;
+  if (total === 0) return null;
+  const sorted = [...buckets].sort(([a], [b]) => a - b);
+  const rank = Math.max(1, Math.ceil(q * total));
+  let seen = 0;
+  for (const [bucket, count] of sorted) {
+    seen += count;
+    if (seen >= rank) return valueOf(bucket);
+  }
+  return valueOf(sorted.at(-1)![0]);
 }
 
 export class LatencyWindow {
@@ -76,7 +92,7 @@ export class LatencyWindow {
     slot.requests += 1;
     if (sample.success) slot.successes += 1;
     slot.retries += sample.retries;
-    const bucket = bucketOf(sample.latencyMs);
+    const bucket = latencyBucket(sample.latencyMs);
     slot.buckets.set(bucket, (slot.buckets.get(bucket) ?? 0) + 1);
   }
 
@@ -95,17 +111,7 @@ export class LatencyWindow {
     }
     const windowStart = (index - SLOTS + 1) * this.#slotMs;
     const spanMs = Math.max(1000, now - Math.max(windowStart, this.#firstAt ?? now));
-    const sorted = [...buckets].sort(([a], [b]) => a - b);
-    const quantile = (q: number): number | null => {
-      if (requests === 0) return null;
-      const rank = Math.max(1, Math.ceil(q * requests));
-      let seen = 0;
-      for (const [bucket, count] of sorted) {
-        seen += count;
-        if (seen >= rank) return valueOf(bucket);
-      }
-      return valueOf(sorted.at(-1)![0]);
-    };
+    const quantile = (q: number): number | null => bucketQuantile(buckets, q);
     return {
       requests,
       successes,
