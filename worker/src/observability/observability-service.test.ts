@@ -105,9 +105,9 @@ describe("ObservabilityService over libp2p", () => {
     const survivors = [a!, b!, d];
     const cDown = (m: Member): boolean => stateOf(m, c!.identity.address)?.state === "down";
     await until("A and B to see C down", () => cDown(a!) && cDown(b!), () => Promise.all(survivors.map((m) => m.service.runInterval())));
-    // Uptime counts the time spent in the state just left: one more interval puts C's down time on the books.
-    await new Promise((r) => setTimeout(r, 20));
-    await Promise.all(survivors.map((m) => m.service.runInterval()));
+    // Uptime counts the time spent in the state just left: further intervals put C's down time on the books.
+    const downTimeCounted = (m: Member): boolean => (stateOf(m, c!.identity.address)?.uptime ?? 1) < 1;
+    await until("C's down time to count in A's and B's uptime", () => downTimeCounted(a!) && downTimeCounted(b!), () => Promise.all(survivors.map((m) => m.service.runInterval())));
     for (const m of [a!, b!]) {
       const seen = stateOf(m, c!.identity.address)!;
       expect(seen.availability).toBe(0);

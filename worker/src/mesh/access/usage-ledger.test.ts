@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "node:fs/promises";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { waitFor } from "../../discovery/discovery-network.fixture.ts";
 import { READ_SINCE_MAX_BYTES, UsageLedger, type UsageRecord } from "./usage-ledger.ts";
 
 const dirs: string[] = [];
@@ -78,8 +79,9 @@ describe("UsageLedger", () => {
         ledger.append(free(i));
         await new Promise((r) => setImmediate(r)); // one batch each
       }
-      await new Promise((r) => setTimeout(r, 20));
-      expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(20); // written
+      const lines = (): number => readFileSync(file, "utf8").trim().split("\n").filter(Boolean).length;
+      await waitFor("the 20 records to be written", () => lines() === 20 || undefined, { timeoutMs: 5_000, intervalMs: 5 });
+      expect(lines()).toBe(20); // written
       expect(datasync).not.toHaveBeenCalled();
       await ledger.flush();
       expect(datasync).toHaveBeenCalledTimes(1); // flush keeps its promise: on disk
