@@ -22,6 +22,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { spawn } from "node:child_process";
 import { ask, fmt, percentile, send, startChild, startEchoBackend, stopChild as stop, type Child, type Message } from "./lib/bench-children.ts";
 import { machineSampler, reportDiag, startDiag, takeDiag, type Diag } from "./lib/phase-diag.ts";
 
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     "trace-gc": { type: "boolean", default: false },
     "mesh-node-args": { type: "string", default: "" },
     "alloc-profile": { type: "string" },
+    "max-load": { type: "string", default: "node" },
     // Set by the orchestrator for the child roles.
     backend: { type: "string" },
     peer: { type: "string" },
@@ -171,6 +173,8 @@ interface PhaseResult {
   latenciesMs: number[];
   /** With --diag: [wall ms scheduled, latency ms] per answered request. */
   timeline?: Array<[number, number]>;
+  /** From wrk (`--max-load wrk`): its percentiles, ms, instead of raw latencies. */
+  wrk?: { p50: number; p90: number; p99: number; p999: number };
 }
 
 /** Load generator: runs one phase per `run` message and answers with the raw latencies. */
@@ -251,6 +255,56 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   return { sent, ok, failed, seconds, latenciesMs, ...(timeline === undefined ? {} : { timeline }) };
+}
+
+/**
+ * `--max-load wrk`: the closed-loop max phase driven by wrk (C, one thread, epoll) instead of the Node load
+ * generator, so the load costs ~10× less of the 2 cores the path shares and the maximum measures the path.
+ * wrk has no open-loop mode, so the fixed-rate phases stay on the Node generator. Latencies come from wrk's
+ * own histogram (printed by the Lua `done` hook, µs); requests that got no 2xx, or a body of the wrong
+ * size, count as failed. Its CPU is read from the shell that waited for it (/proc/self/stat cutime + cstime).
+ */
+async function runWrkPhase(url: string, connections: number, seconds: number, bodyBytes: number): Promise<PhaseResult & { cpuMicros: number }> {
+  const script = join(mkdtempSync(join(tmpdir(), "dsmp-wrk-")), "post.lua");
+  writeFileSync(
+    script,
+    [
+      'wrk.method = "POST"',
+      `wrk.body = string.rep("a", ${bodyBytes})`,
+      `wrk.headers["Content-Type"] = "application/octet-stream"`,
+      "local wrong = 0",
+      `function response(status, headers, body) if status ~= 200 or #body ~= ${bodyBytes} then wrong = wrong + 1 end end`,
+      "function done(summary, latency, requests)",
+      '  local e = summary.errors',
+      '  io.write(string.format("DSMP %d %d %d %f %f %f %f\\n", summary.requests, e.connect + e.read + e.write + e.timeout + e.status, summary.duration,',
+      "    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9)))",
+      "end",
+    ].join("\n"),
+  );
+  // The wrapping shell's own stat, read after `wait`, holds the CPU of the children it waited for.
+  const child = spawn("sh", ["-c", `{ wrk -t1 -c${connections} -d${seconds}s --timeout 10s -s ${script} ${url}; } 1>&2; cat /proc/$$/stat`], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  const line = stderr.split("\n").find((text) => text.startsWith("DSMP "));
+  if (code !== 0 || line === undefined) throw new Error(`wrk failed (exit ${String(code)}): ${stderr.trim().slice(-500)} — install it with: apt-get install -y wrk`);
+  const [requests, errors, durationMicros, p50, p90, p99, p999] = line.split(" ").slice(1).map(Number) as [number, number, number, number, number, number, number];
+  // /proc/<pid>/stat: fields after the ")" of the command name; cutime and cstime are the 16th and 17th fields.
+  const fields = stdout.slice(stdout.lastIndexOf(")") + 2).trim().split(" ");
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  const seconds_ = durationMicros / 1e6;
+  const ok = requests - errors;
+  return {
+    sent: requests,
+    ok,
+    failed: errors,
+    seconds: seconds_,
+    latenciesMs: [],
+    wrk: { p50: p50 / 1000, p90: p90 / 1000, p99: p99 / 1000, p999: p999 / 1000 },
+    cpuMicros: (ticks / 100) * 1e6,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -361,9 +415,13 @@ async function orchestrate(): Promise<void> {
   const phase = async (target: (typeof targets)[number], name: string, rate: number, phaseSeconds: number, record: boolean, round = 0): Promise<void> => {
     if (args.diag) await Promise.all([...target.path, load].map((child) => ask(child, { type: "diag" }, "diag")));
     const machine = args.diag ? machineSampler() : undefined;
+    const useWrk = rate === 0 && args["max-load"] === "wrk";
     const before = await cpuOf([...target.path, load]);
-    const result = await ask<Message & PhaseResult>(load, { type: "run", url: target.url, rate, concurrency, seconds: phaseSeconds, bodyBytes }, "result");
+    const result: PhaseResult & { cpuMicros?: number } = useWrk
+      ? await runWrkPhase(target.url, concurrency, phaseSeconds, bodyBytes)
+      : await ask<Message & PhaseResult>(load, { type: "run", url: target.url, rate, concurrency, seconds: phaseSeconds, bodyBytes }, "result");
     const after = await cpuOf([...target.path, load]);
+    if (useWrk) after[after.length - 1] = before[before.length - 1]! + result.cpuMicros!;
     const machineDiag = machine?.stop();
     if (!record) return;
     if (args.diag && result.timeline !== undefined) {
@@ -377,15 +435,15 @@ async function orchestrate(): Promise<void> {
       target: target.name,
       phase: name,
       round,
-      offered: rate > 0 ? `${rate}/s` : `max (${concurrency} in flight)`,
+      offered: rate > 0 ? `${rate}/s` : `max (${concurrency} in flight${useWrk ? ", wrk" : ""})`,
       throughput: result.ok / result.seconds,
       ok: result.ok,
       failed: result.failed,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      p999: percentile(sorted, 99.9),
-      cpu: [...target.path, load].map((child, index) => [child.name, (after[index]! - before[index]!) / completed]),
+      p50: result.wrk?.p50 ?? percentile(sorted, 50),
+      p90: result.wrk?.p90 ?? percentile(sorted, 90),
+      p99: result.wrk?.p99 ?? percentile(sorted, 99),
+      p999: result.wrk?.p999 ?? percentile(sorted, 99.9),
+      cpu: [...target.path, load].map((child, index) => [useWrk && child === load ? "wrk" : child.name, (after[index]! - before[index]!) / completed]),
     };
     rows.push(row);
     log(
@@ -451,7 +509,7 @@ async function orchestrate(): Promise<void> {
     }
   }
 
-  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${rounds > 1 ? ` --rounds ${rounds}` : ""}${args.profile ? " --profile" : ""} --out ${args.out}`;
+  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${rounds > 1 ? ` --rounds ${rounds}` : ""}${args["max-load"] === "wrk" ? " --max-load wrk" : ""}${args.profile ? " --profile" : ""} --out ${args.out}`;
   const cpuHeader = (row: Row): string => row.cpu.map(([name, value]) => `${name} ${fmt(value, 0)}`).join(", ");
   const section = [
     SECTION,
