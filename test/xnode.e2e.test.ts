@@ -17,6 +17,11 @@ import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import type { ObservabilityView } from "../worker/src/observability/observability-service.ts";
+import type { ResourceProofView } from "../worker/src/resource-proof/resource-proof-service.ts";
+import { abis, type Deployment } from "../contracts/index.ts";
+import { createPublicClient, createWalletClient, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
 
 const NODES = 5;
 
@@ -24,12 +29,13 @@ const NODES = 5;
 describe("Xnodes end to end", () => {
   let chain: HardhatNode;
   let net: DevnetXnodes;
+  let deployment: Deployment;
   const root = mkdtempSync(join(tmpdir(), "dsmp-xnodes-"));
 
   beforeAll(async () => {
     chain = await startHardhatNode();
     const outDir = join(root, "deployments");
-    const deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
+    deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
     net = await startDevnetXnodes({
       rpcUrl: chain.rpcUrl,
       deployment,
@@ -38,6 +44,9 @@ describe("Xnodes end to end", () => {
       rootDir: join(root, "nodes"),
       ephemeralPorts: true,
       observabilityIntervalMs: 2_500, // the shortest allowed: Open Observability's test waits for a few intervals
+      // No challenges in the background (the test sends its own; a prover answers a verifier once a minute), and a
+      // reference core of 50 M multiply-adds/s, so an honest node passes even while other suites load the machine.
+      resourceProof: { intervalMs: 3_600_000, minWorkPerCoreSecond: 50_000_000 },
     });
   }, 120_000);
 
@@ -110,6 +119,65 @@ describe("Xnodes end to end", () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ serviceId: "999" });
   });
+
+  it("Proof of Resource: a node proves another's advertised CPU; one that advertises 1 000 cores fails", async () => {
+    const [verifier, honest, inflated] = [net.nodes[0]!, net.nodes[1]!, net.nodes[2]!];
+    // Honest: node 1 advertises 4 cores (the devnet's registration). At this test's reference rate they need
+    // 0.5 s for 100 M multiply-adds: one product of 512×512 (134 M), due within 671 + 250 ms.
+    const proveIo = createMemoryIo();
+    expect(await runCli(["network", "prove", honest.identity.address, "--api", verifier.apiUrl, "--json"], proveIo)).toBe(0);
+    const proved = JSON.parse(proveIo.out());
+    expect(proved).toMatchObject({ node: honest.identity.address, plan: { n: 512, count: 1, deadlineMs: 922 }, verdict: { passed: true, reason: "proven" } });
+    expect(proved.elapsedMs).toBeLessThanOrEqual(proved.plan.deadlineMs);
+    expect(proved.verdict.provenMillicores).toBeGreaterThanOrEqual(4_000);
+
+    // Inflated: node 2's operator (dev account 3) raises its advertised CPU to 1 000 cores.
+    const operator = createWalletClient({ account: privateKeyToAccount(devPrivateKey(3)), chain: { ...hardhat, id: deployment.chainId }, transport: http(chain.rpcUrl) });
+    const publicClient = createPublicClient({ chain: { ...hardhat, id: deployment.chainId }, transport: http(chain.rpcUrl) });
+    const hash = await operator.writeContract({
+      address: deployment.contracts.XnodeRegistry!.address,
+      abi: abis.XnodeRegistry,
+      functionName: "updateResources",
+      args: [inflated.identity.address, { cpuMillicores: 1_000_000, memoryMiB: 8_192, storageGiB: 100, gpus: 0 }, 8],
+    });
+    expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
+    const proofsOf = async (): Promise<ResourceProofView> => (await (await fetch(`${verifier.apiUrl}/v1/resource-proofs`)).json()) as ResourceProofView;
+    await waitFor("node 0 to see node 2's new resources", async () => ((await proofsOf()).nodes.find((n) => n.node === inflated.identity.address)?.advertisedMillicores === 1_000_000 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+    const inflatedIo = createMemoryIo();
+    expect(await runCli(["network", "prove", inflated.identity.address, "--api", verifier.apiUrl], inflatedIo)).toBe(0);
+    expect(inflatedIo.out()).toMatch(/challenge: 16 product\(s\) of 512×512 matrices/);
+    expect(inflatedIo.out()).toMatch(/verdict: FAILED \(too-slow\)/);
+
+    // The view, the CLI table and the metrics say the same.
+    const view = await proofsOf();
+    expect(view.nodes.find((n) => n.node === honest.identity.address)).toMatchObject({ state: "proven", advertisedMillicores: 4_000 });
+    const failedNode = view.nodes.find((n) => n.node === inflated.identity.address)!;
+    expect(failedNode).toMatchObject({ state: "failed", reason: "too-slow", advertisedMillicores: 1_000_000 });
+    expect(failedNode.provenMillicores).toBeLessThan(1_000_000);
+    expect(view.failures[0]).toMatchObject({ node: inflated.identity.address, reason: "too-slow" });
+    const tableIo = createMemoryIo();
+    expect(await runCli(["network", "proofs", "--api", verifier.apiUrl], tableIo)).toBe(0);
+    expect(tableIo.out()).toMatch(new RegExp(`${inflated.identity.address}\\s+failed\\s+1000\\s`));
+    expect(tableIo.out()).toContain("too-slow");
+    const metrics = await (await fetch(`${verifier.apiUrl}/metrics`)).text();
+    expect(metrics).toContain('dsmp_resource_proofs_total{outcome="proven"} 1');
+    expect(metrics).toContain('dsmp_resource_proofs_total{outcome="too-slow"} 1');
+    expect(metrics).toContain(`dsmp_resource_proof_proven{node="${inflated.identity.address}"} 0`);
+    expect(await (await fetch(`${honest.apiUrl}/metrics`)).text()).toContain('dsmp_resource_prover_challenges{outcome="proven"} 1');
+
+    // A second challenge within the prover's minute is refused as rate-limited, and not yet counted as a failure.
+    const again = createMemoryIo();
+    expect(await runCli(["network", "prove", honest.identity.address, "--api", verifier.apiUrl, "--json"], again)).toBe(0);
+    const refused = JSON.parse(again.out());
+    expect(refused).toMatchObject({ node: honest.identity.address, refusal: "rate-limited" });
+    expect(refused).not.toHaveProperty("verdict");
+    expect((await proofsOf()).nodes.find((n) => n.node === honest.identity.address)).toMatchObject({ state: "proven", refusalsInARow: 1 });
+
+    // Bad input: not an address (CLI), a node the chain view does not know (API 404), itself (API 400).
+    expect(await runCli(["network", "prove", "0x1234", "--api", verifier.apiUrl], createMemoryIo())).toBe(2);
+    expect((await fetch(`${verifier.apiUrl}/v1/resource-proofs/0x000000000000000000000000000000000000dEaD/challenge`, { method: "POST" })).status).toBe(404);
+    expect((await fetch(`${verifier.apiUrl}/v1/resource-proofs/${verifier.identity.address}/challenge`, { method: "POST" })).status).toBe(400);
+  }, 120_000);
 
   // Last: it stops node 4.
   it("Open Observability: every node sees the others up, serves' traffic is reported, a stopped node goes down everywhere", async () => {

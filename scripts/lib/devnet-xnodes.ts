@@ -24,7 +24,7 @@ import { publishService } from "../../worker/src/chain/actions/publish-service.t
 import { registerNode } from "../../worker/src/chain/actions/register-node.ts";
 import { stake } from "../../worker/src/chain/actions/stake.ts";
 import { createDsmpChainClient } from "../../worker/src/chain/chain-client.ts";
-import { devnetPreset, resolveConfig, type DsmpConfig } from "../../worker/src/config.ts";
+import { devnetPreset, resolveConfig, type DsmpConfig, type ResourceProofOptions } from "../../worker/src/config.ts";
 import { loadOrCreateKeystore } from "../../worker/src/identity/keystore.ts";
 import { createSilentLogger, type Logger } from "../../worker/src/log.ts";
 import { startXnode, type ServedService, type Xnode } from "../../worker/src/node.ts";
@@ -71,6 +71,8 @@ export interface StartDevnetXnodesParameters {
   connectionGater?: (i: number, started: readonly Xnode[]) => ConnectionGater | undefined;
   /** Open Observability's report interval (ms; tests shorten it to see nodes go up and down sooner). */
   observabilityIntervalMs?: number | undefined;
+  /** Proof of Resource settings of every node (tests slow the rotation down and lower the reference rate). */
+  resourceProof?: Partial<ResourceProofOptions> | undefined;
   /** Serve the built web UI from this directory on node 0's control API (`/`, plus `/v1/web-config`). */
   webDir?: string | undefined;
 }
@@ -161,6 +163,7 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
           },
           ...(p.ephemeralPorts ? { api: { port: 0 }, gateway: { port: 0 } } : {}),
           ...(p.observabilityIntervalMs === undefined ? {} : { observability: { intervalMs: p.observabilityIntervalMs } }),
+          ...(p.resourceProof === undefined ? {} : { resourceProof: p.resourceProof }),
         },
       });
       const { identity } = await loadOrCreateKeystore(config.node.keystorePath);

@@ -44,6 +44,7 @@ describe("resolveConfig: defaults", () => {
       tasks: { keeperStaggerMs: 15_000 },
       usage: { autoClaim: true, claimMaxDelayMs: 600_000 },
       observability: { enabled: true, intervalMs: 5_000, probesPerInterval: 16, minReporters: 1 },
+      resourceProof: { enabled: true, intervalMs: 60_000, matrixSize: 512, minWorkPerCoreSecond: 250_000_000, allowanceMs: 250 },
     });
   });
 
@@ -100,6 +101,10 @@ describe("resolveConfig: environment variables", () => {
     { env: { DSMP_OBSERVABILITY_ENABLED: "false" }, pick: (c) => c.observability.enabled, expected: false },
     { env: { DSMP_OBSERVABILITY_INTERVAL_MS: "3000" }, pick: (c) => c.observability.intervalMs, expected: 3_000 },
     { env: { DSMP_OBSERVABILITY_MIN_REPORTERS: "3" }, pick: (c) => c.observability.minReporters, expected: 3 },
+    { env: { DSMP_RESOURCE_PROOF_ENABLED: "false" }, pick: (c) => c.resourceProof.enabled, expected: false },
+    { env: { DSMP_RESOURCE_PROOF_INTERVAL_MS: "20000" }, pick: (c) => c.resourceProof.intervalMs, expected: 20_000 },
+    { env: { DSMP_RESOURCE_PROOF_MATRIX_SIZE: "256" }, pick: (c) => c.resourceProof.matrixSize, expected: 256 },
+    { env: { DSMP_RESOURCE_PROOF_MIN_WORK_PER_CORE_SECOND: "50000000" }, pick: (c) => c.resourceProof.minWorkPerCoreSecond, expected: 50_000_000 },
     { env: { DSMP_P2P_DHT_MODE: "lan" }, pick: (c) => c.p2p.dhtMode, expected: "lan" },
     { env: { DSMP_CHAIN_RPC_URL: "wss://rpc.example.org" }, pick: (c) => c.chain.rpcUrl, expected: "wss://rpc.example.org" },
     { env: { DSMP_REDIS_URL: "rediss://cache:6380/2" }, pick: (c) => c.redis.url, expected: "rediss://cache:6380/2" },
@@ -111,7 +116,9 @@ describe("resolveConfig: environment variables", () => {
 
   it("names every variable DSMP_<SECTION>_…", () => {
     for (const variable of CONFIG_ENV_VARS) {
-      expect(variable.name.startsWith(`DSMP_${variable.section.toUpperCase()}_`)).toBe(true);
+      // A camelCase section is SNAKE_CASE in its variables: resourceProof → DSMP_RESOURCE_PROOF_….
+      const section = variable.section.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+      expect(variable.name.startsWith(`DSMP_${section}_`)).toBe(true);
     }
   });
 });
@@ -123,6 +130,7 @@ describe("resolveConfig: validation", () => {
     { name: "boolean not a boolean", parameters: { env: { DSMP_METRICS_ENABLED: "yes please" } }, path: "metrics.enabled", origin: "env DSMP_METRICS_ENABLED" },
     { name: "keeper stagger below a second", parameters: { env: { DSMP_TASKS_KEEPER_STAGGER_MS: "500" } }, path: "tasks.keeperStaggerMs", origin: "env DSMP_TASKS_KEEPER_STAGGER_MS" },
     { name: "claim delay below a second", parameters: { env: { DSMP_USAGE_CLAIM_MAX_DELAY_MS: "10" } }, path: "usage.claimMaxDelayMs", origin: "env DSMP_USAGE_CLAIM_MAX_DELAY_MS" },
+    { name: "resource-proof matrix above the protocol's bound", parameters: { env: { DSMP_RESOURCE_PROOF_MATRIX_SIZE: "2048" } }, path: "resourceProof.matrixSize", origin: "env DSMP_RESOURCE_PROOF_MATRIX_SIZE" },
     { name: "report interval below the probe timeout", parameters: { env: { DSMP_OBSERVABILITY_INTERVAL_MS: "1000" } }, path: "observability.intervalMs", origin: "env DSMP_OBSERVABILITY_INTERVAL_MS" },
     { name: "bad multiaddr", parameters: { flags: { p2p: { listen: ["/ip4/127.0.0.1/tcp/1", "/nope/1"] } } }, path: "p2p.listen[1]", origin: "flags" },
     { name: "bootstrap without /p2p/", parameters: { flags: { p2p: { bootstrap: ["/ip4/1.2.3.4/tcp/1"] } } }, path: "p2p.bootstrap[0]" },

@@ -12,6 +12,8 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogLevel } from "./log.ts";
+import { MAX_MATRIX_SIZE, MIN_MATRIX_SIZE } from "./resource-proof/matrix-challenge.ts";
+import { DEFAULT_ALLOWANCE_MS, DEFAULT_MATRIX_SIZE, DEFAULT_MIN_WORK_PER_CORE_SECOND } from "./resource-proof/resource-proof-verdict.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Defaults
@@ -94,6 +96,9 @@ export const DEFAULT_OBSERVABILITY_INTERVAL_MS = 5_000;
 export const DEFAULT_OBSERVABILITY_PROBES_PER_INTERVAL = 16;
 /** One reporter suffices on a small network; raise it where many nodes probe each other. */
 export const DEFAULT_OBSERVABILITY_MIN_REPORTERS = 1;
+
+/** Proof of Resource (docs/proof-of-resource.md): this node challenges one other Xnode a minute. */
+export const DEFAULT_RESOURCE_PROOF_INTERVAL_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // Options types (resolved: every field present)
@@ -190,6 +195,19 @@ export interface ObservabilityOptions {
   minReporters: number;
 }
 
+export interface ResourceProofOptions {
+  /** Answer compute challenges and challenge the other Xnodes (docs/proof-of-resource.md). @default true */
+  enabled: boolean;
+  /** Interval between two challenges this node sends (ms). @default {@link DEFAULT_RESOURCE_PROOF_INTERVAL_MS} */
+  intervalMs: number;
+  /** n of the challenge's matrices. @default 512 */
+  matrixSize: number;
+  /** Multiply-adds per second of one reference core (what a millicore is a thousandth of). @default 250 000 000 */
+  minWorkPerCoreSecond: number;
+  /** Allowance on top of the time bound for the round trip and scheduling (ms). @default 250 */
+  allowanceMs: number;
+}
+
 export interface DsmpConfig {
   node: NodeOptions;
   p2p: P2pOptions;
@@ -201,6 +219,7 @@ export interface DsmpConfig {
   tasks: TaskOptions;
   usage: UsageOptions;
   observability: ObservabilityOptions;
+  resourceProof: ResourceProofOptions;
 }
 
 export type ConfigSection = keyof DsmpConfig;
@@ -292,6 +311,16 @@ const ConfigSchema: z.ZodType<DsmpConfig, z.ZodTypeDef, unknown> = z
         minReporters: z.number().int().min(1).max(100),
       })
       .strict(),
+    resourceProof: z
+      .object({
+        enabled: z.boolean(),
+        // A prover answers one challenge per verifier per minute; faster only makes sense on a devnet.
+        intervalMs: z.number().int().min(5_000).max(86_400_000),
+        matrixSize: z.number().int().min(MIN_MATRIX_SIZE).max(MAX_MATRIX_SIZE),
+        minWorkPerCoreSecond: z.number().int().min(1_000_000).max(1_000_000_000_000),
+        allowanceMs: z.number().int().min(0).max(60_000),
+      })
+      .strict(),
   })
   .strict()
   .transform(
@@ -337,6 +366,13 @@ export function defaultConfigLayer(env: Readonly<Record<string, string | undefin
       intervalMs: DEFAULT_OBSERVABILITY_INTERVAL_MS,
       probesPerInterval: DEFAULT_OBSERVABILITY_PROBES_PER_INTERVAL,
       minReporters: DEFAULT_OBSERVABILITY_MIN_REPORTERS,
+    },
+    resourceProof: {
+      enabled: true,
+      intervalMs: DEFAULT_RESOURCE_PROOF_INTERVAL_MS,
+      matrixSize: DEFAULT_MATRIX_SIZE,
+      minWorkPerCoreSecond: DEFAULT_MIN_WORK_PER_CORE_SECOND,
+      allowanceMs: DEFAULT_ALLOWANCE_MS,
     },
   };
 }
@@ -413,6 +449,11 @@ export const CONFIG_ENV_VARS: readonly EnvVar[] = [
   { name: "DSMP_OBSERVABILITY_INTERVAL_MS", section: "observability", field: "intervalMs", kind: "int" },
   { name: "DSMP_OBSERVABILITY_PROBES_PER_INTERVAL", section: "observability", field: "probesPerInterval", kind: "int" },
   { name: "DSMP_OBSERVABILITY_MIN_REPORTERS", section: "observability", field: "minReporters", kind: "int" },
+  { name: "DSMP_RESOURCE_PROOF_ENABLED", section: "resourceProof", field: "enabled", kind: "bool" },
+  { name: "DSMP_RESOURCE_PROOF_INTERVAL_MS", section: "resourceProof", field: "intervalMs", kind: "int" },
+  { name: "DSMP_RESOURCE_PROOF_MATRIX_SIZE", section: "resourceProof", field: "matrixSize", kind: "int" },
+  { name: "DSMP_RESOURCE_PROOF_MIN_WORK_PER_CORE_SECOND", section: "resourceProof", field: "minWorkPerCoreSecond", kind: "int" },
+  { name: "DSMP_RESOURCE_PROOF_ALLOWANCE_MS", section: "resourceProof", field: "allowanceMs", kind: "int" },
 ];
 
 /**

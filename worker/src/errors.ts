@@ -46,7 +46,8 @@ export type DsmpErrorCode =
   | "BLOB_TOO_LARGE"
   | "BLOB_HASH_MISMATCH"
   | "BLOB_FETCH_FAILED"
-  | "METRIC_REPORT_INVALID";
+  | "METRIC_REPORT_INVALID"
+  | "RESOURCE_CHALLENGE_FAILED";
 
 export interface DsmpErrorOptions {
   /** More lines for whoever debugs it: which value, which file, what was expected. */
@@ -762,4 +763,28 @@ export class BlobHashMismatchError extends DsmpError {
 export class BlobFetchError extends DsmpError {
   override readonly name = "BlobFetchError" as const;
   readonly code = "BLOB_FETCH_FAILED" as const;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Proof of Resource
+
+/** Why a compute challenge got no usable answer (docs/protocol.md §12). */
+export type ResourceChallengeFailure = "refused" | "no-answer" | "malformed";
+
+/**
+ * A Proof of Resource challenge got no usable answer: the prover refused it (`status` says why: busy,
+ * rate-limited, not-eligible, malformed-request), did not answer in time or dropped the stream, or sent
+ * bytes that are not an answer. A wrong or late answer is not an error: it is a failed verdict.
+ */
+export class ResourceChallengeError extends DsmpError {
+  override readonly name = "ResourceChallengeError" as const;
+  readonly code = "RESOURCE_CHALLENGE_FAILED" as const;
+  readonly reason: ResourceChallengeFailure;
+  readonly status: string | undefined;
+
+  constructor(reason: ResourceChallengeFailure, message: string, options: { status?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.reason = reason;
+    this.status = options.status;
+  }
 }

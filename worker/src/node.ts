@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ConnectionGater, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { bytesToHex, createPublicClient, formatUnits, getAddress, hexToBytes, http, type Abi, type Address, type Hex, type LocalAccount } from "viem";
+import { bytesToHex, createPublicClient, formatUnits, getAddress, hexToBytes, http, isAddress, type Abi, type Address, type Hex, type LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { abis } from "@dsmp/contracts";
 import { startApiServer, type ApiServer } from "./api/api-server.ts";
@@ -43,6 +43,9 @@ import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.
 import { dialCommittee, peerIdFromRegistry } from "./tasks/committee-dial.ts";
 import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
 import { ObservabilityService, type ObservedNode } from "./observability/observability-service.ts";
+import { createResourceProofProtocol, DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS } from "./resource-proof/resource-proof-protocol.ts";
+import { ResourceProofService } from "./resource-proof/resource-proof-service.ts";
+import { DEFAULT_TARGET_SECONDS } from "./resource-proof/resource-proof-verdict.ts";
 
 /** Providers whose parsed PeerId the gateway keeps (cleared when full: a cache, not a registry). */
 const MAX_CACHED_PROVIDER_PEERS = 4096;
@@ -149,6 +152,8 @@ export interface Xnode {
   readonly tasks: TaskRunner | undefined;
   /** Open Observability (probes, signed reports, the aggregated network view); `undefined` when disabled. */
   readonly observability: ObservabilityService | undefined;
+  /** Proof of Resource (compute challenges of the other Xnodes); `undefined` when disabled. */
+  readonly resourceProofs: ResourceProofService | undefined;
   readonly apiUrl: string;
   readonly gatewayUrl: string;
   status(): XnodeStatus;
@@ -316,9 +321,29 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       cleanups.push({ name: "usage settler", run: () => started.stop() });
     }
 
-    // Open Observability: probes of the other Xnodes and the calls served here, reported on gossipsub.
-    // Parsing a secp256k1 PeerId costs ~1 ms and checksumming an address a keccak: once per registered node.
+    // The active, bonded Xnodes of the chain view: Open Observability's reporters and probe targets, Proof of
+    // Resource's verifiers and provers. Parsing a secp256k1 PeerId costs ~1 ms and checksumming an address a
+    // keccak: once per registered node.
     const observedIdentity = new Map<Hex, Pick<ObservedNode, "address" | "peerId">>();
+    const activeNodes = (): Array<ObservedNode & { cpuMillicores: number }> => {
+      const active: Array<ObservedNode & { cpuMillicores: number }> = [];
+      for (const n of chainView.state.nodes.values()) {
+        if (n.status !== "active" || n.bond === 0n) continue;
+        let known = observedIdentity.get(n.peerId);
+        if (known === undefined) {
+          try {
+            known = { address: getAddress(n.node), peerId: peerIdFromRegistry(n.peerId) };
+          } catch {
+            continue; // the registry checks the PeerId matches the key; never here in practice
+          }
+          observedIdentity.set(n.peerId, known);
+        }
+        active.push({ ...known, weight: n.bond, cpuMillicores: n.resources.cpuMillicores });
+      }
+      return active;
+    };
+
+    // Open Observability: probes of the other Xnodes and the calls served here, reported on gossipsub.
     const observability = config.observability.enabled
       ? new ObservabilityService({
           domain: { chainId, registry: deployment.contracts.XnodeRegistry!.address },
@@ -331,23 +356,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
             await libp2p.services.ping.ping(peer, options);
             return performance.now() - started;
           },
-          nodes: () => {
-            const observed: ObservedNode[] = [];
-            for (const n of chainView.state.nodes.values()) {
-              if (n.status !== "active" || n.bond === 0n) continue;
-              let known = observedIdentity.get(n.peerId);
-              if (known === undefined) {
-                try {
-                  known = { address: getAddress(n.node), peerId: peerIdFromRegistry(n.peerId) };
-                } catch {
-                  continue; // the registry checks the PeerId matches the key; never here in practice
-                }
-                observedIdentity.set(n.peerId, known);
-              }
-              observed.push({ ...known, weight: n.bond });
-            }
-            return observed;
-          },
+          nodes: activeNodes,
           services: () => {
             const active = new Set<string>();
             for (const [id, service] of chainView.state.services) if (service.status === "active") active.add(id.toString());
@@ -365,6 +374,38 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           },
         })
       : undefined;
+
+    // Proof of Resource: answer the other Xnodes' compute challenges, and challenge one of them per interval.
+    const resourceProofSizing = {
+      matrixSize: config.resourceProof.matrixSize,
+      minWorkPerCoreSecond: config.resourceProof.minWorkPerCoreSecond,
+      targetSeconds: DEFAULT_TARGET_SECONDS,
+      allowanceMs: config.resourceProof.allowanceMs,
+    };
+    let resourceProofs: ResourceProofService | undefined;
+    if (config.resourceProof.enabled) {
+      const protocol = createResourceProofProtocol({
+        // Only active, bonded Xnodes may make this node compute (each challenge costs it CPU).
+        isEligibleVerifier: (peer) => {
+          const id = peer.toString();
+          return activeNodes().some((n) => n.peerId.toString() === id);
+        },
+        minIntervalPerVerifierMs: Math.min(DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS, config.resourceProof.intervalMs),
+      })({ libp2p, logger: log });
+      await protocol.start();
+      cleanups.push({ name: "resource-proof protocol", run: () => protocol.stop() });
+      metrics.addResourceProverSource(() => protocol.stats);
+      resourceProofs = new ResourceProofService({
+        protocol,
+        self: getAddress(identity.address),
+        nodes: activeNodes,
+        sizing: resourceProofSizing,
+        intervalMs: config.resourceProof.intervalMs,
+        logger: log.child({ module: "resource-proof" }),
+        metrics: { verdict: (reason) => metrics.resourceProofVerdicts.inc({ outcome: reason }) },
+      });
+      metrics.addResourceProofSource(() => resourceProofs!.view());
+    }
 
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];
@@ -529,6 +570,11 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
     exposeBreakerStates(metrics, gateway);
     await gateway.start();
     cleanups.push({ name: "gateway", run: () => gateway.stop() });
+    if (resourceProofs !== undefined) {
+      resourceProofs.start();
+      const started = resourceProofs;
+      cleanups.push({ name: "resource proofs", run: () => started.stop() });
+    }
     if (observability !== undefined) {
       observability.start();
       metrics.addObservationSource(() => observability.view());
@@ -658,6 +704,30 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           },
         },
         {
+          // Proof of Resource as this node has checked it (docs/proof-of-resource.md): per Xnode, advertised
+          // vs proven CPU, the latest verdict, and the failure log.
+          method: "GET",
+          pattern: "/v1/resource-proofs",
+          handler: async () => {
+            if (resourceProofs === undefined) throw new ApiNotFoundError("Proof of Resource is disabled on this node (resourceProof.enabled / DSMP_RESOURCE_PROOF_ENABLED)");
+            return resourceProofs.view();
+          },
+        },
+        {
+          // Challenge one Xnode now (`dsmp network prove`): answers with the plan, the verdict or the refusal.
+          method: "POST",
+          pattern: "/v1/resource-proofs/:node/challenge",
+          handler: async (req) => {
+            if (resourceProofs === undefined) throw new ApiNotFoundError("Proof of Resource is disabled on this node (resourceProof.enabled / DSMP_RESOURCE_PROOF_ENABLED)");
+            if (!isAddress(req.params.node!)) throw new ApiBadRequestError(`node must be an Xnode address (0x + 40 hex digits), got "${req.params.node}"`);
+            const wanted = getAddress(req.params.node!);
+            if (wanted === getAddress(identity.address)) throw new ApiBadRequestError("a node does not challenge itself; ask another node's API");
+            const target = activeNodes().find((n) => n.address === wanted);
+            if (target === undefined) throw new ApiNotFoundError(`${wanted} is not an active, bonded Xnode in this node's chain view`);
+            return resourceProofs.challenge(target);
+          },
+        },
+        {
           method: "GET",
           pattern: "/v1/services/:id/stats",
           handler: async (req) => {
@@ -738,6 +808,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       blobs: { store: blobStore, service: blobService },
       tasks,
       observability,
+      resourceProofs,
       apiUrl: api.url,
       gatewayUrl,
       status,

@@ -21,6 +21,18 @@ export interface ObservationSample {
   services: ReadonlyArray<{ serviceId: string; requestsPerSecond: number; errorRate: number | undefined }>;
 }
 
+/** What the resource-proof gauges read at scrape time (resource-proof/resource-proof-service.ts). */
+export interface ResourceProofSample {
+  nodes: ReadonlyArray<{ node: string; state: "proven" | "failed" | "unproven"; advertisedMillicores: number; provenMillicores: number | undefined }>;
+}
+
+/** The prover's counters (resource-proof/resource-proof-protocol.ts), read at scrape time. */
+export interface ResourceProverSample {
+  proven: number;
+  refused: Record<string, number>;
+  failed: number;
+}
+
 /** Wall-clock buckets of a sandbox run: a tiny module in milliseconds up to the 10 s default limit. */
 export const SANDBOX_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -33,6 +45,24 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
   const taskJobSources: Array<() => Promise<Record<string, number>>> = [];
   /** Where the observed-* gauges read the network view at scrape time (the observability service). */
   const observationSources: Array<() => ObservationSample> = [];
+  const resourceProofSources: Array<() => ResourceProofSample> = [];
+  const resourceProverSources: Array<() => ResourceProverSample> = [];
+  const resourceProofGauge = (name: string, help: string, value: (node: ResourceProofSample["nodes"][number]) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["node"],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of resourceProofSources) {
+          for (const node of source().nodes) {
+            const n = value(node);
+            if (n !== undefined) this.set({ node: node.node }, n);
+          }
+        }
+      },
+    });
   /** A gauge of the network view, filled at scrape time from every source (`set` skips undefined values). */
   const observationGauge = (
     name: string,
@@ -279,6 +309,45 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       (sample, set) => sample.services.forEach((s) => set(s.serviceId, s.errorRate)),
       "service",
     ),
+    // Proof of Resource (docs/proof-of-resource.md). Node labels are registered Xnode addresses.
+    resourceProofVerdicts: new Counter({
+      name: "dsmp_resource_proofs_total",
+      help: "Compute challenges this node sent, by outcome: proven, too-slow, wrong-product, refused, no-answer, malformed, or deferred (refused as busy / rate-limited; asked again later)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    resourceProofState: resourceProofGauge(
+      "dsmp_resource_proof_proven",
+      "Whether each other Xnode's latest compute challenge proved its advertised CPU (1), failed (0); absent until challenged",
+      (n) => (n.state === "unproven" ? undefined : n.state === "proven" ? 1 : 0),
+    ),
+    resourceProofAdvertised: resourceProofGauge("dsmp_resource_proof_advertised_millicores", "CPU each other Xnode advertises in the XnodeRegistry (millicores)", (n) => n.advertisedMillicores),
+    resourceProofProven: resourceProofGauge(
+      "dsmp_resource_proof_proven_millicores",
+      "Reference millicores each other Xnode's latest right answer showed (work / time / reference core rate)",
+      (n) => n.provenMillicores,
+    ),
+    resourceProverChallenges: new Gauge({
+      name: "dsmp_resource_prover_challenges",
+      help: "Compute challenges this node received since it started, by outcome: proven (answered), busy, rate-limited, not-eligible, malformed-request, failed (stream error or deadline)",
+      labelNames: ["outcome"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const source of resourceProverSources) {
+          const stats = source();
+          this.inc({ outcome: "proven" }, stats.proven);
+          this.inc({ outcome: "failed" }, stats.failed);
+          for (const [outcome, n] of Object.entries(stats.refused)) this.inc({ outcome }, n);
+        }
+      },
+    }),
+    addResourceProofSource(source: () => ResourceProofSample): void {
+      resourceProofSources.push(source);
+    },
+    addResourceProverSource(source: () => ResourceProverSample): void {
+      resourceProverSources.push(source);
+    },
     /** Register what the observed-* gauges read at scrape time (the observability service's current view). */
     addObservationSource(source: () => ObservationSample): void {
       observationSources.push(source);

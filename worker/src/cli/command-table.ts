@@ -11,6 +11,7 @@ import { nodeRegisterCommands } from "./node-register.ts";
 import { serviceCommands } from "./service.ts";
 import { serviceStatCommands } from "./service-stat.ts";
 import { networkStatusCommands } from "./network-status.ts";
+import { resourceProofCommands } from "./resource-proofs.ts";
 import { stakeCommands } from "./stake.ts";
 import { subscribeCommands } from "./subscribe.ts";
 import { taskCommands } from "./task.ts";
@@ -23,6 +24,7 @@ export const COMMANDS: readonly CliCommand[] = [
   ...serviceCommands,
   ...serviceStatCommands,
   ...networkStatusCommands,
+  ...resourceProofCommands,
   ...subscribeCommands,
   ...escrowCommands,
   ...taskCommands,
