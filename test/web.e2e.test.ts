@@ -170,6 +170,9 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
       rootDir: join(root, "nodes"),
       ephemeralPorts: true,
       webDir,
+      // The Network page's test sends its own challenge (a prover answers a verifier once a minute), at a
+      // reference rate an honest node meets while the browser and the chain load the machine.
+      resourceProof: { intervalMs: 3_600_000, minWorkPerCoreSecond: 50_000_000 },
     });
     webUrl = `${net.nodes[0]!.apiUrl}/`;
     // Task collateral comes from the operators' free stake (the devnet bonds exactly the node stake); the nodes
@@ -540,6 +543,15 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const observed = page.getByTestId(`observed-${net.nodes[1]!.identity.address.toLowerCase()}`);
     await expect.poll(() => observed.textContent(), { timeout: 30_000 }).toMatch(/^up · \d+\.\d % uptime · \d+\.\d ms$/);
     expect(await page.getByTestId("fault-log").textContent()).not.toContain("not reported yet");
+    // Proof of Resource: node 0 challenges node 2 now; the page shows the verdict, and node 0 as "this node".
+    const challenged = await fetch(`${net.nodes[0]!.apiUrl}/v1/resource-proofs/${net.nodes[2]!.identity.address}/challenge`, { method: "POST" });
+    expect(challenged.status).toBe(200);
+    const verdict = ((await challenged.json()) as { verdict?: { passed: boolean } }).verdict;
+    const proof = page.getByTestId(`proof-${net.nodes[2]!.identity.address.toLowerCase()}`);
+    await expect.poll(() => proof.textContent(), { timeout: 30_000 }).toMatch(verdict?.passed === true ? /^proven · \d+(\.\d)? of \d+ CPU shown$/ : /^failed \(/);
+    expect(verdict?.passed).toBe(true);
+    expect(await page.getByTestId(`proof-${net.nodes[0]!.identity.address.toLowerCase()}`).textContent()).toBe("this node (checked by the others)");
+    expect(await page.getByTestId(`proof-${net.nodes[1]!.identity.address.toLowerCase()}`).textContent()).toMatch(/^(not checked yet|proven · .*)$/);
     await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
   });
 

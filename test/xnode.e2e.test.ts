@@ -11,13 +11,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy } from "../scripts/lib/deploy.ts";
 import { devPrivateKey } from "../scripts/lib/dev-accounts.ts";
-import { startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
+import { DEVNET_NODE_MILLICORES, startDevnetXnodes, type DevnetXnodes } from "../scripts/lib/devnet-xnodes.ts";
 import { startHardhatNode, type HardhatNode } from "../scripts/lib/hardhat-node.ts";
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import type { ObservabilityView } from "../worker/src/observability/observability-service.ts";
 import type { ResourceProofView } from "../worker/src/resource-proof/resource-proof-service.ts";
+import { planChallenge } from "../worker/src/resource-proof/resource-proof-verdict.ts";
 import { abis, type Deployment } from "../contracts/index.ts";
 import { createPublicClient, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -122,14 +123,15 @@ describe("Xnodes end to end", () => {
 
   it("Proof of Resource: a node proves another's advertised CPU; one that advertises 1 000 cores fails", async () => {
     const [verifier, honest, inflated] = [net.nodes[0]!, net.nodes[1]!, net.nodes[2]!];
-    // Honest: node 1 advertises 4 cores (the devnet's registration). At this test's reference rate they need
-    // 0.5 s for 100 M multiply-adds: one product of 512×512 (134 M), due within 671 + 250 ms.
+    // Honest: node 1 advertises the machine's cores (the devnet's registration), sized at this test's
+    // reference rate (e.g. 2 cores: one product of 512×512, due within 1 342 + 250 ms).
     const proveIo = createMemoryIo();
     expect(await runCli(["network", "prove", honest.identity.address, "--api", verifier.apiUrl, "--json"], proveIo)).toBe(0);
     const proved = JSON.parse(proveIo.out());
-    expect(proved).toMatchObject({ node: honest.identity.address, plan: { n: 512, count: 1, deadlineMs: 922 }, verdict: { passed: true, reason: "proven" } });
+    const expectedPlan = planChallenge(DEVNET_NODE_MILLICORES, { matrixSize: 512, minWorkPerCoreSecond: 50_000_000, targetSeconds: 0.5, allowanceMs: 250 });
+    expect(proved).toMatchObject({ node: honest.identity.address, plan: expectedPlan, verdict: { passed: true, reason: "proven" } });
     expect(proved.elapsedMs).toBeLessThanOrEqual(proved.plan.deadlineMs);
-    expect(proved.verdict.provenMillicores).toBeGreaterThanOrEqual(4_000);
+    expect(proved.verdict.provenMillicores).toBeGreaterThanOrEqual(DEVNET_NODE_MILLICORES);
 
     // Inflated: node 2's operator (dev account 3) raises its advertised CPU to 1 000 cores.
     const operator = createWalletClient({ account: privateKeyToAccount(devPrivateKey(3)), chain: { ...hardhat, id: deployment.chainId }, transport: http(chain.rpcUrl) });
@@ -150,7 +152,7 @@ describe("Xnodes end to end", () => {
 
     // The view, the CLI table and the metrics say the same.
     const view = await proofsOf();
-    expect(view.nodes.find((n) => n.node === honest.identity.address)).toMatchObject({ state: "proven", advertisedMillicores: 4_000 });
+    expect(view.nodes.find((n) => n.node === honest.identity.address)).toMatchObject({ state: "proven", advertisedMillicores: DEVNET_NODE_MILLICORES });
     const failedNode = view.nodes.find((n) => n.node === inflated.identity.address)!;
     expect(failedNode).toMatchObject({ state: "failed", reason: "too-slow", advertisedMillicores: 1_000_000 });
     expect(failedNode.provenMillicores).toBeLessThan(1_000_000);

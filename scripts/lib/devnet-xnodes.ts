@@ -5,6 +5,7 @@
  * (allow-listed; node 3) and `metered` (public, 0.01 OPEN per call, paid from UsageEscrow; nodes 1 and 2).
  * Used by scripts/devnet.ts and the end-to-end tests.
  */
+import { availableParallelism } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { ConnectionGater } from "@libp2p/interface";
 import type { AddressInfo } from "node:net";
@@ -51,6 +52,9 @@ export interface DevnetXnodes {
   restart(i: number): Promise<Xnode>;
   stop(): Promise<void>;
 }
+
+/** CPU each devnet Xnode advertises on registration: the machine's available parallelism. */
+export const DEVNET_NODE_MILLICORES = availableParallelism() * 1_000;
 
 export interface StartDevnetXnodesParameters {
   rpcUrl: string;
@@ -188,7 +192,8 @@ export async function startDevnetXnodes(p: StartDevnetXnodesParameters): Promise
         }
         await registerNode(operator, {
           node: identity,
-          resources: { cpuMillicores: 4_000, memoryMiB: 8_192, storageGiB: 100, gpus: 0 },
+          // The machine's own CPU count: what Proof of Resource then checks (docs/proof-of-resource.md).
+          resources: { cpuMillicores: DEVNET_NODE_MILLICORES, memoryMiB: 8_192, storageGiB: 100, gpus: 0 },
           slots: 8,
           metadataURI: `devnet://node-${i}`,
         });

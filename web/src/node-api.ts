@@ -114,6 +114,33 @@ export async function getObservability(apiBase: string): Promise<ObservabilityVi
   }
 }
 
+/** One Xnode as the serving node's Proof of Resource checks see it (docs/proof-of-resource.md). */
+export interface NodeProof {
+  node: string;
+  advertisedMillicores: number;
+  state: "proven" | "failed" | "unproven";
+  reason?: string;
+  provenMillicores?: number;
+  elapsedMs?: number;
+  lastVerdictAt?: number;
+}
+
+export interface ResourceProofView {
+  verifier: string;
+  intervalMs: number;
+  nodes: NodeProof[];
+}
+
+/** Reads the node's Proof of Resource checks; `null` when it runs without them (404). */
+export async function getResourceProofs(apiBase: string): Promise<ResourceProofView | null> {
+  try {
+    return await nodeGet<ResourceProofView>(apiBase, "/v1/resource-proofs", AbortSignal.timeout(10_000));
+  } catch (err) {
+    if (err instanceof NodeApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
 /** Reads the stats route; `null` when the node does not report stats yet (404). */
 export async function getServiceStats(apiBase: string, serviceId: bigint): Promise<ServiceStats | null> {
   try {

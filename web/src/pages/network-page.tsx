@@ -11,6 +11,7 @@ import { formatOpen, shortHex } from "../format.ts";
 import { getObservability, type ObservabilityView, type ObservedNode } from "../node-api.ts";
 import { bucketDelta, histogramBuckets, histogramQuantile, parsePrometheusText, sumCounter } from "../prometheus-text.ts";
 import { NOT_REPORTED } from "./services-page.tsx";
+import { proofText, useResourceProofs } from "../resource-proofs.ts";
 
 interface MetricPoint {
   t: number;
@@ -88,6 +89,7 @@ function observedText(view: ObservabilityView | null | undefined, address: strin
 export function NetworkPage() {
   const nodes = useNodes();
   const observed = useObservability();
+  const proofs = useResourceProofs();
   const services = useServices();
   const { points, error } = useGatewayHistory();
   const line = (key: "p50" | "p99" | "rps" | "peers"): Point[] => points.flatMap((p) => (p[key] === undefined ? [] : [{ t: p.t, v: p[key]! }]));
@@ -124,6 +126,7 @@ export function NetworkPage() {
             <th scope="col">Slots</th>
             <th scope="col">Operator stake</th>
             <th scope="col">Observed (uptime, round trip)</th>
+            <th scope="col">Proof of resource</th>
           </tr>
         </thead>
         <tbody>
@@ -138,6 +141,7 @@ export function NetworkPage() {
               <td>{n.slots}</td>
               <td>{formatOpen(n.operatorStake)}</td>
               <td data-testid={`observed-${n.address.toLowerCase()}`}>{observedText(observed.data, n.address, observed.isPending)}</td>
+              <td data-testid={`proof-${n.address.toLowerCase()}`}>{proofText(proofs.data, n.address, proofs.isPending)}</td>
             </tr>
           ))}
         </tbody>

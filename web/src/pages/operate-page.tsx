@@ -11,6 +11,7 @@ import { useDsmp } from "../dsmp-context.tsx";
 import { formatDuration, formatOpen, formatUtc, shortHex, unbondingCountdown } from "../format.ts";
 import { TxStatus, useTxRunner } from "../tx-runner.tsx";
 import { NOT_REPORTED } from "./services-page.tsx";
+import { proofText, useResourceProofs } from "../resource-proofs.ts";
 
 /** XnodeRegistry's EIP-712 proof of possession (same as worker/src/chain/actions/register-node.ts). */
 export const NODE_REGISTRATION_DOMAIN = { name: "DSMP XnodeRegistry", version: "1" } as const;
@@ -268,6 +269,7 @@ function MyNodes() {
   const { address } = useConnection();
   const nodes = useNodesOf(address);
   const slashes = useSlashes(address);
+  const proofs = useResourceProofs();
   return (
     <section aria-labelledby="mynodes-title" className="panel">
       <h2 id="mynodes-title">My Xnodes</h2>
@@ -295,7 +297,7 @@ function MyNodes() {
               <td>{n.slots}</td>
               <td>{formatOpen(n.bond)}</td>
               <td>{formatUtc(n.registeredAt)}</td>
-              <td>{NOT_REPORTED}</td>
+              <td data-testid={`my-proof-${n.address.toLowerCase()}`}>{proofText(proofs.data, n.address, proofs.isPending)}</td>
               <td>{NOT_REPORTED}</td>
             </tr>
           ))}

@@ -113,7 +113,11 @@ export class ResourceProofService {
     this.#clock = init.clock ?? Date.now;
   }
 
-  /** Challenges one node per interval until stopped (the first after one interval). */
+  /**
+   * Challenges one node per interval until stopped, the first after one interval. Each wait is the interval
+   * ± 25 % at random, so nodes started together drift apart and rarely make the same prover (or two provers
+   * on one machine) compute at once.
+   */
   start(): void {
     const loop = (): void => {
       this.#timer = setTimeout(() => {
@@ -123,7 +127,7 @@ export class ResourceProofService {
             this.#inFlight = undefined;
             if (!this.#running.signal.aborted) loop();
           });
-      }, this.#init.intervalMs);
+      }, this.#init.intervalMs * (0.75 + Math.random() / 2));
       this.#timer.unref();
     };
     loop();
