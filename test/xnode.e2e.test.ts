@@ -131,7 +131,7 @@ describe("Xnodes end to end", () => {
     const expectedPlan = planChallenge(DEVNET_NODE_MILLICORES, { matrixSize: 512, minWorkPerCoreSecond: 50_000_000, targetSeconds: 0.5, allowanceMs: 250 });
     expect(proved).toMatchObject({ node: honest.identity.address, plan: expectedPlan, verdict: { passed: true, reason: "proven" } });
     expect(proved.elapsedMs).toBeLessThanOrEqual(proved.plan.deadlineMs);
-    expect(proved.verdict.provenMillicores).toBeGreaterThanOrEqual(DEVNET_NODE_MILLICORES);
+    expect(proved.verdict.provenMillicores).toBeGreaterThanOrEqual(DEVNET_NODE_MILLICORES / 2); // what a pass requires
 
     // Inflated: node 2's operator (dev account 3) raises its advertised CPU to 1 000 cores.
     const operator = createWalletClient({ account: privateKeyToAccount(devPrivateKey(3)), chain: { ...hardhat, id: deployment.chainId }, transport: http(chain.rpcUrl) });
@@ -165,7 +165,21 @@ describe("Xnodes end to end", () => {
     expect(metrics).toContain('dsmp_resource_proofs_total{outcome="proven"} 1');
     expect(metrics).toContain('dsmp_resource_proofs_total{outcome="too-slow"} 1');
     expect(metrics).toContain(`dsmp_resource_proof_proven{node="${inflated.identity.address}"} 0`);
-    expect(await (await fetch(`${honest.apiUrl}/metrics`)).text()).toContain('dsmp_resource_prover_challenges{outcome="proven"} 1');
+    expect(await (await fetch(`${honest.apiUrl}/metrics`)).text()).toContain('dsmp_resource_prover_challenges{outcome="answered"} 1');
+
+    // Node 0's verdicts travel in its signed Open Observability reports: node 3 (which challenged nobody) sees
+    // node 1 proven and node 2 failed, and says so in `dsmp network status` and its metrics.
+    const networkOf3 = async (): Promise<ObservabilityView> => (await (await fetch(`${net.nodes[3]!.apiUrl}/v1/observability`)).json()) as ObservabilityView;
+    await waitFor("node 3 to aggregate node 0's verdicts", async () => {
+      const nodes = (await networkOf3()).nodes;
+      const [one, two] = [honest, inflated].map((x) => nodes.find((n) => n.node === x.identity.address)?.proof.state);
+      return one === "proven" && two === "failed" ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    expect((await networkOf3()).nodes.find((n) => n.node === inflated.identity.address)!.proof).toMatchObject({ state: "failed", checkers: 1 });
+    const statusIo = createMemoryIo();
+    expect(await runCli(["network", "status", "--api", net.nodes[3]!.apiUrl], statusIo)).toBe(0);
+    expect(statusIo.out()).toMatch(new RegExp(`${inflated.identity.address}\\t.*\\tfailed \\(1\\)`));
+    expect(await (await fetch(`${net.nodes[3]!.apiUrl}/metrics`)).text()).toContain(`dsmp_observed_node_proven{node="${honest.identity.address}"} 1`);
 
     // A second challenge within the prover's minute is refused as rate-limited, and not yet counted as a failure.
     const again = createMemoryIo();

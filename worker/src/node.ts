@@ -43,6 +43,7 @@ import { createBlobStore, isBlobHash, type BlobStore } from "./tasks/blob-store.
 import { dialCommittee, peerIdFromRegistry } from "./tasks/committee-dial.ts";
 import { createTaskRunner, taskQueuePrefix, type TaskRunner, type TaskRunnerInit } from "./tasks/task-runner.ts";
 import { ObservabilityService, type ObservedNode } from "./observability/observability-service.ts";
+import { DEFAULT_PROOF_MAX_AGE_MS } from "./observability/aggregate-observations.ts";
 import { createResourceProofProtocol, DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS } from "./resource-proof/resource-proof-protocol.ts";
 import { ResourceProofService } from "./resource-proof/resource-proof-service.ts";
 import { DEFAULT_TARGET_SECONDS } from "./resource-proof/resource-proof-verdict.ts";
@@ -343,38 +344,6 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       return active;
     };
 
-    // Open Observability: probes of the other Xnodes and the calls served here, reported on gossipsub.
-    const observability = config.observability.enabled
-      ? new ObservabilityService({
-          domain: { chainId, registry: deployment.contracts.XnodeRegistry!.address },
-          account: identity.account,
-          pubsub: libp2p.services.pubsub,
-          // Timed here: libp2p's ping answers whole milliseconds, and loopback round trips are a fraction of one.
-          ping: async (peer, options) => {
-            if (libp2p.getConnections(peer).length === 0) await libp2p.dial(peer, options);
-            const started = performance.now();
-            await libp2p.services.ping.ping(peer, options);
-            return performance.now() - started;
-          },
-          nodes: activeNodes,
-          services: () => {
-            const active = new Set<string>();
-            for (const [id, service] of chainView.state.services) if (service.status === "active") active.add(id.toString());
-            return active;
-          },
-          intervalMs: config.observability.intervalMs,
-          probesPerInterval: config.observability.probesPerInterval,
-          minReporters: config.observability.minReporters,
-          logger: log.child({ module: "observability" }),
-          metrics: {
-            received: (outcome) => metrics.observabilityReports.inc({ outcome }),
-            published: (outcome) => metrics.observabilityPublished.inc({ outcome }),
-            probed: (ok) => metrics.observabilityProbes.inc({ outcome: ok ? "ok" : "failed" }),
-            fault: (event) => metrics.observabilityFaults.inc({ kind: event.kind }),
-          },
-        })
-      : undefined;
-
     // Proof of Resource: answer the other Xnodes' compute challenges, and challenge one of them per interval.
     const resourceProofSizing = {
       matrixSize: config.resourceProof.matrixSize,
@@ -406,6 +375,41 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       });
       metrics.addResourceProofSource(() => resourceProofs!.view());
     }
+
+    // Open Observability: probes of the other Xnodes and the calls served here, reported on gossipsub.
+    const observability = config.observability.enabled
+      ? new ObservabilityService({
+          domain: { chainId, registry: deployment.contracts.XnodeRegistry!.address },
+          account: identity.account,
+          pubsub: libp2p.services.pubsub,
+          // Timed here: libp2p's ping answers whole milliseconds, and loopback round trips are a fraction of one.
+          ping: async (peer, options) => {
+            if (libp2p.getConnections(peer).length === 0) await libp2p.dial(peer, options);
+            const started = performance.now();
+            await libp2p.services.ping.ping(peer, options);
+            return performance.now() - started;
+          },
+          nodes: activeNodes,
+          // This node's Proof of Resource verdicts travel in its reports; the view weighs everyone's by stake.
+          proofs: resourceProofs === undefined ? undefined : () => resourceProofs!.reportable(DEFAULT_PROOF_MAX_AGE_MS),
+          advertisedOf: (address) => chainView.state.nodes.get(address.toLowerCase() as Address)?.resources.cpuMillicores,
+          services: () => {
+            const active = new Set<string>();
+            for (const [id, service] of chainView.state.services) if (service.status === "active") active.add(id.toString());
+            return active;
+          },
+          intervalMs: config.observability.intervalMs,
+          probesPerInterval: config.observability.probesPerInterval,
+          minReporters: config.observability.minReporters,
+          logger: log.child({ module: "observability" }),
+          metrics: {
+            received: (outcome) => metrics.observabilityReports.inc({ outcome }),
+            published: (outcome) => metrics.observabilityPublished.inc({ outcome }),
+            probed: (ok) => metrics.observabilityProbes.inc({ outcome: ok ? "ok" : "failed" }),
+            fault: (event) => metrics.observabilityFaults.inc({ kind: event.kind }),
+          },
+        })
+      : undefined;
 
     // Mesh: inbound provider, outbound gateway.
     const serve = init.serve ?? [];

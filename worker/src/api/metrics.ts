@@ -17,7 +17,14 @@ export interface BreakerSample {
 
 /** The network view the observed-* gauges report (observability/observability-service.ts). */
 export interface ObservationSample {
-  nodes: ReadonlyArray<{ node: string; state: "up" | "down" | "unknown"; availability: number | undefined; uptime: number | undefined; rttMs: number | undefined }>;
+  nodes: ReadonlyArray<{
+    node: string;
+    state: "up" | "down" | "unknown";
+    availability: number | undefined;
+    uptime: number | undefined;
+    rttMs: number | undefined;
+    proof: { state: "proven" | "failed" | "disputed" | "unchecked" };
+  }>;
   services: ReadonlyArray<{ serviceId: string; requestsPerSecond: number; errorRate: number | undefined }>;
 }
 
@@ -28,7 +35,7 @@ export interface ResourceProofSample {
 
 /** The prover's counters (resource-proof/resource-proof-protocol.ts), read at scrape time. */
 export interface ResourceProverSample {
-  proven: number;
+  answered: number;
   refused: Record<string, number>;
   failed: number;
 }
@@ -292,6 +299,13 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       "Share of the time this node has judged each Xnode up since it started observing it",
       (sample, set) => sample.nodes.forEach((n) => set(n.node, n.uptime)),
     ),
+    observedNodeProven: observationGauge(
+      "dsmp_observed_node_proven",
+      "Proof of Resource as the network's verdicts say, weighted by stake: 1 proven, 0 failed; absent when unchecked or disputed",
+      (sample, set) => {
+        for (const n of sample.nodes) set(n.node, n.proof.state === "proven" ? 1 : n.proof.state === "failed" ? 0 : undefined);
+      },
+    ),
     observedNodeRtt: observationGauge(
       "dsmp_observed_node_rtt_seconds",
       "Stake-weighted median over the other nodes of their probes' median round trip",
@@ -329,14 +343,14 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
     ),
     resourceProverChallenges: new Gauge({
       name: "dsmp_resource_prover_challenges",
-      help: "Compute challenges this node received since it started, by outcome: proven (answered), busy, rate-limited, not-eligible, malformed-request, failed (stream error or deadline)",
+      help: "Compute challenges this node received since it started, by outcome: answered, busy, rate-limited, not-eligible, malformed-request, failed (stream error or deadline)",
       labelNames: ["outcome"] as const,
       registers,
       collect() {
         this.reset();
         for (const source of resourceProverSources) {
           const stats = source();
-          this.inc({ outcome: "proven" }, stats.proven);
+          this.inc({ outcome: "answered" }, stats.answered);
           this.inc({ outcome: "failed" }, stats.failed);
           for (const [outcome, n] of Object.entries(stats.refused)) this.inc({ outcome }, n);
         }

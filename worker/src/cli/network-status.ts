@@ -40,6 +40,8 @@ async function networkStatusCommand(input: CommandInput, io: CliIo): Promise<voi
         { header: "rtt", cell: (n) => formatLatency(n.rttMs ?? null), alignRight: true },
         { header: "uptime", cell: (n) => percent(n.uptime), alignRight: true },
         { header: "reporters", cell: (n) => String(n.reporters), alignRight: true },
+        // Proof of Resource as the checking nodes' verdicts say, weighted by stake (docs/proof-of-resource.md).
+        { header: "cpu_proof", cell: (n) => (n.proof.state === "unchecked" ? "-" : `${n.proof.state} (${n.proof.checkers})`) },
       ],
       view.nodes,
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Address } from "viem";
 import { aggregateObservations, FaultTracker, type NetworkObservation, type NodeObservation } from "./aggregate-observations.ts";
-import type { MetricReport, ProbeFigures, ServedFigures } from "./metric-report.ts";
+import type { MetricReport, ProbeFigures, ProofFigures, ServedFigures } from "./metric-report.ts";
 
 const node = (n: number): Address => `0x${n.toString(16).padStart(40, "0")}` as Address;
 const NOW = 1_700_000_000_000;
@@ -14,6 +14,7 @@ const report = (reporter: Address, probes: ProbeFigures[], services: ServedFigur
   probes,
 });
 const equal = (): bigint => 10n ** 18n;
+const UNCHECKED = { state: "unchecked", checkers: 0, shownMillicores: undefined } as const;
 
 describe("aggregateObservations: nodes", () => {
   it("availability and round trip are the medians over the other nodes' probes", () => {
@@ -27,7 +28,7 @@ describe("aggregateObservations: nodes", () => {
       NOW,
       { weightOf: equal },
     );
-    expect(view.nodes).toEqual([{ node: target, availability: 1, rttMs: 2, reporters: 3, state: "up" }]);
+    expect(view.nodes).toEqual([{ node: target, availability: 1, rttMs: 2, reporters: 3, state: "up", proof: UNCHECKED }]);
     expect(view.reporters).toBe(3);
   });
 
@@ -45,7 +46,7 @@ describe("aggregateObservations: nodes", () => {
     });
     const view = aggregateObservations(reports, NOW, { weightOf: equal });
     const of = (a: Address): NodeObservation => view.nodes.find((x) => x.node === a)!;
-    expect(of(dead)).toEqual({ node: dead, availability: 0, rttMs: undefined, state: "down", reporters: n });
+    expect(of(dead)).toEqual({ node: dead, availability: 0, rttMs: undefined, state: "down", reporters: n, proof: UNCHECKED });
     expect(of(live)).toMatchObject({ availability: 1, state: "up", reporters: n });
     expect(of(live).rttMs).toBeGreaterThanOrEqual(1);
   });
@@ -67,8 +68,8 @@ describe("aggregateObservations: nodes", () => {
       nodes: [self, node(3)],
     });
     expect(view.nodes).toEqual([
-      { node: self, availability: undefined, rttMs: undefined, reporters: 0, state: "unknown" },
-      { node: node(3), availability: undefined, rttMs: undefined, reporters: 0, state: "unknown" },
+      { node: self, availability: undefined, rttMs: undefined, reporters: 0, state: "unknown", proof: UNCHECKED },
+      { node: node(3), availability: undefined, rttMs: undefined, reporters: 0, state: "unknown", proof: UNCHECKED },
     ]);
   });
 
@@ -147,12 +148,62 @@ describe("aggregateObservations: services", () => {
   });
 });
 
+describe("aggregateObservations: Proof of Resource verdicts", () => {
+  const target = node(99);
+  const verdict = (reporter: Address, passed: boolean, over: Partial<ProofFigures> = {}): MetricReport => ({
+    ...report(reporter, []),
+    proofs: [{ node: target, at: NOW - 60_000, passed, advertisedMillicores: 4_000, ...(passed ? { provenMillicores: 5_000 + Number(BigInt(reporter) % 10n) } : {}), ...over }],
+  });
+  const proofOf = (reports: MetricReport[], options: Partial<Parameters<typeof aggregateObservations>[2]> = {}) =>
+    aggregateObservations(reports, NOW, { weightOf: equal, nodes: [node(1), node(2), node(3), node(4), target], ...options }).nodes.find((n) => n.node === target)!.proof;
+
+  it.each([1, 2, 3])("f = %i liars of 3f + 1 checkers cannot fail an honest node, nor pass a lying one", (f) => {
+    const n = 3 * f + 1;
+    const checkers = Array.from({ length: n }, (_, i) => node(i + 1));
+    const nodes = [...checkers, target];
+    // An honest node (it passed the honest checkers) with f liars failing it.
+    const honest = aggregateObservations(checkers.map((c, i) => verdict(c, i >= f)), NOW, { weightOf: equal, nodes });
+    expect(honest.nodes.find((x) => x.node === target)!.proof).toMatchObject({ state: "proven", checkers: n });
+    // A lying node (it failed the honest checkers) with f liars passing it.
+    const lying = aggregateObservations(checkers.map((c, i) => verdict(c, i < f)), NOW, { weightOf: equal, nodes });
+    expect(lying.nodes.find((x) => x.node === target)!.proof).toMatchObject({ state: "failed", checkers: n });
+  });
+
+  it.each<[string, MetricReport[], Partial<Parameters<typeof aggregateObservations>[2]>, string, number]>([
+    ["no verdicts", [report(node(1), [])], {}, "unchecked", 0],
+    ["one pass", [verdict(node(1), true)], {}, "proven", 1],
+    ["one fail", [verdict(node(1), false)], {}, "failed", 1],
+    ["an even split", [verdict(node(1), true), verdict(node(2), false)], {}, "disputed", 2],
+    ["a split the bigger stake decides", [verdict(node(1), true), verdict(node(2), false)], { weightOf: (a: Address) => (a === node(2) ? 3n : 1n) }, "failed", 2],
+    ["fewer checkers than minReporters", [verdict(node(1), true)], { minReporters: 2 }, "unchecked", 1],
+    ["a verdict of itself", [{ ...verdict(node(1), true), reporter: target }], {}, "unchecked", 0],
+    ["a stale verdict", [verdict(node(1), true, { at: NOW - 16 * 60_000 })], {}, "unchecked", 0],
+    ["a verdict dated after its report", [verdict(node(1), true, { at: NOW + 1 })], {}, "unchecked", 0],
+    ["a pass for less CPU than advertised now", [verdict(node(1), true)], { advertisedOf: () => 8_000 }, "unchecked", 0],
+    ["a fail for less CPU than advertised now (still a fail)", [verdict(node(1), false)], { advertisedOf: () => 8_000 }, "failed", 1],
+    ["a checker without stake", [verdict(node(1), true)], { weightOf: () => 0n }, "unchecked", 0],
+  ])("%s → %s", (_name, reports, options, state, checkers) => {
+    expect(proofOf(reports, options)).toMatchObject({ state, checkers });
+  });
+
+  it("verdicts of unregistered nodes are ignored; the capacity shown is the weighted median", () => {
+    const stranger = `0x${"e".repeat(40)}` as Address;
+    const view = aggregateObservations(
+      [verdict(node(1), true, { node: stranger }), verdict(node(1), true), verdict(node(2), true), verdict(node(3), true)],
+      NOW,
+      { weightOf: equal, nodes: [node(1), node(2), node(3), target] },
+    );
+    expect(view.nodes.map((n) => n.node)).not.toContain(stranger);
+    expect(view.nodes.find((n) => n.node === target)!.proof).toMatchObject({ state: "proven", shownMillicores: 5_002 });
+  });
+});
+
 describe("FaultTracker", () => {
   const at = (t: number, ...states: Array<[Address, NodeObservation["state"]]>): NetworkObservation => ({
     at: NOW + t,
     reporters: 3,
     services: [],
-    nodes: states.map(([n, state]) => ({ node: n, state, availability: state === "up" ? 1 : state === "down" ? 0 : undefined, rttMs: undefined, reporters: 3 })),
+    nodes: states.map(([n, state]) => ({ node: n, state, availability: state === "up" ? 1 : state === "down" ? 0 : undefined, rttMs: undefined, reporters: 3, proof: UNCHECKED })),
   });
   const a = node(1);
 

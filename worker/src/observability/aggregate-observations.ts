@@ -32,6 +32,22 @@ export interface NodeObservation {
    * they are at least `minReporters`; `unknown` otherwise (too few reports, or a split).
    */
   state: "up" | "down" | "unknown";
+  /** Proof of Resource as the other nodes checked it (their latest verdicts carried in their reports). */
+  proof: NodeProofObservation;
+}
+
+/**
+ * The other nodes' latest fresh Proof of Resource verdicts on one Xnode, weighted by their stake: `proven` when
+ * checkers holding more than half of the checking stake passed it (for at least the CPU it advertises now),
+ * `failed` when more than half failed it, `disputed` on a split, `unchecked` with fewer than `minReporters`
+ * checkers. A pass for less CPU than the node advertises now counts as neither.
+ */
+export interface NodeProofObservation {
+  state: "proven" | "failed" | "disputed" | "unchecked";
+  /** Nodes whose fresh verdict counted. */
+  checkers: number;
+  /** Stake-weighted median of the reference millicores the right answers showed. */
+  shownMillicores: number | undefined;
 }
 
 export interface ProviderFigures {
@@ -76,6 +92,22 @@ export interface AggregateOptions {
   services?: ReadonlySet<string> | undefined;
   downBelow?: number | undefined;
   minReporters?: number | undefined;
+  /** CPU each node advertises now (millicores): a verdict on less does not prove it. Absent: every pass counts. */
+  advertisedOf?: ((node: Address) => number | undefined) | undefined;
+  /** Verdicts older than this do not count (ms). @default {@link DEFAULT_PROOF_MAX_AGE_MS} */
+  proofMaxAgeMs?: number | undefined;
+}
+
+/** A Proof of Resource verdict counts for this long (15 min: several rounds of every node's rotation). */
+export const DEFAULT_PROOF_MAX_AGE_MS = 15 * 60_000;
+
+function judgeProofs(verdicts: ReadonlyArray<{ passed: boolean; provenMillicores: number | undefined; weight: bigint }>, minReporters: number): NodeProofObservation {
+  const shownMillicores = weightedMedian(verdicts.filter((v) => v.provenMillicores !== undefined).map((v) => ({ value: v.provenMillicores!, weight: v.weight })));
+  const total = verdicts.reduce((sum, v) => sum + v.weight, 0n);
+  const passed = verdicts.reduce((sum, v) => sum + (v.passed ? v.weight : 0n), 0n);
+  let state: NodeProofObservation["state"] = "unchecked";
+  if (verdicts.length >= minReporters && total > 0n) state = 2n * passed > total ? "proven" : 2n * (total - passed) > total ? "failed" : "disputed";
+  return { state, checkers: verdicts.length, shownMillicores };
 }
 
 export function aggregateObservations(reports: readonly MetricReport[], now: number, options: AggregateOptions): NetworkObservation {
@@ -86,6 +118,8 @@ export function aggregateObservations(reports: readonly MetricReport[], now: num
   const probesOf = new Map<Address, Array<{ reporter: Address; sent: number; ok: number; rttMs: number | undefined }>>();
   for (const node of options.nodes ?? []) probesOf.set(node, []);
   const servedOf = new Map<string, Array<ProviderFigures & { weight: bigint }>>();
+  const proofMaxAgeMs = options.proofMaxAgeMs ?? DEFAULT_PROOF_MAX_AGE_MS;
+  const verdictsOf = new Map<Address, Array<{ passed: boolean; provenMillicores: number | undefined; weight: bigint }>>();
   let reporters = 0;
   for (const report of reports) {
     const weight = options.weightOf(report.reporter);
@@ -97,6 +131,16 @@ export function aggregateObservations(reports: readonly MetricReport[], now: num
       const list = probesOf.get(probe.node) ?? [];
       list.push({ reporter: report.reporter, sent: probe.sent, ok: probe.ok, rttMs: probe.rttMs });
       probesOf.set(probe.node, list);
+    }
+    for (const proof of report.proofs ?? []) {
+      // Like probes: not of itself, only of registered nodes, and only fresh verdicts (none from the future).
+      if (proof.node === report.reporter || (registered !== undefined && !registered.has(proof.node))) continue;
+      if (proof.at < now - proofMaxAgeMs || proof.at > report.windowEnd) continue;
+      const advertised = options.advertisedOf?.(proof.node);
+      if (proof.passed && advertised !== undefined && proof.advertisedMillicores < advertised) continue;
+      const list = verdictsOf.get(proof.node) ?? [];
+      list.push({ passed: proof.passed, provenMillicores: proof.provenMillicores, weight });
+      verdictsOf.set(proof.node, list);
     }
     const windowSeconds = (report.windowEnd - report.windowStart) / 1000;
     for (const s of report.services) {
@@ -121,7 +165,7 @@ export function aggregateObservations(reports: readonly MetricReport[], now: num
       if (2n * saysDown > reporting) state = "down";
       else if (2n * (reporting - saysDown) > reporting) state = "up";
     }
-    return { node, availability, rttMs, reporters: probes.length, state };
+    return { node, availability, rttMs, reporters: probes.length, state, proof: judgeProofs(verdictsOf.get(node) ?? [], minReporters) };
   });
   nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 

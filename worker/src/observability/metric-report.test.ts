@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { privateKeyToAccount } from "viem/accounts";
 import { keccak256, stringToBytes, hashTypedData } from "viem";
 import { MetricReportInvalidError } from "../errors.ts";
-import { METRIC_REPORT_MAX_BYTES, METRIC_REPORT_MAX_PROBES, METRIC_REPORT_MAX_SERVICES, METRIC_REPORT_TYPES, observabilityDomain, observabilityTopic, openMetricReport, parseMetricReport, signMetricReport, verifyMetricReport, type MetricReport } from "./metric-report.ts";
+import { METRIC_REPORT_MAX_BYTES, METRIC_REPORT_MAX_PROBES, METRIC_REPORT_MAX_PROOFS, METRIC_REPORT_MAX_SERVICES, METRIC_REPORT_TYPES, observabilityDomain, observabilityTopic, openMetricReport, parseMetricReport, signMetricReport, verifyMetricReport, type MetricReport } from "./metric-report.ts";
 
 const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
 const bob = privateKeyToAccount("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a");
@@ -78,6 +78,10 @@ describe("metric report codec", () => {
     ["an empty window", { windowStart: 5, windowEnd: 5 }],
     ["a window of an hour", { windowStart: 0, windowEnd: 3_600_000 }],
     ["an unknown field", { extra: true }],
+    ["a duplicated proof", { proofs: [{ node: bob.address, at: 1, passed: true, advertisedMillicores: 1000 }, { node: bob.address, at: 2, passed: false, advertisedMillicores: 1000 }] }],
+    ["a proof without its verdict", { proofs: [{ node: bob.address, at: 1, advertisedMillicores: 1000 }] }],
+    ["a proof of fractional millicores", { proofs: [{ node: bob.address, at: 1, passed: true, advertisedMillicores: 1.5 }] }],
+    ["a proof with an unknown field", { proofs: [{ node: bob.address, at: 1, passed: true, advertisedMillicores: 1000, extra: 1 }] }],
   ])("rejects a signed report with %s as malformed, and refuses to sign it", async (_name, over) => {
     const bad = report(over as Partial<MetricReport>);
     expect(await reasonOf(openMetricReport(await signRaw(alice, bad), DOMAIN))).toBe("malformed");
@@ -103,15 +107,23 @@ describe("metric report codec", () => {
     expect(await reasonOf(openMetricReport(bytes({ v: 1, report: claimed, signature: onOne.signature }), DOMAIN))).toBe("bad-signature");
   });
 
-  it("the largest report the schema allows (64 services, 128 probes, long numbers) fits in a message", async () => {
+  it("round-trips Proof of Resource verdicts, and leaves a report without them byte-identical (no proofs field)", async () => {
+    const withProofs = report({ proofs: [{ node: bob.address, at: 1_700_000_000_000, passed: false, advertisedMillicores: 64_000, provenMillicores: 4_400 }] });
+    expect(await openMetricReport(await signMetricReport(alice, REGISTRY, withProofs), DOMAIN)).toEqual(withProofs);
+    expect(JSON.parse(text(await signMetricReport(alice, REGISTRY, report()))).report).not.toContain("proofs");
+  });
+
+  it("the largest report the schema allows (64 services, 128 probes, 128 proofs, long numbers) fits in a message", async () => {
     const big = report({
       // 78-digit ids, 16-digit counts and the longest number form JSON has for a value in range (21 characters).
       services: Array.from({ length: METRIC_REPORT_MAX_SERVICES }, (_, i) => ({ serviceId: String(10n ** 77n + BigInt(i)), requests: Number.MAX_SAFE_INTEGER, errors: Number.MAX_SAFE_INTEGER, p50Ms: 1.2345678901234567e-7, p99Ms: 1.2345678901234568e-7 })),
       probes: Array.from({ length: METRIC_REPORT_MAX_PROBES }, (_, i) => ({ node: `0x${(i + 1).toString(16).padStart(40, "a")}` as `0x${string}`, sent: Number.MAX_SAFE_INTEGER, ok: Number.MAX_SAFE_INTEGER, rttMs: 1.2345678901234567e-7 })),
+      proofs: Array.from({ length: METRIC_REPORT_MAX_PROOFS }, (_, i) => ({ node: `0x${(i + 1).toString(16).padStart(40, "b")}` as `0x${string}`, at: Number.MAX_SAFE_INTEGER, passed: false, advertisedMillicores: 0xffff_ffff, provenMillicores: Number.MAX_SAFE_INTEGER })),
     });
     const signed = await signMetricReport(alice, REGISTRY, big);
     expect(signed.byteLength).toBeLessThanOrEqual(METRIC_REPORT_MAX_BYTES);
     expect((await openMetricReport(signed, DOMAIN)).probes).toHaveLength(METRIC_REPORT_MAX_PROBES);
+    expect((await openMetricReport(signed, DOMAIN)).proofs).toHaveLength(METRIC_REPORT_MAX_PROOFS);
   });
 
   it("rejects oversized and non-UTF-8 messages before parsing", async () => {

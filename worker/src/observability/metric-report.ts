@@ -24,6 +24,8 @@ export const METRIC_REPORT_MAX_BYTES = 64 * 1024;
 /** Bounds of one report's lists: a node reports at most this many services and probed nodes per window. */
 export const METRIC_REPORT_MAX_SERVICES = 64;
 export const METRIC_REPORT_MAX_PROBES = 128;
+/** Proof of Resource verdicts one report may carry (one per node checked). */
+export const METRIC_REPORT_MAX_PROOFS = 128;
 /** Longest window one report may cover (ms). */
 export const METRIC_REPORT_MAX_WINDOW_MS = 10 * 60_000;
 
@@ -66,6 +68,19 @@ export interface ProbeFigures {
   rttMs?: number | undefined;
 }
 
+/** This node's latest Proof of Resource verdict on another Xnode (docs/proof-of-resource.md). */
+export interface ProofFigures {
+  node: Address;
+  /** Unix ms of the verdict. */
+  at: number;
+  /** Right products within the bound for the CPU advertised then. */
+  passed: boolean;
+  /** `cpuMillicores` the node advertised when it was challenged. */
+  advertisedMillicores: number;
+  /** Reference millicores a right answer showed; absent for a wrong or no answer. */
+  provenMillicores?: number | undefined;
+}
+
 export interface MetricReport {
   chainId: number;
   reporter: Address;
@@ -74,6 +89,8 @@ export interface MetricReport {
   windowEnd: number;
   services: ServedFigures[];
   probes: ProbeFigures[];
+  /** Its latest Proof of Resource verdicts; absent when it has none to report. */
+  proofs?: ProofFigures[] | undefined;
 }
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -109,6 +126,15 @@ const reportSchema = z
       )
       .max(METRIC_REPORT_MAX_PROBES)
       .refine((list) => new Set(list.map((p) => p.node)).size === list.length, "one entry per probed node"),
+    proofs: z
+      .array(
+        z
+          .object({ node: address, at: unixMs, passed: z.boolean(), advertisedMillicores: z.number().int().min(0).max(0xffff_ffff), provenMillicores: count.optional() })
+          .strict(),
+      )
+      .max(METRIC_REPORT_MAX_PROOFS)
+      .refine((list) => new Set(list.map((p) => p.node)).size === list.length, "one entry per checked node")
+      .optional(),
   })
   .strict()
   .refine((r) => r.windowStart < r.windowEnd, "windowStart < windowEnd")

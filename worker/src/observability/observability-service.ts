@@ -12,7 +12,16 @@ import type { Address, LocalAccount } from "viem";
 import { MetricReportInvalidError, type MetricReportInvalidReason } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { aggregateObservations, FaultTracker, type FaultEvent, type NetworkObservation, type NodeObservation } from "./aggregate-observations.ts";
-import { observabilityTopic, parseMetricReport, signMetricReport, verifyMetricReport, type ObservabilityDomain } from "./metric-report.ts";
+import {
+  METRIC_REPORT_MAX_PROOFS,
+  observabilityTopic,
+  parseMetricReport,
+  signMetricReport,
+  verifyMetricReport,
+  type MetricReport,
+  type ObservabilityDomain,
+  type ProofFigures,
+} from "./metric-report.ts";
 import { ObservationWindow } from "./observation-window.ts";
 import { ReportBook, type ReportBookOptions } from "./report-book.ts";
 
@@ -47,6 +56,10 @@ export interface ObservabilityServiceInit {
   ping: (peer: PeerId, options: { signal: AbortSignal }) => Promise<number>;
   /** Active registered Xnodes with a bond (this node included or not). Read at every interval and per report. */
   nodes: () => readonly ObservedNode[];
+  /** This node's latest Proof of Resource verdicts on other nodes, carried in each report (absent: none). */
+  proofs?: (() => readonly ProofFigures[]) | undefined;
+  /** CPU each node advertises now (millicores): a pass for less does not count as proving it. */
+  advertisedOf?: ((node: Address) => number | undefined) | undefined;
   /** Ids of the services that exist (active in the registry); reported figures of other ids are ignored. */
   services?: (() => ReadonlySet<string>) | undefined;
   intervalMs?: number | undefined;
@@ -153,7 +166,8 @@ export class ObservabilityService {
     await this.#probe(nodes.filter((n) => n.address !== self), signal);
     if (signal.aborted) return;
     const closed = this.#window.take(this.#clock(), this.#monotonic());
-    const report = { chainId: this.#init.domain.chainId, reporter: self, ...closed };
+    const proofs = this.#init.proofs?.() ?? [];
+    const report: MetricReport = { chainId: this.#init.domain.chainId, reporter: self, ...closed, ...(proofs.length > 0 ? { proofs: proofs.slice(0, METRIC_REPORT_MAX_PROOFS) } : {}) };
     // Gossipsub does not deliver a node's own messages to it: its own report enters its book here (if it has a
     // bond, like anyone else's).
     if (nodes.some((n) => n.address === self && n.weight > 0n)) {
@@ -258,6 +272,7 @@ export class ObservabilityService {
       nodes: nodes.filter((n) => n.weight > 0n).map((n) => n.address),
       services: this.#init.services?.(),
       minReporters: this.#init.minReporters,
+      advertisedOf: this.#init.advertisedOf,
     });
     const peerOf = new Map(nodes.map((n) => [n.address, n.peerId]));
     this.#downPeers = new Set(this.#view.nodes.flatMap((n) => (n.state === "down" && peerOf.has(n.node) ? [peerOf.get(n.node)!.toString()] : [])));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { challengeMatrices, challengeWork, FIELD_PRIME, FREIVALDS_ROUNDS, freivaldsCheck, MAX_MATRIX_SIZE, multiplyMod, productBytes } from "./matrix-challenge.ts";
+import { challengeKey, challengeMatrices, challengeWork, FIELD_PRIME, FREIVALDS_ROUNDS, freivaldsCheck, MAX_MATRIX_SIZE, multiplyMod, productBytes } from "./matrix-challenge.ts";
 
 /** RFC 8439 §2.3 ChaCha20 block function, written from the RFC: the reference the derivation is held to. */
 function chachaBlock(key: Uint8Array, counter: number, nonce: Uint8Array): Uint32Array {
@@ -64,13 +64,24 @@ describe("challengeMatrices", () => {
   });
 
   it.each([
-    { name: "short seed", seed: new Uint8Array(31), index: 0, n: 16, message: /32 bytes/ },
+    { name: "short key", seed: new Uint8Array(31), index: 0, n: 16, message: /32 bytes/ },
     { name: "n below the minimum", seed: SEED, index: 0, n: 8, message: /outside/ },
     { name: "n above the maximum", seed: SEED, index: 0, n: MAX_MATRIX_SIZE + 1, message: /outside/ },
     { name: "fractional n", seed: SEED, index: 0, n: 16.5, message: /outside/ },
     { name: "negative index", seed: SEED, index: -1, n: 16, message: /u32/ },
   ])("refuses a $name", ({ seed, index, n, message }) => {
     expect(() => challengeMatrices(seed, index, n)).toThrow(message);
+  });
+});
+
+describe("challengeKey", () => {
+  it("is SHA-256(seed ‖ prover PeerId bytes): another prover gets other matrices from the same seed", async () => {
+    const { createHash } = await import("node:crypto");
+    const alice = Uint8Array.from([0, 0x25, 8, 2, 0x12, 0x21, ...new Uint8Array(33).fill(2)]);
+    const bob = Uint8Array.from([0, 0x25, 8, 2, 0x12, 0x21, ...new Uint8Array(33).fill(3)]);
+    expect(Buffer.from(challengeKey(SEED, alice))).toEqual(createHash("sha256").update(SEED).update(alice).digest());
+    expect(challengeMatrices(challengeKey(SEED, alice), 0, 16).a).not.toEqual(challengeMatrices(challengeKey(SEED, bob), 0, 16).a);
+    expect(() => challengeKey(new Uint8Array(16), alice)).toThrow(/32 bytes/);
   });
 });
 

@@ -5,16 +5,18 @@
  * Freivalds' algorithm — A·(B·r) = C·r for random vectors r — in O(n²), so checking costs the verifier about
  * 3/n of what proving cost the prover. Pure: no I/O, no clock.
  *
- * Entries come from ChaCha20 (RFC 8439) keyed by the 32-byte seed, the nonce naming the matrix pair, so any
- * client with a ChaCha20 can derive them: keystream words (u32 little-endian) taken mod P, A's n² entries
+ * Entries come from ChaCha20 (RFC 8439) keyed by SHA-256(seed ‖ the prover's PeerId bytes) — so a prover
+ * cannot relay its challenge to another node and pass on that node's work: the other node derives other
+ * matrices — the nonce naming the matrix pair; keystream words (u32 little-endian) taken mod P, A's n² entries
  * row-major, then B's.
  *
  * @example
- * const { a, b } = challengeMatrices(seed, 0, 256)
+ * const key = challengeKey(seed, proverPeerId.toMultihash().bytes)
+ * const { a, b } = challengeMatrices(key, 0, 256)
  * const c = multiplyMod(a, b, 256)
  * freivaldsCheck(a, b, c, 256, randomVector) // true
  */
-import { createCipheriv } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 
 /**
  * The field's prime: 2²¹ − 9, the largest prime below 2²¹. An entry is < 2²¹, a product < 2⁴², and a row
@@ -39,18 +41,24 @@ export function productBytes(n: number): number {
   return n * n * 4;
 }
 
+/** The ChaCha20 key of a challenge for one prover: SHA-256(seed ‖ the prover's PeerId bytes). */
+export function challengeKey(seed: Uint8Array, proverPeerId: Uint8Array): Uint8Array {
+  if (seed.length !== 32) throw new RangeError(`a challenge seed is 32 bytes, got ${seed.length}`);
+  return createHash("sha256").update(seed).update(proverPeerId).digest();
+}
+
 /**
- * The matrix pair `index` of a challenge: ChaCha20 keyed by `seed`, 96-bit nonce = u32 little-endian `index`
+ * The matrix pair `index` of a challenge: ChaCha20 keyed by `key` ({@link challengeKey}), 96-bit nonce = u32 little-endian `index`
  * followed by 8 zero bytes, block counter from 0; keystream words mod {@link FIELD_PRIME}, A then B, row-major.
  */
-export function challengeMatrices(seed: Uint8Array, index: number, n: number): { a: Float64Array; b: Float64Array } {
-  if (seed.length !== 32) throw new RangeError(`a challenge seed is 32 bytes, got ${seed.length}`);
+export function challengeMatrices(key: Uint8Array, index: number, n: number): { a: Float64Array; b: Float64Array } {
+  if (key.length !== 32) throw new RangeError(`a challenge key is 32 bytes, got ${key.length}`);
   if (!Number.isInteger(n) || n < MIN_MATRIX_SIZE || n > MAX_MATRIX_SIZE) throw new RangeError(`matrix size ${n} is outside [${MIN_MATRIX_SIZE}, ${MAX_MATRIX_SIZE}]`);
   if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff) throw new RangeError(`matrix pair index ${index} is not a u32`);
   // Node's "chacha20" takes a 16-byte IV: the 32-bit block counter (little-endian) and then the 96-bit nonce.
   const iv = Buffer.alloc(16);
   iv.writeUInt32LE(index, 4);
-  const cipher = createCipheriv("chacha20", seed, iv);
+  const cipher = createCipheriv("chacha20", key, iv);
   const words = n * n;
   const stream = cipher.update(Buffer.alloc(words * 2 * 4));
   const view = new Uint32Array(stream.buffer, stream.byteOffset, words * 2);

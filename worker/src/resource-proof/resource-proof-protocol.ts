@@ -23,7 +23,7 @@ import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
 import { ResourceChallengeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sendAll, StreamReader } from "../p2p/stream-bytes.ts";
-import { challengeMatrices, FIELD_PRIME, freivaldsCheck, MAX_MATRIX_SIZE, MIN_MATRIX_SIZE, productBytes } from "./matrix-challenge.ts";
+import { challengeKey, challengeMatrices, FIELD_PRIME, freivaldsCheck, MAX_MATRIX_SIZE, MIN_MATRIX_SIZE, productBytes } from "./matrix-challenge.ts";
 import { MAX_CHALLENGE_COUNT, type ChallengeOutcome, type ChallengePlan } from "./resource-proof-verdict.ts";
 
 export const RESOURCE_PROOF_PROTOCOL_ID = "/dsmp/resource-proof/1.0.0";
@@ -35,8 +35,13 @@ export const RESOURCE_PROOF_STATUS = { ok: 0x00, busy: 0x01, rateLimited: 0x02, 
 const STATUS_NAMES: Record<number, string> = { 0x01: "busy", 0x02: "rate-limited", 0x03: "not-eligible", 0x04: "malformed-request" };
 /** Default: a verifier may challenge this prover once a minute. */
 export const DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS = 60_000;
-/** Inbound challenge streams per connection (one runs; the rest are refused as busy). */
+/**
+ * Inbound challenge streams per connection: libp2p resets any beyond it. An honest verifier opens one at a
+ * time; a second one (a retry while the first drains) is answered busy.
+ */
 const MAX_INBOUND_STREAMS = 2;
+/** The 36 bytes and the end of the verifier's writing side must arrive within this (ms). */
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface Challenge {
   seed: Uint8Array;
@@ -81,12 +86,22 @@ export function productsDigest(products: readonly Uint32Array[]): Uint8Array {
   return hash.digest();
 }
 
-/** Multiplies matrix pairs on worker threads, a fixed pool started on first use. */
+/** A job handed to a thread, settled by its answer or by the thread's end. */
+interface PendingJob {
+  resolve: (product: Uint32Array) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Multiplies matrix pairs on a fixed pool of worker threads. A thread that fails or exits fails its job and is
+ * replaced on the next use; closing fails every pending and waiting job.
+ */
 class MatrixPool {
   readonly #size: number;
-  readonly #threads: Worker[] = [];
+  readonly #threads = new Set<Worker>();
   readonly #idle: Worker[] = [];
-  readonly #queue: Array<() => void> = [];
+  readonly #jobs = new Map<Worker, { id: number; job: PendingJob }>();
+  readonly #waiters: Array<{ wake: () => void; fail: (err: Error) => void }> = [];
   #nextId = 1;
   #closed = false;
 
@@ -94,63 +109,62 @@ class MatrixPool {
     this.#size = Math.max(1, size);
   }
 
-  /** Prefers a thread that is already running; starts one while under the pool's size. */
+  #spawn(): Worker {
+    const thread = new Worker(new URL("./matrix-thread.ts", import.meta.url));
+    thread.unref();
+    this.#threads.add(thread);
+    thread.on("message", (message: { id: number; product?: ArrayBuffer; error?: string }) => {
+      const running = this.#jobs.get(thread);
+      if (running === undefined || running.id !== message.id) return;
+      this.#jobs.delete(thread);
+      if (message.product !== undefined) running.job.resolve(new Uint32Array(message.product));
+      else running.job.reject(new Error(message.error ?? "matrix thread failed"));
+      this.#release(thread);
+    });
+    const gone = (err: Error): void => {
+      if (!this.#threads.delete(thread)) return;
+      const index = this.#idle.indexOf(thread);
+      if (index >= 0) this.#idle.splice(index, 1);
+      this.#jobs.get(thread)?.job.reject(err);
+      this.#jobs.delete(thread);
+      // Its slot is free: a waiter may start a replacement.
+      this.#waiters.shift()?.wake();
+    };
+    thread.on("error", gone);
+    thread.on("exit", (code) => gone(new Error(`matrix thread exited (code ${code})`)));
+    return thread;
+  }
+
   async #acquire(): Promise<Worker> {
-    if (this.#closed) throw new Error("resource-proof pool closed");
-    const idle = this.#idle.pop();
-    if (idle !== undefined) return idle;
-    if (this.#threads.length < this.#size) {
-      const thread = new Worker(new URL("./matrix-thread.ts", import.meta.url));
-      thread.unref();
-      this.#threads.push(thread);
-      return thread;
+    for (;;) {
+      if (this.#closed) throw new Error("resource-proof pool closed");
+      const idle = this.#idle.pop();
+      if (idle !== undefined) return idle;
+      if (this.#threads.size < this.#size) return this.#spawn();
+      await new Promise<void>((wake, fail) => this.#waiters.push({ wake, fail }));
     }
-    await new Promise<void>((resolve) => this.#queue.push(resolve));
-    return this.#acquire();
   }
 
   #release(thread: Worker): void {
+    if (!this.#threads.has(thread)) return;
     this.#idle.push(thread);
-    this.#queue.shift()?.();
+    this.#waiters.shift()?.wake();
   }
 
-  async multiply(seed: Uint8Array, index: number, n: number): Promise<Uint32Array> {
+  async multiply(key: Uint8Array, index: number, n: number): Promise<Uint32Array> {
     const thread = await this.#acquire();
     const id = this.#nextId++;
-    try {
-      return await new Promise<Uint32Array>((resolve, reject) => {
-        const onMessage = (message: { id: number; product?: ArrayBuffer; error?: string }): void => {
-          if (message.id !== id) return;
-          cleanup();
-          if (message.product !== undefined) resolve(new Uint32Array(message.product));
-          else reject(new Error(message.error ?? "matrix thread failed"));
-        };
-        const onError = (err: Error): void => {
-          cleanup();
-          // A thread that failed is not reused.
-          this.#threads.splice(this.#threads.indexOf(thread), 1);
-          reject(err);
-        };
-        const cleanup = (): void => {
-          thread.off("message", onMessage);
-          thread.off("error", onError);
-        };
-        thread.on("message", onMessage);
-        thread.on("error", onError);
-        thread.postMessage({ id, seed, index, n });
-      });
-    } finally {
-      if (this.#threads.includes(thread)) this.#release(thread);
-    }
+    return new Promise<Uint32Array>((resolve, reject) => {
+      this.#jobs.set(thread, { id, job: { resolve, reject } });
+      thread.postMessage({ id, key, index, n });
+    });
   }
 
   /** Starts every thread now, so a challenge does not pay for thread start-up (the prover is timed). */
   async warm(): Promise<void> {
     const started: Worker[] = [];
-    while (this.#threads.length < this.#size) {
-      const thread = new Worker(new URL("./matrix-thread.ts", import.meta.url));
-      thread.unref();
-      this.#threads.push(thread);
+    while (this.#threads.size < this.#size) {
+      const thread = this.#spawn();
       this.#idle.push(thread);
       started.push(thread);
     }
@@ -159,8 +173,10 @@ class MatrixPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#threads.map((thread) => thread.terminate()));
-    this.#threads.length = 0;
+    const closed = new Error("resource-proof pool closed");
+    for (const waiter of this.#waiters.splice(0)) waiter.fail(closed);
+    // Terminating emits `exit`, which fails the thread's running job.
+    await Promise.all([...this.#threads].map((thread) => thread.terminate()));
     this.#idle.length = 0;
   }
 }
@@ -176,22 +192,23 @@ export interface ResourceProofProtocolInit {
   exchangeTimeoutMs?: number | undefined;
   /**
    * Test hook: what the prover sends instead of the true products (a lying or lazy prover). Receives the
-   * true products (or `undefined` when `skipWork`), returns what to send.
+   * true products (or `undefined` when `skipWork`), returns what to send; runs while the prover is busy.
    */
-  answer?: ((challenge: Challenge, products: Uint32Array[] | undefined) => Uint32Array[]) | undefined;
+  answer?: ((challenge: Challenge, products: Uint32Array[] | undefined) => Uint32Array[] | Promise<Uint32Array[]>) | undefined;
   /** Test hook: do not compute at all (only meaningful with `answer`). */
   skipWork?: boolean | undefined;
   clock?: (() => number) | undefined;
 }
 
 export interface ResourceProofProtocolComponents {
-  libp2p: Pick<Libp2p, "handle" | "unhandle" | "dialProtocol">;
+  libp2p: Pick<Libp2p, "handle" | "unhandle" | "dialProtocol" | "peerId">;
   logger: Logger;
 }
 
 /** Counted prover-side outcomes, for metrics. */
 export interface ResourceProverStats {
-  proven: number;
+  /** Challenges answered with products (right or not: the prover does not judge itself). */
+  answered: number;
   refused: Record<"busy" | "rate-limited" | "not-eligible" | "malformed-request", number>;
   failed: number;
 }
@@ -213,11 +230,13 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
   const clock = init.clock ?? Date.now;
   return ({ libp2p, logger }) => {
     const log = logger.child({ module: "resource-proof" });
-    const stats: ResourceProverStats = { proven: 0, refused: { busy: 0, "rate-limited": 0, "not-eligible": 0, "malformed-request": 0 }, failed: 0 };
+    const stats: ResourceProverStats = { answered: 0, refused: { busy: 0, "rate-limited": 0, "not-eligible": 0, "malformed-request": 0 }, failed: 0 };
     const pool = new MatrixPool(init.threads ?? Math.min(availableParallelism(), MAX_CHALLENGE_COUNT));
     const running = new AbortController();
     const lastChallenge = new Map<string, number>();
     let busy = false;
+
+    const ownPeerId = libp2p.peerId.toMultihash().bytes;
 
     const refuse = async (stream: Stream, status: keyof ResourceProverStats["refused"], code: number, signal: AbortSignal): Promise<void> => {
       stats.refused[status]++;
@@ -229,15 +248,21 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
       const signal = AbortSignal.any([running.signal, AbortSignal.timeout(exchangeTimeoutMs)]);
       const onAbort = (): void => stream.abort(new Error("resource-proof exchange deadline"));
       signal.addEventListener("abort", onAbort, { once: true });
+      const requestTimer = setTimeout(() => stream.abort(new Error("no challenge within the request timeout")), REQUEST_TIMEOUT_MS);
       const verifier = connection.remotePeer;
       let holding = false;
       try {
         const reader = new StreamReader(stream);
         const request = await reader.read(CHALLENGE_BYTES);
         const decoded = decodeChallenge(request);
-        if ("error" in decoded || !(await reader.atEnd())) {
+        const trailing = !("error" in decoded) && !(await reader.atEnd());
+        clearTimeout(requestTimer);
+        if ("error" in decoded || trailing) {
           log.debug({ peer: verifier.toString(), error: "error" in decoded ? decoded.error : "bytes after the challenge" }, "malformed challenge");
-          return await refuse(stream, "malformed-request", RESOURCE_PROOF_STATUS.malformedRequest, signal);
+          await refuse(stream, "malformed-request", RESOURCE_PROOF_STATUS.malformedRequest, signal);
+          // Whatever else it sends is not read: reset instead of buffering it.
+          if (trailing) stream.abort(new Error("bytes after the challenge"));
+          return;
         }
         if (!init.isEligibleVerifier(verifier)) return await refuse(stream, "not-eligible", RESOURCE_PROOF_STATUS.notEligible, signal);
         const key = verifier.toString();
@@ -250,8 +275,19 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
         lastChallenge.set(key, now);
         if (lastChallenge.size > 4096) for (const [peer, at] of lastChallenge) if (now - at >= minInterval) lastChallenge.delete(peer);
 
-        const truth = init.skipWork === true ? undefined : await Promise.all(Array.from({ length: decoded.count }, (_, index) => pool.multiply(decoded.seed, index, decoded.n)));
-        const products = init.answer === undefined ? truth! : init.answer(decoded, truth);
+        let truth: Uint32Array[] | undefined;
+        if (init.skipWork !== true) {
+          const matrixKey = challengeKey(decoded.seed, ownPeerId);
+          // Every job settles before the prover is free again (a failed one does not leave its siblings running).
+          const settled = await Promise.allSettled(Array.from({ length: decoded.count }, (_, index) => pool.multiply(matrixKey, index, decoded.n)));
+          const failed = settled.find((r) => r.status === "rejected");
+          if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+          truth = settled.map((r) => (r as PromiseFulfilledResult<Uint32Array>).value);
+        }
+        const products = init.answer === undefined ? truth! : await init.answer(decoded, truth);
+        // Computed: the next verifier may start while this one reads the products (at its own pace).
+        busy = false;
+        holding = false;
         signal.throwIfAborted();
         const head = new Uint8Array(33);
         head[0] = RESOURCE_PROOF_STATUS.ok;
@@ -259,12 +295,13 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
         await sendAll(stream, head, signal);
         for (const product of products) await sendAll(stream, new Uint8Array(product.buffer, product.byteOffset, product.byteLength), signal);
         await stream.close({ signal });
-        stats.proven++;
+        stats.answered++;
       } catch (err) {
         stats.failed++;
         log.debug({ err, peer: verifier.toString() }, "resource-proof challenge failed");
         stream.abort(err instanceof Error ? err : new Error(String(err)));
       } finally {
+        clearTimeout(requestTimer);
         if (holding) busy = false;
         signal.removeEventListener("abort", onAbort);
       }
@@ -273,8 +310,9 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
     const challenge = async (peer: PeerId, plan: ChallengePlan, outer?: AbortSignal): Promise<ChallengeOutcome> => {
       const seed = randomBytes(32);
       const request = encodeChallenge({ seed, n: plan.n, count: plan.count });
-      // The answer (the digest) may take up to 4× its deadline before the verifier calls it "no answer":
-      // a slow answer is worth measuring (it says how much capacity the node has).
+      // The answer (the digest) may take up to 4× its deadline before the verifier calls it "no answer": a slow
+      // answer is worth measuring (it says how much capacity the node has). The products after it are bounded
+      // by the exchange timeout only: a slow link is not a slow prover.
       const answerTimeoutMs = Math.max(plan.deadlineMs * 4, plan.deadlineMs + 10_000);
       const signal = AbortSignal.any([running.signal, AbortSignal.timeout(exchangeTimeoutMs), ...(outer ? [outer] : [])]);
       const answerSignal = AbortSignal.any([signal, AbortSignal.timeout(answerTimeoutMs)]);
@@ -286,7 +324,15 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
         return { kind: "no-answer", error: `cannot open a resource-proof stream: ${(err as Error).message}` };
       }
       const onAbort = (): void => stream.abort(new Error("resource-proof exchange deadline"));
-      answerSignal.addEventListener("abort", onAbort, { once: true });
+      let watching: AbortSignal = answerSignal;
+      watching.addEventListener("abort", onAbort, { once: true });
+      const watch = (next: AbortSignal): void => {
+        watching.removeEventListener("abort", onAbort);
+        watching = next;
+        if (next.aborted) onAbort();
+        else next.addEventListener("abort", onAbort, { once: true });
+      };
+      let outcome: ChallengeOutcome | undefined;
       try {
         const expected = plan.count * productBytes(plan.n);
         stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, expected + 64);
@@ -295,41 +341,44 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
         await sendAll(stream, request, signal);
         await stream.close({ signal });
         const status = await reader.read(1);
-        if (status.length === 0) return { kind: "no-answer", error: "the prover closed the stream without answering" };
+        if (status.length === 0) return (outcome = { kind: "no-answer", error: "the prover closed the stream without answering" });
         if (status[0] !== RESOURCE_PROOF_STATUS.ok) {
           const name = STATUS_NAMES[status[0]!];
-          if (name === undefined) return { kind: "malformed", error: `unknown status byte ${status[0]}` };
-          return { kind: "refused", status: name };
+          if (name === undefined) return (outcome = { kind: "malformed", error: `unknown status byte ${status[0]}` });
+          return (outcome = { kind: "refused", status: name });
         }
         const digest = await reader.read(32);
         const elapsedMs = performance.now() - started;
-        if (digest.length !== 32) return { kind: "no-answer", error: "the prover closed the stream inside the digest" };
+        if (digest.length !== 32) return (outcome = { kind: "no-answer", error: "the prover closed the stream inside the digest" });
+        watch(signal);
         const products: Uint32Array[] = [];
         for (let index = 0; index < plan.count; index++) {
           const bytes = await reader.read(productBytes(plan.n));
-          if (bytes.length !== productBytes(plan.n)) return { kind: "no-answer", error: `the prover sent ${index} of ${plan.count} products and closed the stream` };
+          if (bytes.length !== productBytes(plan.n)) return (outcome = { kind: "no-answer", error: `the prover sent ${index} of ${plan.count} products and closed the stream` });
           // Copy into an aligned buffer: the reader's chunks sit at any offset.
           products.push(new Uint32Array(Uint8Array.from(bytes).buffer));
         }
-        if (!(await reader.atEnd())) return { kind: "malformed", error: "bytes after the last product" };
+        if (!(await reader.atEnd())) return (outcome = { kind: "malformed", error: "bytes after the last product" });
         if (Buffer.compare(Buffer.from(productsDigest(products)), Buffer.from(digest)) !== 0) {
-          return { kind: "malformed", error: "the digest does not match the products sent" };
+          return (outcome = { kind: "malformed", error: "the digest does not match the products sent" });
         }
+        const matrixKey = challengeKey(seed, peer.toMultihash().bytes);
         let productsCorrect = true;
         for (let index = 0; index < plan.count && productsCorrect; index++) {
-          const { a, b } = challengeMatrices(seed, index, plan.n);
+          const { a, b } = challengeMatrices(matrixKey, index, plan.n);
           productsCorrect = freivaldsCheck(a, b, products[index]!, plan.n, () => randomInt(FIELD_PRIME));
           // One product checked per event-loop turn: the mesh this node serves keeps running.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        return { kind: "answered", elapsedMs, productsCorrect };
+        return (outcome = { kind: "answered", elapsedMs, productsCorrect });
       } catch (err) {
-        stream.abort(err instanceof Error ? err : new Error(String(err)));
         if (outer?.aborted === true) throw outer.reason;
         if (running.signal.aborted) throw new ResourceChallengeError("no-answer", "the resource-proof service stopped", { cause: err });
-        return { kind: "no-answer", error: answerSignal.aborted ? `no answer within ${answerTimeoutMs} ms` : (err as Error).message };
+        return (outcome = { kind: "no-answer", error: answerSignal.aborted && watching === answerSignal ? `no answer within ${answerTimeoutMs} ms` : (err as Error).message });
       } finally {
-        answerSignal.removeEventListener("abort", onAbort);
+        watching.removeEventListener("abort", onAbort);
+        // Anything but a complete answer: reset the stream, so nothing more the prover sends is buffered.
+        if (outcome?.kind !== "answered") stream.abort(new Error("resource-proof challenge ended"));
       }
     };
 

@@ -11,6 +11,7 @@
 import type { PeerId } from "@libp2p/interface";
 import type { Address } from "viem";
 import type { Logger } from "../log.ts";
+import type { ProofFigures } from "../observability/metric-report.ts";
 import type { ResourceProofProtocol } from "./resource-proof-protocol.ts";
 import { judgeChallenge, planChallenge, type ChallengePlan, type ChallengeSizing, type ResourceVerdict, type VerdictReason } from "./resource-proof-verdict.ts";
 
@@ -99,6 +100,25 @@ interface NodeRecord extends NodeProofView {
   lastAttemptAt: number | undefined;
 }
 
+function blankRecord(node: ProvableNode): NodeRecord {
+  return {
+    node: node.address,
+    advertisedMillicores: node.cpuMillicores,
+    state: "unproven",
+    lastVerdictAt: undefined,
+    reason: undefined,
+    provenMillicores: undefined,
+    workPerSecond: undefined,
+    plan: undefined,
+    elapsedMs: undefined,
+    provenAt: undefined,
+    refusalsInARow: 0,
+    passed: 0,
+    failed: 0,
+    lastAttemptAt: undefined,
+  };
+}
+
 export class ResourceProofService {
   readonly #init: ResourceProofServiceInit;
   readonly #clock: () => number;
@@ -114,20 +134,23 @@ export class ResourceProofService {
   }
 
   /**
-   * Challenges one node per interval until stopped, the first after one interval. Each wait is the interval
-   * ± 25 % at random, so nodes started together drift apart and rarely make the same prover (or two provers
-   * on one machine) compute at once.
+   * Challenges one node per interval until stopped, the first after one interval. Each wait is 1 to 1.5
+   * intervals at random, so nodes started together drift apart and rarely make the same prover (or two provers
+   * on one machine) compute at once, and never sooner than a prover's per-verifier limit (min(60 s, interval)).
    */
   start(): void {
+    if (this.#timer !== undefined || this.#running.signal.aborted) return;
     const loop = (): void => {
       this.#timer = setTimeout(() => {
         this.#inFlight = this.challengeNext()
-          .catch((err: unknown) => this.#init.logger.warn({ err }, "resource-proof round failed"))
+          .catch((err: unknown) => {
+            if (!this.#running.signal.aborted) this.#init.logger.warn({ err }, "resource-proof round failed");
+          })
           .finally(() => {
             this.#inFlight = undefined;
             if (!this.#running.signal.aborted) loop();
           });
-      }, this.#init.intervalMs * (0.75 + Math.random() / 2));
+      }, this.#init.intervalMs * (1 + Math.random() / 2));
       this.#timer.unref();
     };
     loop();
@@ -210,25 +233,30 @@ export class ResourceProofService {
   #record(node: ProvableNode): NodeRecord {
     let record = this.#records.get(node.address);
     if (record === undefined) {
-      record = {
-        node: node.address,
-        advertisedMillicores: node.cpuMillicores,
-        state: "unproven",
-        lastVerdictAt: undefined,
-        reason: undefined,
-        provenMillicores: undefined,
-        workPerSecond: undefined,
-        plan: undefined,
-        elapsedMs: undefined,
-        provenAt: undefined,
-        refusalsInARow: 0,
-        passed: 0,
-        failed: 0,
-        lastAttemptAt: undefined,
-      };
+      record = blankRecord(node);
       this.#records.set(node.address, record);
     }
     return record;
+  }
+
+  /**
+   * The latest verdict on each node, at most `maxAgeMs` old, as Open Observability reports carry them
+   * (docs/protocol.md §11.2): the network aggregates them by stake.
+   */
+  reportable(maxAgeMs: number): ProofFigures[] {
+    const oldest = this.#clock() - maxAgeMs;
+    const figures: ProofFigures[] = [];
+    for (const record of this.#records.values()) {
+      if (record.lastVerdictAt === undefined || record.lastVerdictAt < oldest || record.reason === undefined) continue;
+      figures.push({
+        node: record.node,
+        at: record.lastVerdictAt,
+        passed: record.reason === "proven",
+        advertisedMillicores: record.advertisedMillicores,
+        ...(record.provenMillicores === undefined ? {} : { provenMillicores: record.provenMillicores }),
+      });
+    }
+    return figures;
   }
 
   /** Every active Xnode but this one, with what this node has proven of it; the failure log. */
@@ -236,7 +264,7 @@ export class ResourceProofService {
     const nodes: NodeProofView[] = [];
     for (const node of this.#init.nodes()) {
       if (node.address === this.#init.self) continue;
-      const { lastAttemptAt: _, ...record } = this.#records.get(node.address) ?? this.#record(node);
+      const { lastAttemptAt: _, ...record } = this.#records.get(node.address) ?? blankRecord(node);
       // A node that raised its advertised CPU since it was proven has not proven the new figure.
       const stale = record.state === "proven" && node.cpuMillicores > record.advertisedMillicores;
       nodes.push({ ...record, advertisedMillicores: node.cpuMillicores, state: stale ? "unproven" : record.state });

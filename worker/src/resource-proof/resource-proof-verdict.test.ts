@@ -20,7 +20,7 @@ describe("planChallenge", () => {
     { millicores: 0, count: 1, deadlineMs: 537_121 },
   ])("$millicores millicores → $count pair(s), answer within $deadlineMs ms", ({ millicores, count, deadlineMs }) => {
     const plan = planChallenge(millicores, SIZING);
-    expect(plan).toEqual({ n: 512, count, work: count * PAIR, deadlineMs });
+    expect(plan).toEqual({ n: 512, count, work: count * PAIR, deadlineMs, advertisedMillicores: Math.max(1, millicores) });
   });
 
   it("sizes by the configured matrix", () => {
@@ -49,6 +49,18 @@ describe("judgeChallenge", () => {
     expect(verdict.passed).toBe(passed);
     expect(verdict.reason).toBe(reason);
     expect(verdict.provenMillicores).toBe(provenMillicores);
+  });
+
+  it("fails a large claim whose small capped work fits in the allowance: at least half the claim must show", () => {
+    // 1 000 cores: 16 pairs (2.1 G) due within 8.6 + 250 ms. 33 reference cores (8 fast threads) make the bound.
+    const huge = planChallenge(1_000_000, SIZING);
+    expect(huge.deadlineMs).toBe(259);
+    expect(judgeChallenge(huge, { kind: "answered", elapsedMs: 259, productsCorrect: true }, SIZING)).toMatchObject({ passed: false, reason: "too-slow", provenMillicores: 33_165 });
+    // 64 cores: due within 385 ms, and 32 000 millicores must show (2.1 G in ≤ 268 ms).
+    const big = planChallenge(64_000, SIZING);
+    expect(judgeChallenge(big, { kind: "answered", elapsedMs: 300, productsCorrect: true }, SIZING)).toMatchObject({ passed: false, reason: "too-slow", provenMillicores: 28_633 });
+    // What a real 64-core machine shows: 2.1 G in 134 ms + a round trip of 50 ms.
+    expect(judgeChallenge(big, { kind: "answered", elapsedMs: 184, productsCorrect: true }, SIZING)).toMatchObject({ passed: true, provenMillicores: 46_684 });
   });
 
   it("reports the rate an answer showed", () => {

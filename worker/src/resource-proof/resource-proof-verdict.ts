@@ -23,6 +23,12 @@ export const DEFAULT_MIN_WORK_PER_CORE_SECOND = 250_000_000;
 export const DEFAULT_TARGET_SECONDS = 0.5;
 /** Default allowance on top of the bound for round trip, scheduling and hashing (ms). */
 export const DEFAULT_ALLOWANCE_MS = 250;
+/**
+ * A passing answer must also show at least this share of the advertised capacity. Where the pair cap keeps a
+ * big claim's work small, the fixed allowance would otherwise dwarf the compute time and let a node advertise
+ * far more than it has (64 000 millicores: 134 ms of work, 250 ms of allowance).
+ */
+export const MIN_SHOWN_SHARE = 0.5;
 
 export interface ChallengeSizing {
   matrixSize: number;
@@ -40,6 +46,8 @@ export interface ChallengePlan {
   work: number;
   /** The prover must have answered (digest received) within this many ms of the challenge being sent. */
   deadlineMs: number;
+  /** The CPU the plan was sized for (millicores, at least 1). */
+  advertisedMillicores: number;
 }
 
 /** The challenge for a node advertising `cpuMillicores` (≥ 1). */
@@ -51,7 +59,7 @@ export function planChallenge(cpuMillicores: number, sizing: ChallengeSizing): C
   const count = Math.min(MAX_CHALLENGE_COUNT, Math.max(1, Math.ceil(wanted / perPair)));
   const work = count * perPair;
   const computeMs = (1000 * work) / ((millicores / 1000) * sizing.minWorkPerCoreSecond);
-  return { n, count, work, deadlineMs: Math.ceil(computeMs + sizing.allowanceMs) };
+  return { n, count, work, deadlineMs: Math.ceil(computeMs + sizing.allowanceMs), advertisedMillicores: millicores };
 }
 
 /** What happened to one challenge, as the verifier saw it. */
@@ -83,6 +91,6 @@ export function judgeChallenge(plan: ChallengePlan, outcome: ChallengeOutcome, s
   const provenMillicores = Math.floor((1000 * workPerSecond) / sizing.minWorkPerCoreSecond);
   // A wrong answer proves no rate at all: whatever it took was not the work.
   if (!outcome.productsCorrect) return { passed: false, reason: "wrong-product", workPerSecond: undefined, provenMillicores: undefined };
-  if (outcome.elapsedMs > plan.deadlineMs) return { passed: false, reason: "too-slow", workPerSecond, provenMillicores };
+  if (outcome.elapsedMs > plan.deadlineMs || provenMillicores < MIN_SHOWN_SHARE * plan.advertisedMillicores) return { passed: false, reason: "too-slow", workPerSecond, provenMillicores };
   return { passed: true, reason: "proven", workPerSecond, provenMillicores };
 }
