@@ -46,7 +46,7 @@ import { ObservabilityService, type ObservedNode } from "./observability/observa
 import { DEFAULT_PROOF_MAX_AGE_MS } from "./observability/aggregate-observations.ts";
 import { createResourceProofProtocol, DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS } from "./resource-proof/resource-proof-protocol.ts";
 import { ResourceProofService } from "./resource-proof/resource-proof-service.ts";
-import { DEFAULT_TARGET_SECONDS } from "./resource-proof/resource-proof-verdict.ts";
+import { DEFAULT_TARGET_SECONDS, proverWorkBudget } from "./resource-proof/resource-proof-verdict.ts";
 
 /** Providers whose parsed PeerId the gateway keeps (cleared when full: a cache, not a registry). */
 const MAX_CACHED_PROVIDER_PEERS = 4096;
@@ -360,6 +360,8 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           return activeNodes().some((n) => n.peerId.toString() === id);
         },
         minIntervalPerVerifierMs: Math.min(DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS, config.resourceProof.intervalMs),
+        // No verifier may ask for more than 4× what the default sizing asks of the CPU this node advertises.
+        maxWork: () => proverWorkBudget(chainView.state.nodes.get(identity.address.toLowerCase() as Address)?.resources.cpuMillicores ?? 1_000),
       })({ libp2p, logger: log });
       await protocol.start();
       cleanups.push({ name: "resource-proof protocol", run: () => protocol.stop() });

@@ -343,7 +343,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
     ),
     resourceProverChallenges: new Gauge({
       name: "dsmp_resource_prover_challenges",
-      help: "Compute challenges this node received since it started, by outcome: answered, busy, rate-limited, not-eligible, malformed-request, failed (stream error or deadline)",
+      help: "Compute challenges this node received since it started, by outcome: answered, busy, rate-limited, not-eligible, malformed-request, over-budget, failed (stream error or deadline)",
       labelNames: ["outcome"] as const,
       registers,
       collect() {

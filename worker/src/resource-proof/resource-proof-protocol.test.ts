@@ -146,6 +146,13 @@ describe("/dsmp/resource-proof/1.0.0 over libp2p", () => {
     expect(honest.proofs.stats.answered).toBe(1); // the honest node did the work, for nothing
   });
 
+  it("refuses a challenge over its work budget with 0x05, and answers one within it", async () => {
+    const { prover, verifier } = await pair({ maxWork: () => 128 ** 3, minIntervalPerVerifierMs: 0 });
+    expect(await verifier.proofs.challenge(prover.libp2p.peerId, planChallenge(1_000, { ...EASY, matrixSize: 256 }))).toEqual({ kind: "refused", status: "over-budget" });
+    expect(prover.proofs.stats.refused["over-budget"]).toBe(1);
+    expect(await verifier.proofs.challenge(prover.libp2p.peerId, planChallenge(1_000, EASY))).toMatchObject({ kind: "answered", productsCorrect: true });
+  });
+
   it("refuses verifiers that are not active Xnodes, counting them", async () => {
     const { prover, verifier } = await pair({ isEligibleVerifier: () => false });
     const outcome = await verifier.proofs.challenge(prover.libp2p.peerId, planChallenge(1_000, EASY));

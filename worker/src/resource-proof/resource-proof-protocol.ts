@@ -23,7 +23,7 @@ import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
 import { ResourceChallengeError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sendAll, StreamReader } from "../p2p/stream-bytes.ts";
-import { challengeKey, challengeMatrices, FIELD_PRIME, freivaldsCheck, MAX_MATRIX_SIZE, MIN_MATRIX_SIZE, productBytes } from "./matrix-challenge.ts";
+import { challengeKey, challengeMatrices, challengeWork, FIELD_PRIME, freivaldsCheck, MAX_MATRIX_SIZE, MIN_MATRIX_SIZE, productBytes } from "./matrix-challenge.ts";
 import { MAX_CHALLENGE_COUNT, type ChallengeOutcome, type ChallengePlan } from "./resource-proof-verdict.ts";
 
 export const RESOURCE_PROOF_PROTOCOL_ID = "/dsmp/resource-proof/1.0.0";
@@ -31,8 +31,8 @@ export const RESOURCE_PROOF_VERSION = 0x01;
 /** Bytes of a challenge: version, seed, n, count. */
 export const CHALLENGE_BYTES = 36;
 /** Status byte of an answer. */
-export const RESOURCE_PROOF_STATUS = { ok: 0x00, busy: 0x01, rateLimited: 0x02, notEligible: 0x03, malformedRequest: 0x04 } as const;
-const STATUS_NAMES: Record<number, string> = { 0x01: "busy", 0x02: "rate-limited", 0x03: "not-eligible", 0x04: "malformed-request" };
+export const RESOURCE_PROOF_STATUS = { ok: 0x00, busy: 0x01, rateLimited: 0x02, notEligible: 0x03, malformedRequest: 0x04, overBudget: 0x05 } as const;
+const STATUS_NAMES: Record<number, string> = { 0x01: "busy", 0x02: "rate-limited", 0x03: "not-eligible", 0x04: "malformed-request", 0x05: "over-budget" };
 /** Default: a verifier may challenge this prover once a minute. */
 export const DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS = 60_000;
 /**
@@ -186,6 +186,11 @@ export interface ResourceProofProtocolInit {
   isEligibleVerifier: (peer: PeerId) => boolean;
   /** @default {@link DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS} */
   minIntervalPerVerifierMs?: number | undefined;
+  /**
+   * Most multiply-adds this prover computes for one challenge (count · n³), read per challenge; more is refused
+   * as over-budget, so no verifier can make it spend seconds of every core. @default unbounded
+   */
+  maxWork?: (() => number) | undefined;
   /** Prover threads. @default the machine's available parallelism, at most {@link MAX_CHALLENGE_COUNT} */
   threads?: number | undefined;
   /** Bound on the whole exchange on either side (ms). @default 120 000 */
@@ -209,7 +214,7 @@ export interface ResourceProofProtocolComponents {
 export interface ResourceProverStats {
   /** Challenges answered with products (right or not: the prover does not judge itself). */
   answered: number;
-  refused: Record<"busy" | "rate-limited" | "not-eligible" | "malformed-request", number>;
+  refused: Record<"busy" | "rate-limited" | "not-eligible" | "malformed-request" | "over-budget", number>;
   failed: number;
 }
 
@@ -230,7 +235,7 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
   const clock = init.clock ?? Date.now;
   return ({ libp2p, logger }) => {
     const log = logger.child({ module: "resource-proof" });
-    const stats: ResourceProverStats = { answered: 0, refused: { busy: 0, "rate-limited": 0, "not-eligible": 0, "malformed-request": 0 }, failed: 0 };
+    const stats: ResourceProverStats = { answered: 0, refused: { busy: 0, "rate-limited": 0, "not-eligible": 0, "malformed-request": 0, "over-budget": 0 }, failed: 0 };
     const pool = new MatrixPool(init.threads ?? Math.min(availableParallelism(), MAX_CHALLENGE_COUNT));
     const running = new AbortController();
     const lastChallenge = new Map<string, number>();
@@ -265,6 +270,9 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
           return;
         }
         if (!init.isEligibleVerifier(verifier)) return await refuse(stream, "not-eligible", RESOURCE_PROOF_STATUS.notEligible, signal);
+        if (init.maxWork !== undefined && decoded.count * challengeWork(decoded.n) > init.maxWork()) {
+          return await refuse(stream, "over-budget", RESOURCE_PROOF_STATUS.overBudget, signal);
+        }
         const key = verifier.toString();
         const now = clock();
         const last = lastChallenge.get(key);

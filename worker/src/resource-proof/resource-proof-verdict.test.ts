@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgeChallenge, MAX_CHALLENGE_COUNT, planChallenge, type ChallengeOutcome, type ChallengeSizing } from "./resource-proof-verdict.ts";
+import { judgeChallenge, MAX_CHALLENGE_COUNT, planChallenge, proverWorkBudget, type ChallengeOutcome, type ChallengeSizing } from "./resource-proof-verdict.ts";
 
 const SIZING: ChallengeSizing = { matrixSize: 512, minWorkPerCoreSecond: 250_000_000, targetSeconds: 0.5, allowanceMs: 250 };
 const PAIR = 512 ** 3; // 134 217 728 multiply-adds
@@ -28,6 +28,24 @@ describe("planChallenge", () => {
     // 128³ = 2.1 M per pair; 125 M wanted → 60 pairs, capped at 16.
     expect(plan.count).toBe(MAX_CHALLENGE_COUNT);
     expect(plan.n).toBe(128);
+  });
+});
+
+describe("proverWorkBudget", () => {
+  it.each([
+    // 4 × (cores × 250 M × 0.5 s), at least one 512³ pair.
+    { millicores: 2_000, budget: 1_000_000_000 },
+    { millicores: 64_000, budget: 32_000_000_000 },
+    { millicores: 100, budget: PAIR },
+    { millicores: 0, budget: PAIR },
+  ])("$millicores millicores accept up to $budget multiply-adds", ({ millicores, budget }) => {
+    expect(proverWorkBudget(millicores)).toBe(budget);
+  });
+
+  it("always covers what the default sizing asks of the same node", () => {
+    for (const millicores of [1, 500, 1_000, 2_500, 4_000, 64_000, 1_000_000]) {
+      expect(planChallenge(millicores, SIZING).work).toBeLessThanOrEqual(proverWorkBudget(millicores));
+    }
   });
 });
 

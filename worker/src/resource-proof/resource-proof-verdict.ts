@@ -51,6 +51,15 @@ export interface ChallengePlan {
 }
 
 /** The challenge for a node advertising `cpuMillicores` (≥ 1). */
+/**
+ * The most work a prover advertising `cpuMillicores` accepts in one challenge: 4× what the default sizing asks
+ * of it (so verifiers with stricter settings still get answers), and at least one default pair.
+ */
+export function proverWorkBudget(cpuMillicores: number): number {
+  const defaultAsk = (Math.max(1, cpuMillicores) / 1000) * DEFAULT_MIN_WORK_PER_CORE_SECOND * DEFAULT_TARGET_SECONDS;
+  return Math.max(4 * defaultAsk, challengeWork(DEFAULT_MATRIX_SIZE));
+}
+
 export function planChallenge(cpuMillicores: number, sizing: ChallengeSizing): ChallengePlan {
   const millicores = Math.max(1, cpuMillicores);
   const n = sizing.matrixSize;
