@@ -19,10 +19,7 @@ import { runCli } from "../worker/src/cli/main.ts";
 import type { ObservabilityView } from "../worker/src/observability/observability-service.ts";
 import type { ResourceProofView } from "../worker/src/resource-proof/resource-proof-service.ts";
 import { planChallenge } from "../worker/src/resource-proof/resource-proof-verdict.ts";
-import { abis, type Deployment } from "../contracts/index.ts";
-import { createPublicClient, createWalletClient, http } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { hardhat } from "viem/chains";
+
 
 const NODES = 5;
 
@@ -30,17 +27,17 @@ const NODES = 5;
 describe("Xnodes end to end", () => {
   let chain: HardhatNode;
   let net: DevnetXnodes;
-  let deployment: Deployment;
+  let deploymentsFile: string;
   const root = mkdtempSync(join(tmpdir(), "dsmp-xnodes-"));
 
   beforeAll(async () => {
     chain = await startHardhatNode();
     const outDir = join(root, "deployments");
-    deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
+    const deployment = await deploy({ rpcUrl: chain.rpcUrl, privateKey: devPrivateKey(0), outDir });
     net = await startDevnetXnodes({
       rpcUrl: chain.rpcUrl,
       deployment,
-      deploymentsFile: join(outDir, `${deployment.chainId}.json`),
+      deploymentsFile: (deploymentsFile = join(outDir, `${deployment.chainId}.json`)),
       count: NODES,
       rootDir: join(root, "nodes"),
       ephemeralPorts: true,
@@ -133,16 +130,11 @@ describe("Xnodes end to end", () => {
     expect(proved.elapsedMs).toBeLessThanOrEqual(proved.plan.deadlineMs);
     expect(proved.verdict.provenMillicores).toBeGreaterThanOrEqual(DEVNET_NODE_MILLICORES / 2); // what a pass requires
 
-    // Inflated: node 2's operator (dev account 3) raises its advertised CPU to 1 000 cores.
-    const operator = createWalletClient({ account: privateKeyToAccount(devPrivateKey(3)), chain: { ...hardhat, id: deployment.chainId }, transport: http(chain.rpcUrl) });
-    const publicClient = createPublicClient({ chain: { ...hardhat, id: deployment.chainId }, transport: http(chain.rpcUrl) });
-    const hash = await operator.writeContract({
-      address: deployment.contracts.XnodeRegistry!.address,
-      abi: abis.XnodeRegistry,
-      functionName: "updateResources",
-      args: [inflated.identity.address, { cpuMillicores: 1_000_000, memoryMiB: 8_192, storageGiB: 100, gpus: 0 }, 8],
-    });
-    expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
+    // Inflated: node 2's operator (dev account 3) raises its advertised CPU to 1 000 cores with `dsmp node update`.
+    const updateIo = createMemoryIo();
+    const env = { DSMP_RPC_URL: chain.rpcUrl, DSMP_DEPLOYMENT: deploymentsFile, DSMP_PRIVATE_KEY: devPrivateKey(3) };
+    expect(await runCli(["node", "update", inflated.identity.address, "--cpu", "1000000"], updateIo, { env })).toBe(0);
+    expect(updateIo.out()).toContain(`node ${inflated.identity.address} now advertises 1000000 millicores`);
     const proofsOf = async (): Promise<ResourceProofView> => (await (await fetch(`${verifier.apiUrl}/v1/resource-proofs`)).json()) as ResourceProofView;
     await waitFor("node 0 to see node 2's new resources", async () => ((await proofsOf()).nodes.find((n) => n.node === inflated.identity.address)?.advertisedMillicores === 1_000_000 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
     const inflatedIo = createMemoryIo();

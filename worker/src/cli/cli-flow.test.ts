@@ -15,7 +15,7 @@ import { devPrivateKey } from "../../../scripts/lib/dev-accounts.ts";
 import { freePort, startHardhatNode, type HardhatNode } from "../../../scripts/lib/hardhat-node.ts";
 import { createKeystore } from "../identity/keystore.ts";
 import { createMemoryIo } from "./cli-io.ts";
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, runCli } from "./main.ts";
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, runCli } from "./main.ts";
 
 const TX = "\\(tx 0x[0-9a-f]{64}\\)";
 const OPERATOR = devPrivateKey(1);
@@ -58,6 +58,7 @@ describe("dsmp against a hardhat node", () => {
 
   let paidId = "";
   let privateId = "";
+  let nodeAddress = "";
 
   it("stakes and registers a node", async () => {
     expect(await ok(["faucet"], OPERATOR)).toMatch(new RegExp(`^received 1000 OPEN from the faucet ${TX}\n$`));
@@ -83,6 +84,27 @@ describe("dsmp against a hardhat node", () => {
     const info = JSON.parse(await ok(["node", "info", identity.address, "--json"], undefined));
     expect(info).toMatchObject({ status: "active", operator: addressOf(OPERATOR), slots: 4, peerId: identity.peerId.toString(), bond: "100000000000000000000" });
     expect(await ok(["node", "info", identity.address], undefined)).toMatch(/^node\s+0x[0-9a-fA-F]{40}\nstatus\s+active\n/);
+    nodeAddress = identity.address;
+  });
+
+  it("updates what a node advertises: only the fields given, only by its operator", async () => {
+    const out = await ok(["node", "update", nodeAddress, "--cpu", "6000", "--slots", "2"], OPERATOR);
+    expect(out).toMatch(new RegExp(`^node ${nodeAddress} now advertises 6000 millicores, 8192 MiB memory, 100 GiB storage, 0 GPUs, 2 slots ${TX}\n`));
+    expect(out).toContain("the raised CPU counts as unproven");
+    const info = JSON.parse(await ok(["node", "info", nodeAddress, "--json"], undefined));
+    expect(info).toMatchObject({ slots: 2, resources: { cpuMillicores: 6000, memoryMiB: 8192, storageGiB: 100, gpus: 0 } });
+    expect(JSON.parse(await ok(["node", "update", nodeAddress, "--cpu", "4000", "--json"], OPERATOR))).toMatchObject({ node: nodeAddress, slots: 2, resources: { cpuMillicores: 4000 } });
+
+    const stranger = await dsmp(["node", "update", nodeAddress, "--cpu", "1000"], OWNER);
+    expect(stranger.code).toBe(EXIT_FAILURE);
+    expect(stranger.err).toContain(`account ${addressOf(OWNER)} is not the operator of node ${nodeAddress}`);
+    const nothing = await dsmp(["node", "update", nodeAddress], OPERATOR);
+    expect(nothing.code).toBe(EXIT_USAGE);
+    expect(nothing.err).toContain("nothing to update");
+    const zero = await dsmp(["node", "update", nodeAddress, "--cpu", "0"], OPERATOR);
+    expect(zero.code).toBe(EXIT_USAGE);
+    const unknown = await dsmp(["node", "update", "0x000000000000000000000000000000000000dEaD", "--cpu", "1000"], OPERATOR);
+    expect(unknown.err).toContain("is not registered");
   });
 
   it("publishes a paid public and a private service", async () => {

@@ -6,6 +6,8 @@ import { base58btc } from "multiformats/bases/base58";
 import { hexToBytes } from "viem";
 import { getNode } from "../chain/actions/get-node.ts";
 import { registerNode } from "../chain/actions/register-node.ts";
+import { updateNodeResources } from "../chain/actions/update-node-resources.ts";
+import { CliUsageError } from "../errors.ts";
 import { DEFAULT_PASSPHRASE_ENV } from "../config.ts";
 import { loadKeystore } from "../identity/keystore.ts";
 import { connectChain } from "./chain-connection.ts";
@@ -50,6 +52,46 @@ export async function nodeRegisterCommand(options: NodeRegisterOptions, io: CliI
     return;
   }
   printLine(io, `registered node ${result.node} (peer ${peerId}) for operator ${operator}: bond ${tokenAmount(client, result.bond)} locked (tx ${result.hash})`);
+}
+
+export interface NodeUpdateOptions extends GlobalOptions {
+  node: string;
+  cpu: string | undefined;
+  memory: string | undefined;
+  storage: string | undefined;
+  gpus: string | undefined;
+  slots: string | undefined;
+}
+
+/** `dsmp node update <address>`: change what a node advertises; fields not given keep their on-chain value. */
+export async function nodeUpdateCommand(options: NodeUpdateOptions, io: CliIo): Promise<void> {
+  const node = parseAddress(options.node, "<address>");
+  const given = [options.cpu, options.memory, options.storage, options.gpus, options.slots];
+  if (given.every((value) => value === undefined)) throw new CliUsageError("nothing to update: give at least one of --cpu, --memory, --storage, --gpus, --slots");
+  const cpu = options.cpu === undefined ? undefined : parseInteger(options.cpu, "--cpu", { min: 1, max: UINT32_MAX });
+  const memory = options.memory === undefined ? undefined : parseInteger(options.memory, "--memory", { min: 1, max: UINT32_MAX });
+  const storage = options.storage === undefined ? undefined : parseInteger(options.storage, "--storage", { max: UINT32_MAX });
+  const gpus = options.gpus === undefined ? undefined : parseInteger(options.gpus, "--gpus", { max: UINT16_MAX });
+  const slots = options.slots === undefined ? undefined : parseInteger(options.slots, "--slots", { min: 1, max: UINT32_MAX });
+  const client = await connectChain(options, { signs: true, signal: io.signal });
+  const record = await getNode(client, { node });
+  if (record.status === "none") throw new CliUsageError(`node ${node} is not registered; register it first with \`dsmp node register\``);
+  const resources = {
+    cpuMillicores: cpu ?? record.resources.cpuMillicores,
+    memoryMiB: memory ?? record.resources.memoryMiB,
+    storageGiB: storage ?? record.resources.storageGiB,
+    gpus: gpus ?? record.resources.gpus,
+  };
+  const result = await updateNodeResources(client, { node, resources, slots: slots ?? record.slots, signal: io.signal });
+  if (options.json) {
+    printJson(io, { txHashes: result.txHashes, node, resources, slots: slots ?? record.slots });
+    return;
+  }
+  printLine(
+    io,
+    `node ${node} now advertises ${resources.cpuMillicores} millicores, ${resources.memoryMiB} MiB memory, ${resources.storageGiB} GiB storage, ${resources.gpus} GPUs, ${slots ?? record.slots} slots (tx ${result.hash})`,
+  );
+  if (cpu !== undefined && cpu > record.resources.cpuMillicores) printLine(io, "the raised CPU counts as unproven until the other Xnodes challenge it again (dsmp network proofs)");
 }
 
 export interface NodeInfoOptions extends GlobalOptions {
@@ -124,6 +166,34 @@ export const nodeRegisterCommands: readonly CliCommand[] = [
         io,
       );
     },
+  },
+  {
+    path: ["node", "update"],
+    summary: "change the resources and slots a registered Xnode advertises (its operator signs)",
+    description:
+      "Send XnodeRegistry.updateResources for <address>, signed by its operator. Options not given keep their on-chain value. The task draw and Proof of Resource (docs/proof-of-resource.md) use the new figures; a raised CPU is unproven until challenged again.",
+    positionals: [{ name: "address", description: "node address (the Ethereum address of its key)" }],
+    options: [
+      { name: "cpu", type: "string", value: "<millicores>", description: "CPU offered, in millicores (1000 = one core)" },
+      { name: "memory", type: "string", value: "<MiB>", description: "memory offered, in MiB" },
+      { name: "storage", type: "string", value: "<GiB>", description: "storage offered, in GiB" },
+      { name: "gpus", type: "string", value: "<n>", description: "GPUs offered" },
+      { name: "slots", type: "string", value: "<n>", description: "capacity slots" },
+    ],
+    examples: ["dsmp node update 0x1b2c…9f0e --cpu 2000", "dsmp node update 0x1b2c…9f0e --memory 16384 --slots 8 --json"],
+    run: (input, io) =>
+      nodeUpdateCommand(
+        {
+          ...input.global,
+          node: input.argument("address"),
+          cpu: input.string("cpu"),
+          memory: input.string("memory"),
+          storage: input.string("storage"),
+          gpus: input.string("gpus"),
+          slots: input.string("slots"),
+        },
+        io,
+      ),
   },
   {
     path: ["node", "info"],

@@ -17,6 +17,7 @@ export * from "./publish-service.ts";
 export * from "./register-node.ts";
 export * from "./request-unbond.ts";
 export * from "./retire-service.ts";
+export * from "./update-node-resources.ts";
 export * from "./revoke-access.ts";
 export * from "./stake.ts";
 export * from "./subscribe.ts";
