@@ -513,6 +513,17 @@ describe.skipIf(!existsSync(CHROMIUM))("web UI in a real browser", () => {
     const node = await pub.readContract({ address: deployment.contracts.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "getNode", args: [nodeAddress] });
     expect(node.operator).toBe(operator);
     expect(node.status).toBe(1);
+    // Change what it advertises from the page (XnodeRegistry.updateResources): the form starts from the chain's figures.
+    expect(await page.getByLabel("New CPU (millicores)").inputValue()).toBe("4000");
+    await page.getByLabel("New CPU (millicores)").fill("6000");
+    await page.getByLabel("New capacity slots").fill("2");
+    await page.getByRole("button", { name: "Update resources" }).click();
+    await expect.poll(() => page.getByTestId("update-tx").getAttribute("data-status"), { timeout: 30_000 }).toBe("confirmed");
+    expect(await page.getByTestId("update-tx").textContent()).toContain("now advertises 6000 millicores (unproven until challenged again)");
+    await expect.poll(() => page.getByTestId("my-nodes").textContent(), { timeout: 10_000 }).toContain("6 CPU");
+    const updated = await pub.readContract({ address: deployment.contracts.XnodeRegistry!.address, abi: abis.XnodeRegistry, functionName: "getNode", args: [nodeAddress] });
+    expect(updated.resources.cpuMillicores).toBe(6000);
+    expect(updated.slots).toBe(2);
 
     // 150 staked, 100 bonded to the node: unbonding 500 is refused, and the reason reads as a sentence.
     await page.getByLabel("Amount to unbond (OPEN)").fill("500");

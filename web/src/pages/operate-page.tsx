@@ -308,6 +308,7 @@ function MyNodes() {
           ) : null}
         </tbody>
       </table>
+      {nodes.data?.length ? <UpdateResources nodes={nodes.data} /> : null}
       <h3>Slashes</h3>
       {slashes.data?.length ? (
         <ul>
@@ -321,6 +322,78 @@ function MyNodes() {
         <p className="muted">{slashes.isPending ? "reading…" : "none"}</p>
       )}
     </section>
+  );
+}
+
+type MyNode = NonNullable<ReturnType<typeof useNodesOf>["data"]>[number];
+
+/**
+ * Change what one of my Xnodes advertises (XnodeRegistry.updateResources, like `dsmp node update`): the form
+ * starts from the node's on-chain figures. A raised CPU counts as unproven until the other Xnodes challenge it.
+ */
+function UpdateResources({ nodes }: { nodes: readonly MyNode[] }) {
+  const { contracts } = useDsmp();
+  const tx = useTxRunner();
+  const [selected, setSelected] = useState<string>(nodes[0]!.address);
+  const node = nodes.find((n) => n.address === selected) ?? nodes[0]!;
+  const initial = (n: MyNode) => ({ cpu: String(n.resources.cpuMillicores), mem: String(n.resources.memoryMiB), storage: String(n.resources.storageGiB), gpus: String(n.resources.gpus), slots: String(n.slots) });
+  const [res, setRes] = useState(() => initial(node));
+  const valid = Object.values(res).every((v) => /^\d+$/.test(v)) && Number(res.cpu) > 0 && Number(res.mem) > 0 && Number(res.slots) > 0;
+  const field = (k: keyof typeof res, label: string) => (
+    <label>
+      {label}
+      <input value={res[k]} inputMode="numeric" onChange={(e) => setRes({ ...res, [k]: e.target.value.trim() })} />
+    </label>
+  );
+  return (
+    <>
+      <h3 id="update-title">Change what an Xnode advertises</h3>
+      <form
+        aria-labelledby="update-title"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!valid) return;
+          void tx.run(async (t) => {
+            const resources = { cpuMillicores: Number(res.cpu), memoryMiB: Number(res.mem), storageGiB: Number(res.storage), gpus: Number(res.gpus) };
+            await t.write("update Xnode resources", {
+              address: contracts.registry,
+              abi: abis.XnodeRegistry as Abi,
+              functionName: "updateResources",
+              args: [node.address, resources, Number(res.slots)],
+            });
+            const raised = resources.cpuMillicores > node.resources.cpuMillicores;
+            return `Xnode ${node.address} now advertises ${resources.cpuMillicores} millicores${raised ? " (unproven until challenged again)" : ""}`;
+          });
+        }}
+      >
+        <label>
+          Xnode
+          <select
+            value={node.address}
+            onChange={(e) => {
+              setSelected(e.target.value);
+              const next = nodes.find((n) => n.address === e.target.value);
+              if (next !== undefined) setRes(initial(next));
+            }}
+          >
+            {nodes.map((n) => (
+              <option key={n.address} value={n.address}>
+                {shortHex(n.address)}
+              </option>
+            ))}
+          </select>
+        </label>
+        {field("cpu", "New CPU (millicores)")}
+        {field("mem", "New memory (MiB)")}
+        {field("storage", "New storage (GiB)")}
+        {field("gpus", "New GPUs")}
+        {field("slots", "New capacity slots")}
+        <button type="submit" disabled={!valid || tx.busy}>
+          Update resources
+        </button>
+      </form>
+      <TxStatus state={tx.state} testId="update-tx" />
+    </>
   );
 }
 
