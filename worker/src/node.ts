@@ -378,6 +378,10 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       metrics.addResourceProofSource(() => resourceProofs!.view());
     }
 
+    // A verdict counts for two rounds of every checker's rotation (each challenges one node per interval), at
+    // least 15 minutes: long enough for a quorum of checkers to have a fresh one.
+    const proofMaxAgeMs = (): number => Math.max(DEFAULT_PROOF_MAX_AGE_MS, 2 * activeNodes().length * config.resourceProof.intervalMs);
+
     // Open Observability: probes of the other Xnodes and the calls served here, reported on gossipsub.
     const observability = config.observability.enabled
       ? new ObservabilityService({
@@ -393,7 +397,8 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           },
           nodes: activeNodes,
           // This node's Proof of Resource verdicts travel in its reports; the view weighs everyone's by stake.
-          proofs: resourceProofs === undefined ? undefined : () => resourceProofs!.reportable(DEFAULT_PROOF_MAX_AGE_MS),
+          proofs: resourceProofs === undefined ? undefined : () => resourceProofs!.reportable(proofMaxAgeMs()),
+          proofMaxAgeMs,
           advertisedOf: (address) => chainView.state.nodes.get(address.toLowerCase() as Address)?.resources.cpuMillicores,
           services: () => {
             const active = new Set<string>();

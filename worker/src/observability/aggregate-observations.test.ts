@@ -154,8 +154,9 @@ describe("aggregateObservations: Proof of Resource verdicts", () => {
     ...report(reporter, []),
     proofs: [{ node: target, at: NOW - 60_000, passed, advertisedMillicores: 4_000, ...(passed ? { provenMillicores: 5_000 + Number(BigInt(reporter) % 10n) } : {}), ...over }],
   });
+  // Eligible: the reporters and the target, so every reporter's verdict is needed for the ⅔ quorum unless a row says otherwise.
   const proofOf = (reports: MetricReport[], options: Partial<Parameters<typeof aggregateObservations>[2]> = {}) =>
-    aggregateObservations(reports, NOW, { weightOf: equal, nodes: [node(1), node(2), node(3), node(4), target], ...options }).nodes.find((n) => n.node === target)!.proof;
+    aggregateObservations(reports, NOW, { weightOf: equal, nodes: [...new Set([...reports.map((r) => r.reporter), target])], ...options }).nodes.find((n) => n.node === target)!.proof;
 
   it.each([1, 2, 3])("f = %i liars of 3f + 1 checkers cannot fail an honest node, nor pass a lying one", (f) => {
     const n = 3 * f + 1;
@@ -182,6 +183,9 @@ describe("aggregateObservations: Proof of Resource verdicts", () => {
     ["a pass for less CPU than advertised now", [verdict(node(1), true)], { advertisedOf: () => 8_000 }, "unchecked", 0],
     ["a fail for less CPU than advertised now (still a fail)", [verdict(node(1), false)], { advertisedOf: () => 8_000 }, "failed", 1],
     ["a checker without stake", [verdict(node(1), true)], { weightOf: () => 0n }, "unchecked", 0],
+    ["2 of 3 equal checkers (not more than ⅔ of the others' stake)", [verdict(node(1), true), verdict(node(2), true)], { nodes: [node(1), node(2), node(3), target] }, "unchecked", 2],
+    ["3 of 4 equal checkers (more than ⅔)", [verdict(node(1), true), verdict(node(2), true), verdict(node(3), false)], { nodes: [node(1), node(2), node(3), node(4), target] }, "proven", 3],
+    ["one checker holding more than ⅔ of the stake", [verdict(node(1), false)], { nodes: [node(1), node(2), target], weightOf: (a: Address) => (a === node(1) ? 3n : 1n) }, "failed", 1],
   ])("%s → %s", (_name, reports, options, state, checkers) => {
     expect(proofOf(reports, options)).toMatchObject({ state, checkers });
   });

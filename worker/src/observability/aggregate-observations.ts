@@ -39,8 +39,10 @@ export interface NodeObservation {
 /**
  * The other nodes' latest fresh Proof of Resource verdicts on one Xnode, weighted by their stake: `proven` when
  * checkers holding more than half of the checking stake passed it (for at least the CPU it advertises now),
- * `failed` when more than half failed it, `disputed` on a split, `unchecked` with fewer than `minReporters`
- * checkers. A pass for less CPU than the node advertises now counts as neither.
+ * `failed` when more than half failed it, `disputed` on a split — and only when the checkers hold more than
+ * two thirds of the stake of every eligible node but this one (then liars holding less than a third cannot
+ * outvote the honest checkers) and number at least `minReporters`; `unchecked` otherwise. A pass for less CPU
+ * than the node advertises now counts as no verdict.
  */
 export interface NodeProofObservation {
   state: "proven" | "failed" | "disputed" | "unchecked";
@@ -94,19 +96,28 @@ export interface AggregateOptions {
   minReporters?: number | undefined;
   /** CPU each node advertises now (millicores): a verdict on less does not prove it. Absent: every pass counts. */
   advertisedOf?: ((node: Address) => number | undefined) | undefined;
-  /** Verdicts older than this do not count (ms). @default {@link DEFAULT_PROOF_MAX_AGE_MS} */
+  /**
+   * Verdicts older than this do not count (ms). @default {@link DEFAULT_PROOF_MAX_AGE_MS}; a node sets it to
+   * cover two rounds of every checker's rotation (2 × nodes × interval) so a quorum of checkers can be fresh.
+   */
   proofMaxAgeMs?: number | undefined;
 }
 
 /** A Proof of Resource verdict counts for this long (15 min: several rounds of every node's rotation). */
 export const DEFAULT_PROOF_MAX_AGE_MS = 15 * 60_000;
 
-function judgeProofs(verdicts: ReadonlyArray<{ passed: boolean; provenMillicores: number | undefined; weight: bigint }>, minReporters: number): NodeProofObservation {
+function judgeProofs(
+  verdicts: ReadonlyArray<{ passed: boolean; provenMillicores: number | undefined; weight: bigint }>,
+  minReporters: number,
+  /** Stake of every eligible node but the judged one; undefined: no quorum applies. */
+  othersWeight: bigint | undefined,
+): NodeProofObservation {
   const shownMillicores = weightedMedian(verdicts.filter((v) => v.provenMillicores !== undefined).map((v) => ({ value: v.provenMillicores!, weight: v.weight })));
   const total = verdicts.reduce((sum, v) => sum + v.weight, 0n);
   const passed = verdicts.reduce((sum, v) => sum + (v.passed ? v.weight : 0n), 0n);
+  const quorum = othersWeight === undefined || 3n * total > 2n * othersWeight;
   let state: NodeProofObservation["state"] = "unchecked";
-  if (verdicts.length >= minReporters && total > 0n) state = 2n * passed > total ? "proven" : 2n * (total - passed) > total ? "failed" : "disputed";
+  if (verdicts.length >= minReporters && total > 0n && quorum) state = 2n * passed > total ? "proven" : 2n * (total - passed) > total ? "failed" : "disputed";
   return { state, checkers: verdicts.length, shownMillicores };
 }
 
@@ -165,7 +176,7 @@ export function aggregateObservations(reports: readonly MetricReport[], now: num
       if (2n * saysDown > reporting) state = "down";
       else if (2n * (reporting - saysDown) > reporting) state = "up";
     }
-    return { node, availability, rttMs, reporters: probes.length, state, proof: judgeProofs(verdictsOf.get(node) ?? [], minReporters) };
+    return { node, availability, rttMs, reporters: probes.length, state, proof: judgeProofs(verdictsOf.get(node) ?? [], minReporters, options.nodes === undefined ? undefined : eligibleWeight - options.weightOf(node)) };
   });
   nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 

@@ -58,6 +58,8 @@ export interface ObservabilityServiceInit {
   nodes: () => readonly ObservedNode[];
   /** This node's latest Proof of Resource verdicts on other nodes, carried in each report (absent: none). */
   proofs?: (() => readonly ProofFigures[]) | undefined;
+  /** How long a Proof of Resource verdict counts (ms); read at each recompute. @default 15 min */
+  proofMaxAgeMs?: (() => number) | undefined;
   /** CPU each node advertises now (millicores): a pass for less does not count as proving it. */
   advertisedOf?: ((node: Address) => number | undefined) | undefined;
   /** Ids of the services that exist (active in the registry); reported figures of other ids are ignored. */
@@ -273,6 +275,7 @@ export class ObservabilityService {
       services: this.#init.services?.(),
       minReporters: this.#init.minReporters,
       advertisedOf: this.#init.advertisedOf,
+      proofMaxAgeMs: this.#init.proofMaxAgeMs?.(),
     });
     const peerOf = new Map(nodes.map((n) => [n.address, n.peerId]));
     this.#downPeers = new Set(this.#view.nodes.flatMap((n) => (n.state === "down" && peerOf.has(n.node) ? [peerOf.get(n.node)!.toString()] : [])));

@@ -108,8 +108,10 @@ describe("/dsmp/resource-proof/1.0.0 over libp2p", () => {
 
   it("a node advertising 64 cores on one prover thread is too slow at the default reference rate", async () => {
     const { prover, verifier } = await pair({ threads: 1 });
-    const sizing: ChallengeSizing = { matrixSize: 256, minWorkPerCoreSecond: 250_000_000, targetSeconds: 0.5, allowanceMs: 250 };
-    const plan = planChallenge(64_000, sizing); // 16 × 256³ = 268 M multiply-adds: 16.8 ms for 64 reference cores
+    // A short target keeps the test cheap: 6 pairs of 512 (805 M multiply-adds), 50 ms for 64 reference cores.
+    const sizing: ChallengeSizing = { matrixSize: 256, minWorkPerCoreSecond: 250_000_000, targetSeconds: 0.05, allowanceMs: 0 };
+    const plan = planChallenge(64_000, sizing);
+    expect(plan).toMatchObject({ n: 512, count: 6, deadlineMs: 51 });
     const outcome = await verifier.proofs.challenge(prover.libp2p.peerId, plan);
     expect(outcome).toMatchObject({ kind: "answered", productsCorrect: true });
     const verdict = judgeChallenge(plan, outcome, sizing);
@@ -220,6 +222,17 @@ describe("/dsmp/resource-proof/1.0.0 over libp2p", () => {
     expect(prover.proofs.stats.refused["malformed-request"]).toBe(1);
   });
 
+  it("resets a malformed challenge whose sender keeps its stream open, instead of buffering what follows", async () => {
+    const { prover, verifier } = await pair();
+    const stream = await verifier.libp2p.dialProtocol(prover.libp2p.peerId, RESOURCE_PROOF_PROTOCOL_ID);
+    // Version 2, and more bytes after the 36, the stream left open: what a flooding peer would do.
+    await sendAll(stream, Uint8Array.from([2, ...new Uint8Array(35), ...new Uint8Array(4096).fill(7)]), AbortSignal.timeout(5_000));
+    const reader = new StreamReader(stream);
+    expect([...(await reader.read(1))]).toEqual([RESOURCE_PROOF_STATUS.malformedRequest]);
+    await expect.poll(() => stream.status, { timeout: 10_000 }).not.toBe("open");
+    expect(prover.proofs.stats.refused["malformed-request"]).toBe(1);
+  });
+
   it("survives a verifier that drops the stream mid-challenge, and answers the next one", async () => {
     const { prover, verifier } = await pair({ minIntervalPerVerifierMs: 0 });
     const plan = planChallenge(4_000, { ...EASY, matrixSize: 256 });
@@ -250,7 +263,7 @@ describe("/dsmp/resource-proof/1.0.0 over libp2p", () => {
 
     it("a digest that does not match the products is malformed", async () => {
       const prover = await rawProver(async (stream) => {
-        const body = new Uint8Array(1 + 32 + plan.count * productBytes(16));
+        const body = new Uint8Array(1 + 32 + plan.count * productBytes(plan.n));
         await sendAll(stream, body, AbortSignal.timeout(5_000)); // status ok, digest of zeros, zero products
         await stream.close();
       });
@@ -278,7 +291,7 @@ describe("/dsmp/resource-proof/1.0.0 over libp2p", () => {
 
     it("bytes after the last product are malformed", async () => {
       const prover = await rawProver(async (stream) => {
-        await sendAll(stream, new Uint8Array(1 + 32 + plan.count * productBytes(16) + 4), AbortSignal.timeout(5_000));
+        await sendAll(stream, new Uint8Array(1 + 32 + plan.count * productBytes(plan.n) + 4), AbortSignal.timeout(5_000));
         await stream.close();
       });
       const verifier = await verifierFor(prover);

@@ -259,14 +259,15 @@ export function createResourceProofProtocol(init: ResourceProofProtocolInit): (c
       try {
         const reader = new StreamReader(stream);
         const request = await reader.read(CHALLENGE_BYTES);
-        const decoded = decodeChallenge(request);
-        const trailing = !("error" in decoded) && !(await reader.atEnd());
+        // Fewer bytes only come with the end of the stream; after 36, the end must follow (within the timer).
+        const ended = request.length < CHALLENGE_BYTES || (await reader.atEnd());
         clearTimeout(requestTimer);
-        if ("error" in decoded || trailing) {
+        const decoded = decodeChallenge(request);
+        if ("error" in decoded || !ended) {
           log.debug({ peer: verifier.toString(), error: "error" in decoded ? decoded.error : "bytes after the challenge" }, "malformed challenge");
           await refuse(stream, "malformed-request", RESOURCE_PROOF_STATUS.malformedRequest, signal);
           // Whatever else it sends is not read: reset instead of buffering it.
-          if (trailing) stream.abort(new Error("bytes after the challenge"));
+          if (!ended) stream.abort(new Error("bytes after the challenge"));
           return;
         }
         if (!init.isEligibleVerifier(verifier)) return await refuse(stream, "not-eligible", RESOURCE_PROOF_STATUS.notEligible, signal);

@@ -31,7 +31,13 @@ function scripted(answers: Map<string, ChallengeOutcome[]>) {
   };
 }
 
-function service(nodes: () => ProvableNode[], protocol: ReturnType<typeof scripted>["protocol"], clock = () => 1_000) {
+/** A clock that moves a minute and a second at each read: every target is due again. */
+function ticking(): () => number {
+  let now = 1_000;
+  return () => (now += 61_000);
+}
+
+function service(nodes: () => ProvableNode[], protocol: ReturnType<typeof scripted>["protocol"], clock = ticking()) {
   return new ResourceProofService({ protocol, self: SELF, nodes, sizing: SIZING, intervalMs: 60_000, clock, logger: createSilentLogger() });
 }
 
@@ -41,10 +47,22 @@ describe("ResourceProofService", () => {
     const { protocol, asked } = scripted(new Map());
     const proofs = service(() => [node(1), node(2), node(3)], protocol, () => now);
     for (let round = 0; round < 4; round++) {
-      now += 1_000;
+      now += 61_000;
       await proofs.challengeNext();
     }
     expect(asked.map((a) => a.peer)).toEqual([PEERS[1], PEERS[2], PEERS[1], PEERS[2]]);
+  });
+
+  it("never asks a prover again within its per-verifier minute (it would refuse as rate-limited)", async () => {
+    let now = 100_000;
+    const { protocol, asked } = scripted(new Map());
+    const proofs = service(() => [node(2)], protocol, () => now);
+    await proofs.challengeNext();
+    now += 59_000;
+    expect(await proofs.challengeNext()).toBeUndefined();
+    now += 1_000;
+    expect((await proofs.challengeNext())?.node).toBe(node(2).address);
+    expect(asked).toHaveLength(2);
   });
 
   it("has nothing to do alone", async () => {
@@ -73,7 +91,7 @@ describe("ResourceProofService", () => {
       [node(2).address, "proven", "proven", 10_737],
       [node(3).address, "failed", "wrong-product", undefined],
     ]);
-    expect(view.failures).toEqual([{ at: 1_000, node: node(3).address, reason: "wrong-product", detail: undefined, advertisedMillicores: 4_000, provenMillicores: undefined }]);
+    expect(view.failures).toEqual([{ at: expect.any(Number), node: node(3).address, reason: "wrong-product", detail: undefined, advertisedMillicores: 4_000, provenMillicores: undefined }]);
   });
 
   it(`defers a refusal, and fails a node that refuses ${REFUSALS_BEFORE_FAILURE} in a row`, async () => {
@@ -92,6 +110,29 @@ describe("ResourceProofService", () => {
     // An answer resets the count.
     await proofs.challengeNext();
     expect(proofs.view().nodes[0]).toMatchObject({ state: "proven", refusalsInARow: 0 });
+  });
+
+  it("a rate-limited refusal is this node's own haste: deferred, never counted toward failure", async () => {
+    const limited: ChallengeOutcome[] = Array.from({ length: 5 }, () => ({ kind: "refused", status: "rate-limited" }));
+    const { protocol } = scripted(new Map([[PEERS[1]!, limited]]));
+    const proofs = service(() => [node(2)], protocol);
+    for (let i = 0; i < 5; i++) expect(await proofs.challengeNext()).toMatchObject({ verdict: undefined, refusal: "rate-limited" });
+    expect(proofs.view().nodes[0]).toMatchObject({ state: "unproven", refusalsInARow: 0 });
+  });
+
+  it("reports its verdicts newest first, only those younger than the age asked for", async () => {
+    let now = 0;
+    const { protocol } = scripted(new Map([[PEERS[2]!, [{ kind: "answered", elapsedMs: 50, productsCorrect: false }]]]));
+    const proofs = service(() => [node(2), node(3)], protocol, () => now);
+    now = 100_000;
+    await proofs.challenge(node(2));
+    now = 200_000;
+    await proofs.challenge(node(3));
+    expect(proofs.reportable(1_000_000).map((p) => [p.node, p.at, p.passed])).toEqual([
+      [node(3).address, 200_000, false],
+      [node(2).address, 100_000, true],
+    ]);
+    expect(proofs.reportable(50_000).map((p) => p.node)).toEqual([node(3).address]);
   });
 
   it("no longer counts a node as proven once it advertises more CPU than it proved", async () => {

@@ -12,7 +12,7 @@ import type { PeerId } from "@libp2p/interface";
 import type { Address } from "viem";
 import type { Logger } from "../log.ts";
 import type { ProofFigures } from "../observability/metric-report.ts";
-import type { ResourceProofProtocol } from "./resource-proof-protocol.ts";
+import { DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS, type ResourceProofProtocol } from "./resource-proof-protocol.ts";
 import { judgeChallenge, planChallenge, type ChallengePlan, type ChallengeSizing, type ResourceVerdict, type VerdictReason } from "./resource-proof-verdict.ts";
 
 /** Consecutive refusals after which a node's capacity counts as not proven. */
@@ -162,13 +162,18 @@ export class ResourceProofService {
     await this.#inFlight;
   }
 
-  /** The node waited on longest (never challenged first, then by address); `undefined` when there is none. */
+  /**
+   * The node waited on longest (never challenged first, then by address), skipping nodes challenged less than a
+   * prover's per-verifier interval ago (they would refuse as rate-limited); `undefined` when there is none.
+   */
   nextTarget(): ProvableNode | undefined {
     let best: ProvableNode | undefined;
     let bestAt = Infinity;
+    const now = this.#clock();
     for (const node of this.#init.nodes()) {
       if (node.address === this.#init.self) continue;
       const at = this.#records.get(node.address)?.lastAttemptAt ?? -Infinity;
+      if (now - at < DEFAULT_MIN_INTERVAL_PER_VERIFIER_MS) continue;
       if (at < bestAt || (at === bestAt && best !== undefined && node.address < best.address)) {
         best = node;
         bestAt = at;
@@ -190,6 +195,11 @@ export class ResourceProofService {
     record.lastAttemptAt = this.#clock();
     const outcome = await this.#init.protocol.challenge(node.peerId, plan, signal === undefined ? this.#running.signal : AbortSignal.any([signal, this.#running.signal]));
     const now = this.#clock();
+    if (outcome.kind === "refused" && outcome.status === "rate-limited") {
+      // This node asked too soon (a `challenge` on demand, or the prover's clock): not the prover's fault.
+      this.#init.metrics?.verdict("deferred");
+      return { node: node.address, plan, verdict: undefined, refusal: outcome.status, elapsedMs: undefined, detail: undefined };
+    }
     if (outcome.kind === "refused") {
       record.refusalsInARow += 1;
       if (record.refusalsInARow < REFUSALS_BEFORE_FAILURE) {
@@ -256,7 +266,8 @@ export class ResourceProofService {
         ...(record.provenMillicores === undefined ? {} : { provenMillicores: record.provenMillicores }),
       });
     }
-    return figures;
+    // The newest first: a report carries at most 128.
+    return figures.sort((a, b) => b.at - a.at);
   }
 
   /** Every active Xnode but this one, with what this node has proven of it; the failure log. */

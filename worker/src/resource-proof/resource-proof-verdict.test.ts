@@ -7,44 +7,49 @@ const PAIR = 512 ** 3; // 134 217 728 multiply-adds
 describe("planChallenge", () => {
   it.each([
     // 1 core: 125 M wanted → 1 pair; bound = 134.2 M / 250 M/s = 537 ms, + 250.
-    { millicores: 1_000, count: 1, deadlineMs: 787 },
+    { millicores: 1_000, n: 512, count: 1, deadlineMs: 787 },
     // Half a core: still one pair, twice the time.
-    { millicores: 500, count: 1, deadlineMs: 1324 },
+    { millicores: 500, n: 512, count: 1, deadlineMs: 1324 },
     // 4 cores: 500 M wanted → 4 pairs (537 M); bound 537 ms + 250.
-    { millicores: 4_000, count: 4, deadlineMs: 787 },
+    { millicores: 4_000, n: 512, count: 4, deadlineMs: 787 },
     // 2.5 cores: 312.5 M → 3 pairs; 402.7 M / 625 M/s = 644.2 ms.
-    { millicores: 2_500, count: 3, deadlineMs: 895 },
-    // 64 cores: 8 G wanted, capped at 16 pairs (2.15 G); bound 2.15 G / 16 G/s = 134.2 ms.
-    { millicores: 64_000, count: MAX_CHALLENGE_COUNT, deadlineMs: 385 },
+    { millicores: 2_500, n: 512, count: 3, deadlineMs: 895 },
+    // 64 cores: 8 G wanted would take 60 pairs of 512 → n doubles to 1 024: 8 pairs (8.6 G), 537 ms + 250.
+    { millicores: 64_000, n: 1_024, count: 8, deadlineMs: 787 },
+    // 1 000 cores: 125 G wanted, capped at 16 pairs of 1 024 (17.2 G): 68.7 ms + 250.
+    { millicores: 1_000_000, n: 1_024, count: MAX_CHALLENGE_COUNT, deadlineMs: 319 },
     // 0 advertised counts as one millicore (the registry refuses 0; never divide by it).
-    { millicores: 0, count: 1, deadlineMs: 537_121 },
-  ])("$millicores millicores → $count pair(s), answer within $deadlineMs ms", ({ millicores, count, deadlineMs }) => {
+    { millicores: 0, n: 512, count: 1, deadlineMs: 537_121 },
+  ])("$millicores millicores → $count pair(s) of n = $n, answer within $deadlineMs ms", ({ millicores, n, count, deadlineMs }) => {
     const plan = planChallenge(millicores, SIZING);
-    expect(plan).toEqual({ n: 512, count, work: count * PAIR, deadlineMs, advertisedMillicores: Math.max(1, millicores) });
+    expect(plan).toEqual({ n, count, work: count * n ** 3, deadlineMs, advertisedMillicores: Math.max(1, millicores) });
   });
 
-  it("sizes by the configured matrix", () => {
-    const plan = planChallenge(1_000, { ...SIZING, matrixSize: 128 });
-    // 128³ = 2.1 M per pair; 125 M wanted → 60 pairs, capped at 16.
-    expect(plan.count).toBe(MAX_CHALLENGE_COUNT);
-    expect(plan.n).toBe(128);
+  it("starts from the configured matrix size and doubles it while the claim needs more than 16 pairs", () => {
+    // 128³ = 2.1 M per pair; 125 M wanted → 60 pairs → n = 256: 8 pairs (134 M).
+    expect(planChallenge(1_000, { ...SIZING, matrixSize: 128 })).toMatchObject({ n: 256, count: 8, work: 134_217_728 });
+    expect(planChallenge(1_000, { ...SIZING, matrixSize: 16 })).toMatchObject({ n: 256, count: 8 });
+    // A configured size that is not a power of two doubles too, never beyond 1 024.
+    expect(planChallenge(64_000, { ...SIZING, matrixSize: 300 }).n).toBe(1_024);
   });
 });
 
 describe("proverWorkBudget", () => {
   it.each([
-    // 4 × (cores × 250 M × 0.5 s), at least one 512³ pair.
-    { millicores: 2_000, budget: 1_000_000_000 },
-    { millicores: 64_000, budget: 32_000_000_000 },
-    { millicores: 100, budget: PAIR },
-    { millicores: 0, budget: PAIR },
+    // 8 × (cores × 250 M × 0.5 s), at least one 1 024³ pair.
+    { millicores: 2_000, budget: 2_000_000_000 },
+    { millicores: 64_000, budget: 64_000_000_000 },
+    { millicores: 1_000, budget: 1_073_741_824 },
+    { millicores: 0, budget: 1_073_741_824 },
   ])("$millicores millicores accept up to $budget multiply-adds", ({ millicores, budget }) => {
     expect(proverWorkBudget(millicores)).toBe(budget);
   });
 
-  it("always covers what the default sizing asks of the same node", () => {
+  it("always covers what a default verifier, one 4× stricter, or one of any matrix size asks of the same node", () => {
     for (const millicores of [1, 500, 1_000, 2_500, 4_000, 64_000, 1_000_000]) {
-      expect(planChallenge(millicores, SIZING).work).toBeLessThanOrEqual(proverWorkBudget(millicores));
+      for (const sizing of [SIZING, { ...SIZING, minWorkPerCoreSecond: 1_000_000_000 }, { ...SIZING, matrixSize: 16 }, { ...SIZING, matrixSize: 1_024 }]) {
+        expect(planChallenge(millicores, sizing).work).toBeLessThanOrEqual(proverWorkBudget(millicores));
+      }
     }
   });
 });
@@ -69,16 +74,16 @@ describe("judgeChallenge", () => {
     expect(verdict.provenMillicores).toBe(provenMillicores);
   });
 
-  it("fails a large claim whose small capped work fits in the allowance: at least half the claim must show", () => {
-    // 1 000 cores: 16 pairs (2.1 G) due within 8.6 + 250 ms. 33 reference cores (8 fast threads) make the bound.
+  it("fails a large claim whose capped work fits in the allowance: at least half the claim must show", () => {
+    // 1 000 cores: 16 pairs of 1 024 (17.2 G) due within 68.7 + 250 ms. 216 reference cores make the bound.
     const huge = planChallenge(1_000_000, SIZING);
-    expect(huge.deadlineMs).toBe(259);
-    expect(judgeChallenge(huge, { kind: "answered", elapsedMs: 259, productsCorrect: true }, SIZING)).toMatchObject({ passed: false, reason: "too-slow", provenMillicores: 33_165 });
-    // 64 cores: due within 385 ms, and 32 000 millicores must show (2.1 G in ≤ 268 ms).
+    expect(judgeChallenge(huge, { kind: "answered", elapsedMs: 319, productsCorrect: true }, SIZING)).toMatchObject({ passed: false, reason: "too-slow", provenMillicores: 215_421 });
+    // 64 cores: 8.6 G due within 787 ms — enough work that a real 64-core machine's answer shows most of it.
     const big = planChallenge(64_000, SIZING);
-    expect(judgeChallenge(big, { kind: "answered", elapsedMs: 300, productsCorrect: true }, SIZING)).toMatchObject({ passed: false, reason: "too-slow", provenMillicores: 28_633 });
-    // What a real 64-core machine shows: 2.1 G in 134 ms + a round trip of 50 ms.
-    expect(judgeChallenge(big, { kind: "answered", elapsedMs: 184, productsCorrect: true }, SIZING)).toMatchObject({ passed: true, provenMillicores: 46_684 });
+    expect(judgeChallenge(big, { kind: "answered", elapsedMs: 600, productsCorrect: true }, SIZING)).toMatchObject({ passed: true, provenMillicores: 57_266 });
+    // Within the bound but showing less than half: an allowance-sized answer cannot pass for twice its capacity.
+    const slim = planChallenge(1_000, { ...SIZING, allowanceMs: 2_000 });
+    expect(judgeChallenge(slim, { kind: "answered", elapsedMs: 1_200, productsCorrect: true }, SIZING)).toMatchObject({ passed: false, reason: "too-slow", provenMillicores: 447 });
   });
 
   it("reports the rate an answer showed", () => {

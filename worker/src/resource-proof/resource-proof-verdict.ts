@@ -7,7 +7,7 @@
  * `targetSeconds` for it, and the prover passes when its answer is right and came within the time the
  * advertised capacity needs, plus an allowance for the round trip and scheduling.
  */
-import { challengeWork } from "./matrix-challenge.ts";
+import { challengeWork, MAX_MATRIX_SIZE } from "./matrix-challenge.ts";
 
 /** Most matrix pairs in one challenge (16 × 1 MiB of products at n = 512). */
 export const MAX_CHALLENGE_COUNT = 16;
@@ -50,23 +50,28 @@ export interface ChallengePlan {
   advertisedMillicores: number;
 }
 
-/** The challenge for a node advertising `cpuMillicores` (≥ 1). */
 /**
- * The most work a prover advertising `cpuMillicores` accepts in one challenge: 4× what the default sizing asks
- * of it (so verifiers with stricter settings still get answers), and at least one default pair.
+ * The most work a prover advertising `cpuMillicores` accepts in one challenge: 8× what the default sizing asks
+ * of it (a verifier 4× stricter still fits after rounding up to whole pairs), and at least one pair of the
+ * largest n (so no verifier's matrix size is refused outright).
  */
 export function proverWorkBudget(cpuMillicores: number): number {
   const defaultAsk = (Math.max(1, cpuMillicores) / 1000) * DEFAULT_MIN_WORK_PER_CORE_SECOND * DEFAULT_TARGET_SECONDS;
-  return Math.max(4 * defaultAsk, challengeWork(DEFAULT_MATRIX_SIZE));
+  return Math.max(8 * defaultAsk, challengeWork(MAX_MATRIX_SIZE));
 }
 
+/**
+ * The challenge for a node advertising `cpuMillicores` (≥ 1): pairs of the configured n, as many as the claim
+ * needs for `targetSeconds`; where that would take more than {@link MAX_CHALLENGE_COUNT} pairs, n doubles
+ * (up to {@link MAX_MATRIX_SIZE}) so the work still fills the target and the allowance stays small beside it.
+ */
 export function planChallenge(cpuMillicores: number, sizing: ChallengeSizing): ChallengePlan {
   const millicores = Math.max(1, cpuMillicores);
-  const n = sizing.matrixSize;
-  const perPair = challengeWork(n);
   const wanted = (millicores / 1000) * sizing.minWorkPerCoreSecond * sizing.targetSeconds;
-  const count = Math.min(MAX_CHALLENGE_COUNT, Math.max(1, Math.ceil(wanted / perPair)));
-  const work = count * perPair;
+  let n = sizing.matrixSize;
+  while (Math.ceil(wanted / challengeWork(n)) > MAX_CHALLENGE_COUNT && n < MAX_MATRIX_SIZE) n = Math.min(MAX_MATRIX_SIZE, n * 2);
+  const count = Math.min(MAX_CHALLENGE_COUNT, Math.max(1, Math.ceil(wanted / challengeWork(n))));
+  const work = count * challengeWork(n);
   const computeMs = (1000 * work) / ((millicores / 1000) * sizing.minWorkPerCoreSecond);
   return { n, count, work, deadlineMs: Math.ceil(computeMs + sizing.allowanceMs), advertisedMillicores: millicores };
 }
