@@ -7,10 +7,10 @@ import type { Address } from "viem";
 import { depositEscrow } from "../chain/actions/deposit-escrow.ts";
 import { getEscrow } from "../chain/actions/get-escrow.ts";
 import { cancelEscrowWithdrawal, requestEscrowWithdrawal, withdrawEscrow } from "../chain/actions/withdraw-escrow.ts";
-import { DEFAULT_API_HOST, DEFAULT_API_PORT } from "../config.ts";
 import { CliUsageError, NodeUnreachableError } from "../errors.ts";
 import type { SettlementRound } from "../mesh/access/usage-settler.ts";
 import { connectChain } from "./chain-connection.ts";
+import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -114,13 +114,10 @@ export async function escrowShowCommand(input: CommandInput, io: CliIo): Promise
   ]);
 }
 
-function apiOf(input: CommandInput): string {
-  return (input.string("api") ?? process.env.DSMP_API_URL ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`).replace(/\/+$/, "");
-}
 
 /** `dsmp usage claims`: how many served calls a node has waiting to be claimed. */
 export async function usageClaimsCommand(input: CommandInput, io: CliIo): Promise<void> {
-  const api = apiOf(input);
+  const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/usage/claims`, { signal: io.signal }, "the node's control API");
   if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
   const status = (await res.json()) as { enabled: boolean; autoClaim: boolean; pending: number; held: number };
@@ -141,7 +138,7 @@ export async function usageClaimsCommand(input: CommandInput, io: CliIo): Promis
 
 /** `dsmp usage claim`: make a running node claim every claimable served call now. */
 export async function usageClaimCommand(input: CommandInput, io: CliIo): Promise<void> {
-  const api = apiOf(input);
+  const api = controlApiUrl(input);
   if (!input.global.json) printLine(io, `asking ${api} to claim its served per-call calls (one transaction per 256 calls)…`);
   const res = await fetchOrExplain(`${api}/v1/usage/claims`, { method: "POST", signal: io.signal }, "the node's control API");
   if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
@@ -169,7 +166,6 @@ export async function usageClaimCommand(input: CommandInput, io: CliIo): Promise
   printLine(io, `${round.pending} calls still waiting (${round.held} held for lack of escrow)`);
 }
 
-const apiOption = { name: "api", type: "string", value: "<url>", description: `control API (env DSMP_API_URL; default http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT})` } as const;
 
 export const escrowCommands: readonly CliCommand[] = [
   {
@@ -206,7 +202,7 @@ export const escrowCommands: readonly CliCommand[] = [
   {
     path: ["usage", "claims"],
     summary: "served per-call calls a node has waiting to be claimed",
-    options: [apiOption],
+    options: [CONTROL_API_OPTION],
     examples: ["dsmp usage claims --api http://127.0.0.1:4662"],
     run: usageClaimsCommand,
   },
@@ -215,7 +211,7 @@ export const escrowCommands: readonly CliCommand[] = [
     summary: "make a node claim payment for every claimable served call now",
     description:
       "Nodes claim automatically (usage.autoClaim, at the latest usage.claimMaxDelayMs after a call, sooner when a consumer asks to withdraw);\nthis claims now. The node signs with its own key and needs gas; payment goes to its operator minus the protocol fee.",
-    options: [apiOption],
+    options: [CONTROL_API_OPTION],
     examples: ["dsmp usage claim --api http://127.0.0.1:4662", "dsmp usage claim --json"],
     run: usageClaimCommand,
   },

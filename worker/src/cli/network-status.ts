@@ -3,9 +3,9 @@
  * each Xnode up or down (stake-weighted median of the other nodes' probes), its availability, round trip and
  * uptime, the services' reported traffic, and the latest fault log entries. Reads `GET /v1/observability`.
  */
-import { DEFAULT_API_HOST, DEFAULT_API_PORT } from "../config.ts";
 import { NodeUnreachableError } from "../errors.ts";
 import type { ObservabilityView } from "../observability/observability-service.ts";
+import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -18,7 +18,7 @@ const FAULTS_SHOWN = 10;
 const percent = (ratio: number | undefined): string => (ratio === undefined ? "-" : `${(ratio * 100).toFixed(1)}%`);
 
 async function networkStatusCommand(input: CommandInput, io: CliIo): Promise<void> {
-  const api = (input.string("api") ?? process.env.DSMP_API_URL ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`).replace(/\/+$/, "");
+  const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/observability`, { signal: io.signal }, "the node's control API");
   if (res.status === 404) throw new NodeUnreachableError(`the node at ${api} does not run Open Observability`, { details: await res.text() });
   if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
@@ -77,7 +77,7 @@ export const networkStatusCommands: readonly CliCommand[] = [
     summary: "Xnodes up or down, availability, round trip, uptime and the fault log, as a node sees the network",
     description:
       "Open Observability: every node probes the others and gossips signed reports; each node aggregates them with a stake-weighted median, so a minority of lying nodes cannot move a figure. Service figures are what the providers report serving (self-reported).",
-    options: [{ name: "api", type: "string", value: "<url>", description: `control API (env DSMP_API_URL; default http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT})` }],
+    options: [CONTROL_API_OPTION],
     examples: ["dsmp network status --api http://127.0.0.1:4662", "dsmp network status --json | jq '.nodes[] | select(.state == \"down\")'"],
     run: networkStatusCommand,
   },

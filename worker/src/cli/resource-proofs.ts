@@ -5,9 +5,9 @@
  * `POST /v1/resource-proofs/<node>/challenge` of the node's control API.
  */
 import { getAddress, isAddress } from "viem";
-import { DEFAULT_API_HOST, DEFAULT_API_PORT } from "../config.ts";
 import { CliUsageError, NodeUnreachableError } from "../errors.ts";
 import type { ChallengeResult, ResourceProofView } from "../resource-proof/resource-proof-service.ts";
+import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -16,9 +16,6 @@ import { printJson, printLine, printTable } from "./output.ts";
 /** Failures printed without --json. */
 const FAILURES_SHOWN = 10;
 
-const API_OPTION = { name: "api", type: "string", value: "<url>", description: `control API (env DSMP_API_URL; default http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT})` } as const;
-
-const apiOf = (input: CommandInput): string => (input.string("api") ?? process.env.DSMP_API_URL ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`).replace(/\/+$/, "");
 const cores = (millicores: number | undefined): string => (millicores === undefined ? "-" : `${(millicores / 1000).toFixed(millicores % 1000 === 0 ? 0 : 2)}`);
 const ms = (value: number | undefined): string => (value === undefined ? "-" : `${Math.round(value)}ms`);
 const age = (at: number | undefined): string => (at === undefined ? "-" : `${Math.max(0, Math.round((Date.now() - at) / 1000))}s ago`);
@@ -30,7 +27,7 @@ async function explainFailure(res: Response, api: string): Promise<never> {
 }
 
 async function proofsCommand(input: CommandInput, io: CliIo): Promise<void> {
-  const api = apiOf(input);
+  const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/resource-proofs`, { signal: io.signal }, "the node's control API");
   if (!res.ok) await explainFailure(res, api);
   const view = (await res.json()) as ResourceProofView;
@@ -72,7 +69,7 @@ async function proofsCommand(input: CommandInput, io: CliIo): Promise<void> {
 async function proveCommand(input: CommandInput, io: CliIo): Promise<void> {
   const node = input.argument("node");
   if (!isAddress(node)) throw new CliUsageError(`<node> must be an Xnode address (0x + 40 hex digits), got "${node}"`);
-  const api = apiOf(input);
+  const api = controlApiUrl(input);
   if (!input.global.json) printLine(io, `challenging ${getAddress(node)} through ${api} …`);
   const res = await fetchOrExplain(`${api}/v1/resource-proofs/${getAddress(node)}/challenge`, { method: "POST", signal: io.signal }, "the node's control API");
   if (!res.ok) await explainFailure(res, api);
@@ -97,7 +94,7 @@ export const resourceProofCommands: readonly CliCommand[] = [
     summary: "Proof of Resource: each Xnode's advertised CPU against what its latest compute challenge showed",
     description:
       "A node challenges one other active Xnode per interval: two seeded matrices per product, multiplied within the time the advertised CPU needs at the reference rate, checked with Freivalds' algorithm. A wrong product, a late answer, no answer or repeated refusals fail.",
-    options: [API_OPTION],
+    options: [CONTROL_API_OPTION],
     examples: ["dsmp network proofs --api http://127.0.0.1:4662", "dsmp network proofs --json | jq '.nodes[] | select(.state == \"failed\")'"],
     run: proofsCommand,
   },
@@ -107,7 +104,7 @@ export const resourceProofCommands: readonly CliCommand[] = [
     description:
       "Asks the node at --api to send a compute challenge to <node> now, outside its rotation, and prints the plan, the answer time and the verdict (with --json: .verdict.passed). A prover answers each verifier at most once a minute; sooner it refuses as rate-limited.",
     positionals: [{ name: "node", description: "the Xnode's address (as listed by `dsmp network status`)" }],
-    options: [API_OPTION],
+    options: [CONTROL_API_OPTION],
     examples: ["dsmp network prove 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --api http://127.0.0.1:4662", "dsmp network prove 0x7099…79C8 --json | jq .verdict"],
     run: proveCommand,
   },

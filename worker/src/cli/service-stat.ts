@@ -3,10 +3,10 @@
  * and in total — success rate, requests per second, latency p50/p95/p99, retries and breaker state over the
  * last minute — like `linkerd viz stat`. Reads `GET /v1/services/:id/stats` of a running node.
  */
-import { DEFAULT_API_HOST, DEFAULT_API_PORT } from "../config.ts";
 import { NodeUnreachableError } from "../errors.ts";
 import type { WindowStats } from "../mesh/routing/latency-window.ts";
 import type { ServiceStats } from "../mesh/routing/routing-table.ts";
+import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -43,7 +43,7 @@ function shortPeer(id: string): string {
 
 export async function serviceStatCommand(input: CommandInput, io: CliIo): Promise<void> {
   const serviceId = parseId(input.argument("id"), "<id>");
-  const api = (input.string("api") ?? process.env.DSMP_API_URL ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`).replace(/\/+$/, "");
+  const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/services/${serviceId}/stats`, { signal: io.signal }, "the node's control API");
   if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
   const stats = (await res.json()) as ServiceStats;
@@ -82,7 +82,7 @@ export const serviceStatCommands: readonly CliCommand[] = [
     description:
       "Golden signals over the last minute as the node's gateway saw them (like `linkerd viz stat`): one row per provider (attempts on it) and a total row (requests, retries included). SUCCESS counts every answer below 500.",
     positionals: [{ name: "id", description: "service id" }],
-    options: [{ name: "api", type: "string", value: "<url>", description: `control API (env DSMP_API_URL; default http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT})` }],
+    options: [CONTROL_API_OPTION],
     examples: ["dsmp service stat 1 --api http://127.0.0.1:4662", "dsmp service stat 1 --json | jq .total.successRate"],
     run: serviceStatCommand,
   },
