@@ -104,14 +104,19 @@ export interface ObservabilityView {
   faults: FaultEvent[];
 }
 
-/** Reads the node's network view; `null` when the node runs without Open Observability (404). */
-export async function getObservability(apiBase: string): Promise<ObservabilityView | null> {
+/** A route the node may not run (a feature it has disabled): `null` on 404. */
+async function nodeGetOrNull<T>(apiBase: string, path: string): Promise<T | null> {
   try {
-    return await nodeGet<ObservabilityView>(apiBase, "/v1/observability", AbortSignal.timeout(10_000));
+    return await nodeGet<T>(apiBase, path, AbortSignal.timeout(10_000));
   } catch (err) {
     if (err instanceof NodeApiError && err.status === 404) return null;
     throw err;
   }
+}
+
+/** Reads the node's network view; `null` when the node runs without Open Observability (404). */
+export async function getObservability(apiBase: string): Promise<ObservabilityView | null> {
+  return nodeGetOrNull<ObservabilityView>(apiBase, "/v1/observability");
 }
 
 /** One Xnode as the serving node's Proof of Resource checks see it (docs/proof-of-resource.md). */
@@ -133,23 +138,13 @@ export interface ResourceProofView {
 
 /** Reads the node's Proof of Resource checks; `null` when it runs without them (404). */
 export async function getResourceProofs(apiBase: string): Promise<ResourceProofView | null> {
-  try {
-    return await nodeGet<ResourceProofView>(apiBase, "/v1/resource-proofs", AbortSignal.timeout(10_000));
-  } catch (err) {
-    if (err instanceof NodeApiError && err.status === 404) return null;
-    throw err;
-  }
+  return nodeGetOrNull<ResourceProofView>(apiBase, "/v1/resource-proofs");
 }
 
 /** Reads the stats route; `null` when the node does not report stats yet (404). */
 export async function getServiceStats(apiBase: string, serviceId: bigint): Promise<ServiceStats | null> {
-  try {
-    const raw = await nodeGet<Record<string, unknown>>(apiBase, `/v1/services/${serviceId}/stats`, AbortSignal.timeout(10_000));
-    return normalizeStats(raw);
-  } catch (err) {
-    if (err instanceof NodeApiError && err.status === 404) return null;
-    throw err;
-  }
+  const raw = await nodeGetOrNull<Record<string, unknown>>(apiBase, `/v1/services/${serviceId}/stats`);
+  return raw === null ? null : normalizeStats(raw);
 }
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined);
