@@ -164,7 +164,8 @@ describe("Xnodes end to end", () => {
     // 4 others each, equal bonds). Node 3 then sees node 1 proven and node 2 failed, in `dsmp network status`
     // and its metrics — and what node 0 alone said was not enough before.
     const networkOf3 = async (): Promise<ObservabilityView> => (await (await fetch(`${net.nodes[3]!.apiUrl}/v1/observability`)).json()) as ObservabilityView;
-    await new Promise((resolve) => setTimeout(resolve, 3_500)); // a report interval: node 0's verdicts arrived
+    // Node 0's verdict on node 1 arrives (counted as one checker), and alone it decides nothing.
+    await waitFor("node 3 to receive node 0's verdicts", async () => ((await networkOf3()).nodes.find((n) => n.node === honest.identity.address)?.proof.checkers === 1 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
     expect((await networkOf3()).nodes.find((n) => n.node === honest.identity.address)!.proof.state).toBe("unchecked");
     for (const checker of [net.nodes[3]!, net.nodes[4]!]) {
       for (const target of [honest, inflated]) {
