@@ -14,7 +14,7 @@
  * every process on the path (process.cpuUsage deltas over the phase). With `--profile` the gateway runs
  * under `--cpu-prof` and the top self-time functions of its profile are printed and written out.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeBenchmarkSection } from "./lib/benchmarks-doc.ts";
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -265,7 +265,8 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
  * size, count as failed. Its CPU is read from the shell that waited for it (/proc/self/stat cutime + cstime).
  */
 async function runWrkPhase(url: string, connections: number, seconds: number, bodyBytes: number): Promise<PhaseResult & { cpuMicros: number }> {
-  const script = join(mkdtempSync(join(tmpdir(), "dsmp-wrk-")), "post.lua");
+  const scriptDir = mkdtempSync(join(tmpdir(), "dsmp-wrk-"));
+  const script = join(scriptDir, "post.lua");
   writeFileSync(
     script,
     [
@@ -288,6 +289,7 @@ async function runWrkPhase(url: string, connections: number, seconds: number, bo
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  rmSync(scriptDir, { recursive: true, force: true });
   const line = stderr.split("\n").find((text) => text.startsWith("DSMP "));
   if (code !== 0 || line === undefined) throw new Error(`wrk failed (exit ${String(code)}): ${stderr.trim().slice(-500)} — install it with: apt-get install -y wrk`);
   const [requests, errors, durationMicros, p50, p90, p99, p999] = line.split(" ").slice(1).map(Number) as [number, number, number, number, number, number, number];
