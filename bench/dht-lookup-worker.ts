@@ -218,6 +218,8 @@ async function handle(message: WorkerCommand): Promise<unknown> {
   }
 }
 
+// An orchestrator that died must not leave its workers running and skewing the next run.
+process.on("disconnect", () => process.exit(0));
 process.on("message", (raw) => {
   const { id, message } = raw as { id: number; message: WorkerCommand };
   handle(message).then(

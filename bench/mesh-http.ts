@@ -13,6 +13,8 @@
  * bytes and gets them echoed. Reported: p50/p90/p99/p99.9 latency, throughput, and CPU µs per request of
  * every process on the path (process.cpuUsage deltas over the phase). With `--profile` the gateway runs
  * under `--cpu-prof` and the top self-time functions of its profile are printed and written out.
+ * `--rate-connections N` carries the open-loop phases over N keep-alive connections opened before each phase (as
+ * fortio and wrk2 do) instead of opening a new one whenever none is free (the default, 0).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeBenchmarkSection } from "./lib/benchmarks-doc.ts";
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     "mesh-node-args": { type: "string", default: "" },
     "alloc-profile": { type: "string" },
     "max-load": { type: "string", default: "node" },
+    "rate-connections": { type: "string", default: "0" },
     // Set by the orchestrator for the child roles.
     backend: { type: "string" },
     peer: { type: "string" },
@@ -76,6 +79,8 @@ async function startAllocationProfile(): Promise<(() => Promise<void>) | undefin
 /** Answer the orchestrator's `cpu` and `stop` messages in every child. */
 function serveControl(onStop: () => Promise<void> = async () => {}): void {
   if (process.env.DSMP_BENCH_DIAG === "1") startDiag();
+  // An orchestrator that died (an exception, ^C) must not leave its children running and skewing the next run.
+  process.on("disconnect", () => process.exit(0));
   const allocation = startAllocationProfile();
   process.on("message", (message: Message) => {
     if (message.type === "diag") {
@@ -192,12 +197,19 @@ interface PhaseSpec {
   /** Requests per second (open loop), or 0 for closed loop at `concurrency`. */
   rate: number;
   concurrency: number;
+  /**
+   * Open loop only: the keep-alive connections, all opened before the phase, that carry its requests (a request
+   * due while every one is busy waits for one, its latency still counted from when it was due — as fortio and
+   * wrk2 do). 0: no pool — a new connection whenever none is free, as a browser would (connection storms).
+   */
+  connections: number;
   seconds: number;
   bodyBytes: number;
 }
 
 async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+  const pooled = spec.rate > 0 && spec.connections > 0;
+  const agent = new Agent({ keepAlive: true, maxSockets: pooled ? spec.connections : 1024, maxFreeSockets: 1024, scheduling: "lifo" });
   const body = Buffer.alloc(spec.bodyBytes, 0x61);
   const latenciesMs: number[] = [];
   const timeline: Array<[number, number]> | undefined = process.env.DSMP_BENCH_DIAG === "1" ? [] : undefined;
@@ -223,6 +235,15 @@ async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
       req.on("error", () => (failed += 1, resolve()));
       req.end(body);
     });
+  if (pooled) {
+    // Open the pool: `connections` requests at once, each on its own new connection, not counted.
+    await Promise.all(Array.from({ length: spec.connections }, () => one(performance.now())));
+    const open = Object.values(agent.freeSockets).reduce((sum, sockets) => sum + (sockets?.length ?? 0), 0);
+    if (open !== spec.connections) throw new Error(`opened ${open} of ${spec.connections} connections`);
+    sent = ok = failed = 0;
+    latenciesMs.length = 0;
+    if (timeline !== undefined) timeline.length = 0;
+  }
   const started = performance.now();
   const end = started + spec.seconds * 1000;
   const inFlight = new Set<Promise<void>>();
@@ -382,6 +403,7 @@ async function orchestrate(): Promise<void> {
   const seconds = Number(args.duration);
   const rates = args.rates.split(",").map(Number);
   const concurrency = Number(args.concurrency);
+  const rateConnections = Number(args["rate-connections"]);
   const bodyBytes = Number(args.body);
   const log = (line: string): void => console.error(line);
   const loadText = (): string => loadavg().map((value) => value.toFixed(2)).join(", ");
@@ -421,7 +443,7 @@ async function orchestrate(): Promise<void> {
     const before = await cpuOf([...target.path, load]);
     const result: PhaseResult & { cpuMicros?: number } = useWrk
       ? await runWrkPhase(target.url, concurrency, phaseSeconds, bodyBytes)
-      : await ask<Message & PhaseResult>(load, { type: "run", url: target.url, rate, concurrency, seconds: phaseSeconds, bodyBytes }, "result");
+      : await ask<Message & PhaseResult>(load, { type: "run", url: target.url, rate, concurrency, connections: rateConnections, seconds: phaseSeconds, bodyBytes }, "result");
     const after = await cpuOf([...target.path, load]);
     if (useWrk) after[after.length - 1] = before[before.length - 1]! + result.cpuMicros!;
     const machineDiag = machine?.stop();
@@ -511,7 +533,7 @@ async function orchestrate(): Promise<void> {
     }
   }
 
-  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${rounds > 1 ? ` --rounds ${rounds}` : ""}${args["max-load"] === "wrk" ? " --max-load wrk" : ""}${args.profile ? " --profile" : ""} --out ${args.out}`;
+  const command = `node bench/mesh-http.ts --duration ${seconds} --rates ${args.rates} --concurrency ${concurrency} --body ${bodyBytes} --gateways ${gatewayCount}${rounds > 1 ? ` --rounds ${rounds}` : ""}${args["max-load"] === "wrk" ? " --max-load wrk" : ""}${rateConnections > 0 ? ` --rate-connections ${rateConnections}` : ""}${args.profile ? " --profile" : ""} --out ${args.out}`;
   const cpuHeader = (row: Row): string => row.cpu.map(([name, value]) => `${name} ${fmt(value, 0)}`).join(", ");
   const section = [
     SECTION,

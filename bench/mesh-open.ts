@@ -149,6 +149,8 @@ async function instrument(httpPorts: () => Set<number>): Promise<void> {
 }
 
 function serveControl(onStop: () => Promise<void> = async () => {}): void {
+  // An orchestrator that died must not leave its children running and skewing the next run.
+  process.on("disconnect", () => process.exit(0));
   process.on("message", (message: Message) => {
     if (message.type === "cpu") {
       const usage = process.cpuUsage();

@@ -64,7 +64,8 @@ export function machineSampler(): { stop: () => Diag } {
 /** --diag: where the slowest requests of a phase spent their time, against each process's lag, CPU and GC. */
 export function reportDiag(label: string, timeline: Array<[number, number]>, diags: ReadonlyArray<readonly [string, Diag]>): void {
   const log = (line: string): void => console.error(line);
-  const start = Math.min(...timeline.map(([at]) => at));
+  // A loop, not Math.min(...spread): a max-throughput phase has more entries than the call stack allows arguments.
+  const start = timeline.reduce((min, [at]) => Math.min(min, at), Number.POSITIVE_INFINITY);
   const sorted = [...timeline].sort((a, b) => b[1] - a[1]);
   // CLOCK_MONOTONIC ms (the clock of V8's .cpuprofile timestamps, in µs there) of the phase start.
   const monoMinusWall = Number(process.hrtime.bigint()) / 1e6 - (performance.timeOrigin + performance.now());
@@ -85,7 +86,7 @@ export function reportDiag(label: string, timeline: Array<[number, number]>, dia
     if (major.length > 0) log(`  ${name} non-scavenge GCs (t+ ms: duration, kind): ${major.map(([at, duration, kind]) => `${fmt(at - start, 0)}: ${fmt(duration, 1)} k${kind}`).join(", ")}`);
   }
   // Per second of the phase: latency p50 / p99 / max, and each process's CPU ms.
-  const seconds = Math.ceil((Math.max(...timeline.map(([at]) => at)) - start) / 1000);
+  const seconds = Math.ceil((timeline.reduce((max, [at]) => Math.max(max, at), start) - start) / 1000);
   for (let second = 0; second < seconds; second++) {
     const from = start + second * 1000;
     const latencies = timeline.filter(([at]) => at >= from && at < from + 1000).map(([, l]) => l).sort((a, b) => a - b);
