@@ -1,5 +1,5 @@
 /**
- * Gateway side of one `/dsmp/mesh/1.0.0` session stream (docs/protocol.md §8): many requests at once,
+ * Gateway side of one `/dsmp/mesh/1.0.0` session stream (docs/protocol.md §10): many requests at once,
  * each with its own id, credit and response queue. Frames of all requests share one {@link SessionWriter}
  * (one `send()` per event-loop turn); incoming frames are decoded as they arrive and routed by id, so a
  * slow reader of one response never holds up the others (its credit runs out, not the stream's).

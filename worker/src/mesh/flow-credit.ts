@@ -1,5 +1,5 @@
 /**
- * Per-request flow control of `/dsmp/mesh/1.0.0` (docs/protocol.md §8.6), as two small pure state
+ * Per-request flow control of `/dsmp/mesh/1.0.0` (docs/protocol.md §10.6), as two small pure state
  * machines: what a sender may still send for one direction of one request, and what a receiver has
  * granted, received and consumed. No I/O, no timers; the session code turns their answers into WINDOW
  * frames and waits.

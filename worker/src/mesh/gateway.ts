@@ -1,7 +1,7 @@
 /**
  * The gateway: a local HTTP server that forwards `ANY /svc/<serviceId>/<path…>` to a provider of that
  * service and streams the answer back (docs/protocol.md §6). How a request reaches the provider is the
- * {@link ProviderTransport}'s business: by default a pool of `/dsmp/mesh/1.0.0` sessions (§8).
+ * {@link ProviderTransport}'s business: by default a pool of `/dsmp/mesh/1.0.0` sessions (docs/protocol.md §10).
  *
  * Providers come from an injected `resolveProviders` (the DHT discovery helper builds it); each attempt picks
  * one by power of two choices over peak-EWMA latency × outstanding requests, with the provider's advertised

@@ -108,7 +108,7 @@ export type HttpFrame =
   | { type: "response-head"; requestId: number; head: ResponseHead }
   | { type: "error"; requestId: number; error: FrameErrorPayload }
   | { type: "reset"; requestId: number }
-  /** Session protocol only (docs/protocol.md §8): the sender may take `increment` more BODY bytes of this request. */
+  /** Session protocol only (docs/protocol.md §10): the sender may take `increment` more BODY bytes of this request. */
   | { type: "window"; requestId: number; increment: number };
 
 export type HttpFrameType = HttpFrame["type"];

@@ -54,7 +54,7 @@ describe("docs/protocol.md §5.10 worked example", () => {
   });
 });
 
-describe("docs/protocol.md §8.10 session example", () => {
+describe("docs/protocol.md §10.10 session example", () => {
   const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
 
   it("WINDOW(1, 262144) is the 7 bytes the document gives", () => {

@@ -1,5 +1,5 @@
 /**
- * Provider side of one `/dsmp/mesh/1.0.0` session stream (docs/protocol.md §8): frames are decoded as they
+ * Provider side of one `/dsmp/mesh/1.0.0` session stream (docs/protocol.md §10): frames are decoded as they
  * arrive and routed by request id to one {@link SessionExchangeChannel} per request, each served by the
  * same exchange logic as a `/dsmp/http/1.0.0` stream (provider-handler.ts). Responses of all requests share
  * one batching {@link SessionWriter}.

@@ -1,6 +1,6 @@
 /**
  * Constants of `/dsmp/mesh/1.0.0`, the multiplexed session protocol of the HTTP data plane
- * (docs/protocol.md §8): one long-lived libp2p stream carries many HTTP exchanges at once, interleaved by
+ * (docs/protocol.md §10): one long-lived libp2p stream carries many HTTP exchanges at once, interleaved by
  * request id, with the frames of `/dsmp/http/1.0.0` (http-frames.ts) plus WINDOW for per-request credit.
  */
 

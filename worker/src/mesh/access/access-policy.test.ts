@@ -309,6 +309,14 @@ describe("access token codec", () => {
     const twin = `${token.signature.slice(0, 66)}${(n - s).toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
     await expect(recoverAccessTokenSigner({ ...token, signature: twin } satisfies AccessToken)).rejects.toMatchObject({ reason: "bad-signature" });
   });
+
+  it("refuses v 0 or 1 (the same signature that recovers with 27/28): UsageEscrow could never settle it", async () => {
+    const token = await signAccessToken({ account: consumerA, domain: DOMAIN, serviceId: 2n, expiry: NOW + 60 });
+    expect(await recoverAccessTokenSigner(token)).toBe(lower(consumerA.address));
+    const v = parseInt(token.signature.slice(130), 16);
+    const yParity = `${token.signature.slice(0, 130)}${(v - 27).toString(16).padStart(2, "0")}` as Hex;
+    await expect(recoverAccessTokenSigner({ ...token, signature: yParity })).rejects.toMatchObject({ reason: "bad-signature", message: expect.stringMatching(/v must be 27 or 28/) });
+  });
 });
 
 describe("allow-list proofs", () => {

@@ -254,6 +254,10 @@ export async function recoverAccessTokenSigner(token: AccessToken): Promise<Addr
   if (r === 0n || r >= SECP256K1_ORDER || s === 0n || s > SECP256K1_ORDER / 2n) {
     throw new AccessDeniedError("bad-signature", "r or s out of range (s must be in the lower half of the order)");
   }
+  // v is 27 or 28, as UsageEscrow's ECDSA check (OpenZeppelin) requires: a token signed with v 0 or 1 would be
+  // served here and then refused on-chain when the provider claims it.
+  const v = Number.parseInt(token.signature.slice(130, 132), 16);
+  if (v !== 27 && v !== 28) throw new AccessDeniedError("bad-signature", `v must be 27 or 28 (got ${v})`);
   try {
     const signer = await recoverAddress({ hash: hashTypedData(accessTokenTypedData(token)), signature: token.signature });
     return signer.toLowerCase() as Address;
