@@ -123,6 +123,24 @@ describe("access to paid and private services", () => {
     expect(await metrics(3)).toMatch(/dsmp_access_denied_total\{reason="not-allowed"\} [2-9]/);
   });
 
+  it("a node's gateway serves a service the node alone provides (no dial to itself), through the same access checks", async () => {
+    // Node 3 is the private service's only provider: its gateway's calls go to its own provider in memory.
+    const self = net.nodes[3]!;
+    const url = `${self.gatewayUrl}/svc/${priv.id}/hello`;
+    const allowed = await waitFor("node 3's gateway to find its own provider record", async () => {
+      const res = await fetch(url, { method: "POST", body: "local", headers: { [ACCESS_HEADER]: await tokenOf(ALLOWED, priv.id) } });
+      return res.status === 503 ? undefined : res;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toBe("local");
+    expect(allowed.headers.get("x-dsmp-provider")).toBe(self.identity.peerId.toString());
+    expect(allowed.headers.get("x-dsmp-attempts")).toBe("1");
+    // Its own key is not allow-listed: refused by its own provider exactly as a remote gateway's call is.
+    const denied = await fetch(url, { method: "POST", body: "local" });
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { reason: string }).reason).toMatch(/^not-allowed: /);
+  });
+
   it("`dsmp call --key` signs as the allow-listed consumer", async () => {
     const io = createMemoryIo();
     const args = ["call", String(priv.id), "hello", "--gateway", gateway(), "--data", "from the cli", "--json"];

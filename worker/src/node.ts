@@ -30,6 +30,7 @@ import { createGateway, type Gateway } from "./mesh/gateway.ts";
 import { exposeBreakerStates, meshMetricsHooks } from "./mesh/gateway-metrics.ts";
 import { emptyServiceStats } from "./mesh/routing/routing-table.ts";
 import { createHttpProvider, type HttpProvider } from "./mesh/provider-handler.ts";
+import { localProviderDialer } from "./mesh/local-provider-dialer.ts";
 import { isOpenService, verifyAccess } from "./mesh/access/access-policy.ts";
 import { DEFAULT_REPLAY_CACHE_CAPACITY, ReplayCache } from "./mesh/access/replay-cache.ts";
 import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, signAccessToken, type AccessDomain } from "./mesh/access/request-token.ts";
@@ -489,12 +490,12 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       },
     })({
       libp2p,
-      logger: log.child({ module: "provider" }),
+      logger: log, // the provider names its module itself (mesh-provider)
     });
     await provider.start();
     cleanups.push({ name: "provider", run: () => provider.stop() });
     // Created after the provider so it stops before it: withdraw our records while we still answer.
-    const announcer = createServiceAnnouncer({ chainId, registry, logger: log.child({ module: "announcer" }) })({
+    const announcer = createServiceAnnouncer({ chainId, registry, logger: log /* it names its module itself */ })({
       dht: libp2p.services.dht,
       identity,
       getMultiaddrs: () => libp2p.getMultiaddrs(),
@@ -538,8 +539,9 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         return encodeAccessToken(token);
       },
     })({
-      libp2p,
-      logger: log.child({ module: "gateway" }),
+      // Calls to services this node provides itself go to its own provider in memory (libp2p cannot dial self).
+      libp2p: localProviderDialer(libp2p, libp2p.peerId, provider),
+      logger: log, // the gateway names its module itself
       resolveProviders: async (serviceId, signal) => {
         const started = performance.now();
         try {

@@ -119,6 +119,8 @@ export interface HttpProvider {
   stop(): Promise<void>;
   /** Serve one stream (what the registered handler calls); never rejects. */
   handleStream(stream: Stream, connection: Connection): Promise<void>;
+  /** Serve one `/dsmp/mesh/1.0.0` session stream (what the registered handler calls; also a node's own gateway, in memory). */
+  handleSession(stream: Stream, connection: Connection): void;
   /** Streams being served. */
   readonly inFlight: number;
 }
