@@ -25,6 +25,7 @@ export type DsmpErrorCode =
   | "DEPLOYMENT_NOT_FOUND"
   | "DEPLOYMENT_INVALID"
   | "CLI_USAGE"
+  | "CLI_NOT_FOUND"
   | "INTERRUPTED"
   | "DISCOVERY_STOPPED"
   | "DISCOVERY_NO_ADDRESSES"
@@ -388,6 +389,12 @@ export class CliUsageError extends DsmpError {
     super(shortMessage, options);
     this.usage = options.usage;
   }
+}
+
+/** What a command line names (a task, a node) does not exist on the chain. The CLI exits 1. */
+export class CliNotFoundError extends DsmpError {
+  override readonly name = "CliNotFoundError" as const;
+  readonly code = "CLI_NOT_FOUND" as const;
 }
 
 /**

@@ -105,6 +105,17 @@ describe("dsmp against a hardhat node", () => {
     expect(zero.code).toBe(EXIT_USAGE);
     const unknown = await dsmp(["node", "update", "0x000000000000000000000000000000000000dEaD", "--cpu", "1000"], OPERATOR);
     expect(unknown.err).toContain("is not registered");
+    const unregistered = await dsmp(["node", "info", "0x000000000000000000000000000000000000dEaD"], undefined);
+    expect(unregistered.code).toBe(EXIT_FAILURE);
+    expect(unregistered.err).toContain("is not registered");
+  });
+
+  it("says a task id that was never created does not exist, at once (status and watch)", async () => {
+    for (const command of ["status", "watch"]) {
+      const missing = await dsmp(["task", command, "999"], undefined, { signal: AbortSignal.timeout(20_000) });
+      expect(missing.code).toBe(EXIT_FAILURE);
+      expect(missing.err).toContain("no task 999");
+    }
   });
 
   it("publishes a paid public and a private service", async () => {

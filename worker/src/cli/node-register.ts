@@ -7,9 +7,9 @@ import { hexToBytes } from "viem";
 import { getNode } from "../chain/actions/get-node.ts";
 import { registerNode } from "../chain/actions/register-node.ts";
 import { updateNodeResources } from "../chain/actions/update-node-resources.ts";
-import { CliUsageError } from "../errors.ts";
+import { CliNotFoundError, CliUsageError, KeystoreNotFoundError } from "../errors.ts";
 import { DEFAULT_PASSPHRASE_ENV } from "../config.ts";
-import { loadKeystore } from "../identity/keystore.ts";
+import { createKeystore, loadKeystore } from "../identity/keystore.ts";
 import { connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, GlobalOptions } from "./command-spec.ts";
@@ -42,7 +42,12 @@ export async function nodeRegisterCommand(options: NodeRegisterOptions, io: CliI
     gpus: parseInteger(options.gpus, "--gpus", { max: UINT16_MAX }),
   };
   const slots = parseInteger(options.slots, "--slots", { min: 1, max: UINT32_MAX });
-  const { identity } = await loadKeystore(options.keystore, { passphrase: options.passphrase });
+  const { identity } = await loadKeystore(options.keystore, { passphrase: options.passphrase }).catch((error: unknown) => {
+    if (error instanceof KeystoreNotFoundError) {
+      throw new CliNotFoundError(`no keystore at ${options.keystore}: create one with \`dsmp node keygen --keystore ${options.keystore}\` (or \`dsmp node start\` creates <data-dir>/node-key.json)`, { cause: error });
+    }
+    throw error;
+  });
   const client = await connectChain(options, { signs: true, signal: io.signal });
   const result = await registerNode(client, { node: identity, resources, slots, metadataURI: options.metadata, signal: io.signal });
   const peerId = identity.peerId.toString();
@@ -108,10 +113,7 @@ export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Prom
     printJson(io, { ...record, peerId, peerIdBytes: record.peerId });
     return;
   }
-  if (record.status === "none") {
-    printLine(io, `node ${node} is not registered`);
-    return;
-  }
+  if (record.status === "none") throw new CliNotFoundError(`node ${node} is not registered (\`dsmp node register\` registers one)`);
   const { resources } = record;
   printFields(io, [
     ["node", record.node],
@@ -127,7 +129,38 @@ export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Prom
   ]);
 }
 
+/** `dsmp node keygen --keystore <file>`: a new node key (never overwrites one). */
+export async function nodeKeygenCommand(options: { keystore: string; passphrase: string | undefined; json: boolean }, io: CliIo): Promise<void> {
+  const identity = await createKeystore(options.keystore, { passphrase: options.passphrase });
+  const result = { keystore: options.keystore, node: identity.address, peerId: identity.peerId.toString(), encrypted: options.passphrase !== undefined };
+  if (options.json) return printJson(io, result);
+  printFields(io, [
+    ["keystore", result.keystore],
+    ["node", result.node],
+    ["peer id", result.peerId],
+    ["encrypted", result.encrypted ? "yes (passphrase from the environment)" : "no (file mode 0600)"],
+  ]);
+}
+
 export const nodeRegisterCommands: readonly CliCommand[] = [
+  {
+    path: ["node", "keygen"],
+    summary: "create a node key in a new keystore file (never overwrites one)",
+    description:
+      "Generate a secp256k1 node key and write it to a new keystore file (mode 0600), encrypted when the passphrase variable is set.\nPrints the node address (what `dsmp node register` registers) and its libp2p PeerId. `dsmp node start` creates <data-dir>/node-key.json the same way on first start.",
+    options: [
+      { name: "keystore", type: "string", value: "<file>", description: "keystore file to create", required: true },
+      {
+        name: "passphrase-env",
+        type: "string",
+        value: "<name>",
+        description: `environment variable holding a passphrase to encrypt the key with (default ${DEFAULT_PASSPHRASE_ENV}; unset: not encrypted)`,
+      },
+    ],
+    examples: ["dsmp node keygen --keystore ~/.dsmp/node-key.json"],
+    run: (input, io) =>
+      nodeKeygenCommand({ keystore: input.requiredString("keystore"), passphrase: input.env[input.string("passphrase-env") ?? DEFAULT_PASSPHRASE_ENV], json: input.global.json }, io),
+  },
   {
     path: ["node", "register"],
     summary: "register an Xnode (its key from a keystore) under the signing operator",

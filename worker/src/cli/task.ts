@@ -14,7 +14,7 @@ import { readDeploymentFile } from "../chain/deployment-file.ts";
 import { claimTask } from "../chain/actions/claim-task.ts";
 import { readChain, sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
-import { CliUsageError } from "../errors.ts";
+import { CliNotFoundError, CliUsageError } from "../errors.ts";
 import { REPOSITORY_DEPLOYMENTS_DIR, connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, GlobalOptions } from "./command-spec.ts";
@@ -224,7 +224,7 @@ export async function taskStatusCommand(options: GlobalOptions & { id: string },
   const client = await connectChain(options, { signs: false, signal: io.signal });
   const tm = await taskManagerOf(client, options);
   const t = await getTask(client, tm.address, taskId);
-  if (t.status === 0) throw new CliUsageError(`no task ${taskId}`);
+  if (t.status === 0) throw new CliNotFoundError(`no task ${taskId} (\`dsmp task ls\` lists the tasks)`);
   const committee = (await readChain(client, (pub) => pub.readContract({ address: tm.address, abi: abis.TaskManager, functionName: "committeeOf", args: [taskId] }))) as readonly Address[];
   const json = taskJson(taskId, t, committee);
   if (options.json) return printJson(io, json);
@@ -273,6 +273,8 @@ export async function taskWatchCommand(options: GlobalOptions & { id: string; no
   const taskId = parseId(options.id, "<id>");
   const client = await connectChain(options, { signs: false, signal: io.signal });
   const tm = await taskManagerOf(client, options);
+  // An id that was never created would otherwise be polled forever.
+  if ((await getTask(client, tm.address, taskId)).status === 0) throw new CliNotFoundError(`no task ${taskId} (\`dsmp task ls\` lists the tasks)`);
   const progress = (line: string) => (options.json ? io.stderr(`${line}\n`) : printLine(io, line));
   const result = await follow(client, tm, taskId, options, io, progress);
   if (options.json) printJson(io, { taskId, ...result });
