@@ -5,7 +5,9 @@ import { COMMANDS } from "./command-table.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_WEB_DIR, nodeConfigFlags, parseServe, webDirOf } from "./node-daemon.ts";
+import { createServer } from "node:net";
+import { resolveConfig } from "../config.ts";
+import { addressInUseError, DEFAULT_WEB_DIR, nodeConfigFlags, parseServe, webDirOf } from "./node-daemon.ts";
 
 function inputOf(argv: string[]) {
   const resolved = resolveCommandLine(argv, COMMANDS, {});
@@ -60,5 +62,30 @@ describe("dsmp node start flags", () => {
 
   it.each(["1", "=http://x", "0=http://x", "x=http://y", "1=ftp://x", "1=not a url"])("rejects --serve %s", (text) => {
     expect(() => parseServe(text)).toThrow(CliUsageError);
+  });
+});
+
+describe("dsmp node start: a port in use", () => {
+  it("is one line naming the addresses and the flags that move them, the listener errors kept as the cause", async () => {
+    // A real EADDRINUSE from a second listener on one port.
+    const first = createServer();
+    await new Promise<void>((resolve) => first.listen(0, "127.0.0.1", resolve));
+    const port = (first.address() as { port: number }).port;
+    const listenError = await new Promise<Error>((resolve) => {
+      const second = createServer();
+      second.once("error", resolve);
+      second.listen(port, "127.0.0.1");
+    });
+    first.close();
+    const config = resolveConfig({ env: {} });
+    const wrapped = addressInUseError(new Error("failed to start", { cause: listenError }), config);
+    expect(wrapped?.shortMessage).toMatch(/in use .* --listen .* --api-port .* --gateway-port/);
+    expect(wrapped?.shortMessage).not.toContain("\n");
+    expect(wrapped?.shortMessage).toContain(`control API ${config.api.host}:${config.api.port}`);
+    expect(wrapped?.cause).toBeInstanceOf(Error);
+    // libp2p's wording, whose message carries every listener's stack.
+    const libp2p = new Error("Some configured addresses failed to be listened on, you may need to remove one or more listen addresses\n    at Server.setupListenHandle (node:net:1)");
+    expect(addressInUseError(libp2p, config)?.shortMessage).toContain(config.p2p.listen[0]!);
+    expect(addressInUseError(new Error("connect ECONNREFUSED 127.0.0.1:8545"), config)).toBeUndefined();
   });
 });

@@ -15,8 +15,9 @@ import {
   loadConfig,
   type ConfigLayer,
   type DhtMode,
+  type DsmpConfig,
 } from "../config.ts";
-import { CliUsageError, GatewayRequestError, NodeUnreachableError } from "../errors.ts";
+import { CliUsageError, GatewayRequestError, NodeStartError, NodeUnreachableError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, signAccessToken } from "../mesh/access/request-token.ts";
 import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
@@ -84,12 +85,34 @@ export function nodeConfigFlags(input: CommandInput): ConfigLayer {
   return layer;
 }
 
+/**
+ * A start that failed because a port is taken, as one line that says which ports and how to pick others —
+ * libp2p's own error carries every listener's stack trace in its message. `undefined` for any other error.
+ */
+export function addressInUseError(error: unknown, config: Pick<DsmpConfig, "p2p" | "api" | "gateway">): NodeStartError | undefined {
+  let inUse = false;
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8 && !inUse; e = e.cause, depth++) {
+    inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE" || /EADDRINUSE|address already in use|failed to be listened on/i.test(e.message);
+  }
+  if (!inUse) return undefined;
+  const where = `libp2p ${config.p2p.listen.join(", ")}; control API ${config.api.host}:${config.api.port}; gateway ${config.gateway.host}:${config.gateway.port}`;
+  return new NodeStartError(
+    `an address this node listens on is in use (another Xnode or the devnet running?) — ${where}. ` +
+      "Pick free ones with --listen /ip4/0.0.0.0/tcp/<port>, --api-port <port>, --gateway-port <port> (or DSMP_P2P_LISTEN, DSMP_API_PORT, DSMP_GATEWAY_PORT); --verbose shows the listener errors",
+    { cause: error },
+  );
+}
+
 /** Runs an Xnode until `io.signal` aborts (first Ctrl-C), then stops it gracefully. */
 export async function nodeStartCommand(input: CommandInput, io: CliIo): Promise<void> {
   const serve = (input.string("serve") ?? "").split(",").filter(Boolean).map(parseServe);
   const webDir = webDirOf(input);
   const config = await loadConfig({ file: input.string("config"), env: process.env, flags: nodeConfigFlags(input) });
-  const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }), ...(webDir === undefined ? {} : { web: { dir: webDir } }) });
+  const node = await startXnode({ config, serve, logger: createLogger({ level: config.node.logLevel }), ...(webDir === undefined ? {} : { web: { dir: webDir } }) }).catch(
+    (error: unknown) => {
+      throw addressInUseError(error, config) ?? error;
+    },
+  );
   const status = node.status();
   if (input.global.json) printJson(io, status);
   else printStatus(io, status);
