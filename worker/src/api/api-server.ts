@@ -8,6 +8,12 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { toJson } from "../bigint-json.ts";
 import { ApiBadRequestError, ApiNotFoundError, DsmpError } from "../errors.ts";
+import { DEFAULT_GATEWAY_PORT } from "../config.ts";
+
+/** Paths of the gateway (`/svc/<id>/…`, `/providers/<id>`): a client that took the wrong port gets a JSON 404 saying so. */
+const GATEWAY_PATH = /^\/(svc|providers)(\/|$)/;
+/** Paths that are never web UI pages: a miss is a JSON 404, not the app's index.html. */
+const NOT_A_PAGE = /^\/(v1|svc|providers|metrics|health|healthz)(\/|$)/;
 import type { Logger } from "../log.ts";
 
 /** Most bytes a JSON request body may have. */
@@ -182,7 +188,10 @@ export async function startApiServer(init: ApiServerInit): Promise<ApiServer> {
         return send(res, 200, await init.registry.metrics(), init.registry.contentType);
       }
       const match = matchRoute(routes, req.method ?? "GET", url.pathname);
-      if (!match && !url.pathname.startsWith("/v1/") && (await init.fallback?.(req, res, url.pathname))) return;
+      if (!match && !NOT_A_PAGE.test(url.pathname) && (await init.fallback?.(req, res, url.pathname))) return;
+      if (!match && GATEWAY_PATH.test(url.pathname)) {
+        throw new ApiNotFoundError(`no route ${req.method} ${url.pathname}: this is the node's control API; call services through its gateway port (default ${DEFAULT_GATEWAY_PORT})`);
+      }
       if (!match) throw new ApiNotFoundError(`no route ${req.method} ${url.pathname}`);
       const body = req.method === "POST" ? await readJson(req) : undefined;
       const result = await match.route.handler({ method: req.method!, path: url.pathname, params: match.params, query: url.searchParams, body });

@@ -93,6 +93,18 @@ describe("static files", () => {
     expect((await rawGet(api.url, "/", "POST")).status).toBe(404);
   });
 
+  it("never answers gateway, health or metrics paths with the app: a client on the wrong port gets a JSON 404 that says so", async () => {
+    const call = await rawGet(api.url, "/svc/1/hello");
+    expect(call.status).toBe(404);
+    expect(call.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(call.body).message).toMatch(/control API; call services through its gateway port/);
+    for (const path of ["/providers/1", "/health", "/metrics/x", "/svc"]) {
+      const res = await rawGet(api.url, path);
+      expect(res.status, path).toBe(404);
+      expect(res.body, path).not.toContain("<!doctype html>");
+    }
+  });
+
   it("resolves paths inside the root only", () => {
     expect(resolveStaticPath("/srv/web", "/a/b.js")).toBe("/srv/web/a/b.js");
     expect(resolveStaticPath("/srv/web", "/")).toBe("/srv/web");
