@@ -15,6 +15,7 @@ import { claimTask } from "../chain/actions/claim-task.ts";
 import { readChain, sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
 import { CliNotFoundError, CliUsageError } from "../errors.ts";
+import { taskModuleProblem } from "../tasks/task-module-check.ts";
 import { REPOSITORY_DEPLOYMENTS_DIR, connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, GlobalOptions } from "./command-spec.ts";
@@ -106,6 +107,9 @@ export async function taskSubmitCommand(options: TaskSubmitOptions, io: CliIo): 
   } catch (err) {
     throw new CliUsageError(`cannot read ${(err as NodeJS.ErrnoException).path ?? "a file"}: ${(err as Error).message}`);
   }
+  // Before any reward is escrowed: a module the committee cannot run would only fail the round.
+  const problem = taskModuleProblem(wasm);
+  if (problem !== undefined) throw new CliUsageError(`--module ${options.module} cannot run as a task: ${problem} (docs/tasks.md)`);
   const client = await connectChain(options, { signs: true, signal: io.signal });
   const reward = parseTokenAmount(options.reward, "--reward", client.token.decimals);
   const tm = await taskManagerOf(client, options);
