@@ -66,7 +66,9 @@ describe("control API server", () => {
     const text = await res.text();
     expect(text).toContain('dsmp_gateway_requests_total{service="1",status_class="2xx"} 1');
     expect(text).toContain("dsmp_dht_lookup_seconds_bucket");
-    expect(text).toContain("dsmp_process_");
+    expect(text).toContain("dsmp_process_cpu_seconds_total");
+    expect(text).toContain("dsmp_nodejs_eventloop_lag_seconds");
+    expect(text).not.toContain("dsmp_process_process_");
   });
 
   it("routes JSON with parameters, bigints as strings, typed errors as 4xx and others as an opaque 500", async () => {

@@ -44,7 +44,8 @@ export interface ResourceProverSample {
 export const SANDBOX_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createMetrics(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "dsmp_process_" });
+  // prom-client's names already start with process_ / nodejs_: dsmp_process_cpu_seconds_total, dsmp_nodejs_heap_size_used_bytes.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "dsmp_" });
   const registers = [registry];
   /** Where the breaker gauge reads its values at scrape time (the gateway's routing table). */
   const breakerSources: Array<() => Iterable<BreakerSample>> = [];
