@@ -110,6 +110,12 @@ describe("dsmp against a hardhat node", () => {
     expect(unregistered.err).toContain("is not registered");
   });
 
+  it("task submit to a node that is not running says which API it could not reach, before any transaction", async () => {
+    const down = await dsmp(["task", "submit", "--module", "examples/fnv1a.wasm", "--input", "README.md", "--reward", "1", "--node-api", "http://127.0.0.1:1"], OWNER);
+    expect(down.code).toBe(EXIT_FAILURE);
+    expect(down.err).toContain("cannot reach the node's control API (--node-api) at http://127.0.0.1:1/v1/blobs");
+  });
+
   it("says a task id that was never created does not exist, at once (status and watch)", async () => {
     for (const command of ["status", "watch"]) {
       const missing = await dsmp(["task", command, "999"], undefined, { signal: AbortSignal.timeout(20_000) });

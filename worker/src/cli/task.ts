@@ -16,6 +16,7 @@ import { readChain, sendTransaction } from "../chain/transactions.ts";
 import type { DsmpChainClient } from "../chain/chain-client.ts";
 import { CliNotFoundError, CliUsageError } from "../errors.ts";
 import { taskModuleProblem } from "../tasks/task-module-check.ts";
+import { fetchOrExplain } from "./node-daemon.ts";
 import { REPOSITORY_DEPLOYMENTS_DIR, connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, GlobalOptions } from "./command-spec.ts";
@@ -72,8 +73,8 @@ function taskJson(taskId: bigint, t: TaskInfo, committee: readonly Address[]) {
   };
 }
 
-async function nodeApi<T>(base: string, path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${base}${path}`, init);
+async function nodeApi<T>(base: string, path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetchOrExplain(`${base}${path}`, init, "the node's control API (--node-api)");
   if (!res.ok) throw new CliUsageError(`the node API at ${base} answered ${res.status} to ${path}: ${await res.text()}`);
   return (await res.json()) as T;
 }
