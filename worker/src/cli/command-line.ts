@@ -3,11 +3,15 @@
  * strictly with node:util parseArgs (global flags may come anywhere), check arguments and required flags.
  * Every mistake is a CliUsageError carrying the usage text to print; `--help` anywhere returns help text.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { CliUsageError } from "../errors.ts";
 import type { CliCommand, CommandInput, OptionSpec } from "./command-spec.ts";
 import { GLOBAL_OPTIONS, resolveGlobalOptions } from "./global-options.ts";
 import { commandHelp, commandListHelp, usageLine } from "./help.ts";
+
+/** The version of `dsmp`: the worker package's. */
+export const DSMP_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export type ResolvedCommandLine = { kind: "help"; text: string } | { kind: "run"; command: CliCommand; input: CommandInput };
 
@@ -47,6 +51,13 @@ export function resolveCommandLine(
 ): ResolvedCommandLine {
   const loose = parseArgs({ args: [...argv], options: parseConfig(GLOBAL_OPTIONS), strict: false, allowPositionals: true });
   const words = loose.positionals;
+  // `dsmp help [command…]` is `dsmp [command…] --help`.
+  if (words[0] === "help" && !commands.some((c) => c.path[0] === "help")) {
+    const rest = [...argv];
+    rest.splice(rest.indexOf("help"), 1);
+    return resolveCommandLine([...rest, "--help"], commands, env);
+  }
+  if (loose.values["version"] === true && words.length === 0) return { kind: "help", text: `dsmp ${DSMP_VERSION}\n` };
   const wantsHelp = loose.values["help"] === true;
   const topHelp = commandListHelp([], commands);
 

@@ -28,7 +28,8 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   },
   { name: "json", type: "boolean", description: "print JSON (amounts in the token's smallest unit, as strings)" },
   { name: "verbose", type: "boolean", description: "print error details" },
-  { name: "help", type: "boolean", short: "h", description: "show help" },
+  { name: "help", type: "boolean", short: "h", description: "show help (also: dsmp help <command>)" },
+  { name: "version", type: "boolean", short: "V", description: "print the version of dsmp" },
 ];
 
 /** Resolve the global options from parsed flag values and the environment. */

@@ -2,6 +2,7 @@
  * The command line without a chain: every command's --help exits 0 and names all its flags and arguments,
  * mistakes exit 2 with usage, and a command added to the table (as `node start` will be) is dispatched.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createMemoryIo } from "./cli-io.ts";
 import type { CliCommand } from "./command-spec.ts";
@@ -39,6 +40,22 @@ describe("dsmp --help", () => {
 
   it("shows subcommands in the help of a command that has some", async () => {
     expect((await dsmp(["stake", "--help"])).out).toMatch(/Subcommands:\n\s+stake status/);
+  });
+});
+
+describe("dsmp help and --version", () => {
+  it("`dsmp help <command…>` is `<command…> --help`", async () => {
+    for (const words of [["call"], ["node"], ["task", "submit"], []]) {
+      const viaHelp = await dsmp(["help", ...words]);
+      expect(viaHelp.code, words.join(" ")).toBe(EXIT_OK);
+      expect(viaHelp.out).toBe((await dsmp([...words, "--help"])).out);
+    }
+    expect((await dsmp(["help", "nope"])).code).toBe(EXIT_USAGE);
+  });
+
+  it("--version and -V print the package version", async () => {
+    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) expect(await dsmp([flag])).toEqual({ code: EXIT_OK, out: `dsmp ${version}\n`, err: "" });
   });
 });
 
