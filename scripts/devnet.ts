@@ -138,6 +138,9 @@ try {
     for (const sv of description.services) console.log(`  ${sv.id.padEnd(7)}  ${sv.name.padEnd(7)}  ${sv.visibility.padEnd(10)}  nodes ${sv.providers.join(", ")}`);
     const echo = description.services.find((sv) => sv.name === "echo");
     console.log(`\n  ${accounts.length} development accounts (mnemonic: "${DEV_MNEMONIC}"), e.g. ${accounts[1]?.address ?? deployer.address}`);
+    // #0 deploys, #1…#n operate the nodes, #n+1 owns the demo services, #n+2 is the private one's allow-listed consumer.
+    const free = description.nodes.length + 3;
+    if (free < accounts.length) console.log(`  a free consumer account (#${free}): export DSMP_PRIVATE_KEY=${devPrivateKey(free)}`);
     console.log(`  wrote ${values.out}`);
     console.log(
       description.webUrl === null
