@@ -73,6 +73,8 @@ describe("usage errors exit 2 and print usage", () => {
     [["unbond", "-5"], "dsmp: unknown option -5\n", "Usage: dsmp unbond"],
     [["node", "register", "--cpu", "1000"], "dsmp: missing --keystore\n", "Usage: dsmp node register --keystore <file>"],
     [["service", "publish", "--name", "x", "--price-per-period", "5"], "dsmp: --price-per-period needs --period (e.g. 30d)\n", ""],
+    [["service", "publish", "--name", "x", "--period", "30d"], "dsmp: --period sets the length of a paid period: give --price-per-period too\n", ""],
+    [["service", "publish", "--name", "x", "--one-time-duration", "7d"], "dsmp: --one-time-duration goes with --one-time-price: give it too\n", ""],
     [["service", "publish", "--name", "x", "--period", "30 days"], 'dsmp: --period: expected a duration like 30d, 12h or 90s, got "30 days"\n', ""],
     [["service", "publish", "--name", "x", "--kind", "grpc"], 'dsmp: --kind: expected one of http, task, got "grpc"\n', ""],
     [["subscribe", "1", "--once", "--periods", "2"], "dsmp: --once and --periods exclude each other\n", ""],
