@@ -4,6 +4,7 @@
  */
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from "../config.ts";
 import type { CommandInput } from "./command-spec.ts";
+import { parseHttpUrl } from "./value-parsers.ts";
 
 export const CONTROL_API_OPTION = {
   name: "api",
@@ -14,5 +15,6 @@ export const CONTROL_API_OPTION = {
 
 /** The control API's base URL, without a trailing slash. */
 export function controlApiUrl(input: CommandInput): string {
-  return (input.string("api") ?? process.env.DSMP_API_URL ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`).replace(/\/+$/, "");
+  const text = input.string("api") ?? process.env.DSMP_API_URL ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`;
+  return parseHttpUrl(text, input.string("api") === undefined ? "DSMP_API_URL" : "--api").replace(/\/+$/, "");
 }

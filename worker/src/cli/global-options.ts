@@ -3,7 +3,7 @@
  */
 import { DEFAULT_RPC_URL } from "../config.ts";
 import type { GlobalOptions, OptionSpec } from "./command-spec.ts";
-import { parsePrivateKey } from "./value-parsers.ts";
+import { parseHttpUrl, parsePrivateKey } from "./value-parsers.ts";
 
 /** Environment variables the CLI reads. */
 export const CLI_ENV = {
@@ -42,7 +42,7 @@ export function resolveGlobalOptions(
   const keyFlag = text("key");
   const keyText = keyFlag ?? fromEnv(CLI_ENV.privateKey);
   return {
-    rpcUrl: text("rpc-url") ?? fromEnv(CLI_ENV.rpcUrl) ?? DEFAULT_RPC_URL,
+    rpcUrl: parseHttpUrl(text("rpc-url") ?? fromEnv(CLI_ENV.rpcUrl) ?? DEFAULT_RPC_URL, text("rpc-url") === undefined ? CLI_ENV.rpcUrl : "--rpc-url"),
     deployment: text("deployment") ?? fromEnv(CLI_ENV.deployment),
     privateKey: keyText === undefined ? undefined : parsePrivateKey(keyText, keyFlag === undefined ? CLI_ENV.privateKey : "--key"),
     json: values["json"] === true,

@@ -25,7 +25,7 @@ import { connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { printFields, printJson, printLine } from "./output.ts";
-import { parseNodeAddress } from "./value-parsers.ts";
+import { parseHttpUrl, parseNodeAddress } from "./value-parsers.ts";
 
 /** Where `--web` finds the built UI (`npm run build` writes it). */
 export const DEFAULT_WEB_DIR = "web/dist";
@@ -184,7 +184,10 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
   const id = input.argument("serviceId");
   if (!/^[1-9][0-9]*$/.test(id)) throw new CliUsageError(`<serviceId> must be a positive integer, got "${id}"`);
   const path = (input.optionalArgument("path") ?? "").replace(/^\/+/, "");
-  const gateway = input.string("gateway") ?? process.env.DSMP_GATEWAY_URL ?? `http://${DEFAULT_GATEWAY_HOST}:${DEFAULT_GATEWAY_PORT}`;
+  const gateway = parseHttpUrl(
+    input.string("gateway") ?? process.env.DSMP_GATEWAY_URL ?? `http://${DEFAULT_GATEWAY_HOST}:${DEFAULT_GATEWAY_PORT}`,
+    input.string("gateway") === undefined ? "DSMP_GATEWAY_URL" : "--gateway",
+  );
   const data = input.string("data");
   const method = (input.string("method") ?? (data === undefined ? "GET" : "POST")).toUpperCase();
   const proof = parseProof(input.string("proof"));

@@ -22,7 +22,7 @@ import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, GlobalOptions } from "./command-spec.ts";
 import { printFields, printJson, printLine, printTable } from "./output.ts";
 import { tokenAmount, utcTime } from "./transaction-output.ts";
-import { checkTokenAmount, parseId, parseInteger, parseTokenAmount } from "./value-parsers.ts";
+import { checkTokenAmount, parseHttpUrl, parseId, parseInteger, parseTokenAmount } from "./value-parsers.ts";
 
 const STATUS = ["none", "pending", "active", "finalized", "refunded"] as const;
 /** Default control API of the local node. */
@@ -329,7 +329,7 @@ export const taskCommands: readonly CliCommand[] = [
           commitWindow: input.string("commit-window") ?? "60",
           revealWindow: input.string("reveal-window") ?? "60",
           deadline: input.string("deadline") ?? "900",
-          nodeApi: input.string("node-api") ?? DEFAULT_NODE_API,
+          nodeApi: parseHttpUrl(input.string("node-api") ?? DEFAULT_NODE_API, "--node-api"),
           wait: !input.flag("no-wait"),
         },
         io,
@@ -363,6 +363,6 @@ export const taskCommands: readonly CliCommand[] = [
     positionals: [idArgument],
     options: [nodeApiOption],
     examples: ["dsmp task watch 1"],
-    run: (input, io) => taskWatchCommand({ ...input.global, id: input.argument("id"), nodeApi: input.string("node-api") ?? DEFAULT_NODE_API }, io),
+    run: (input, io) => taskWatchCommand({ ...input.global, id: input.argument("id"), nodeApi: parseHttpUrl(input.string("node-api") ?? DEFAULT_NODE_API, "--node-api") }, io),
   },
 ];

@@ -33,6 +33,20 @@ const DURATION_UNITS: Readonly<Record<string, bigint>> = { s: 1n, m: 60n, h: 3_6
  * A duration in seconds: `30d`, `12h`, `1d12h`, `90m`, `45s`, `2w`, or a bare number of seconds.
  * @example parseDuration("1d12h", "--period") // 129_600n
  */
+/** An http:// or https:// URL (the text unchanged), e.g. `--rpc-url`, `--gateway`, `--api`. */
+export function parseHttpUrl(text: string, what: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    throw new CliUsageError(`${what}: expected an http(s) URL like http://127.0.0.1:8545, got "${text}"`);
+  }
+  return text;
+}
+
 export function parseDuration(text: string, what: string): bigint {
   const value = text.trim().toLowerCase();
   if (/^\d+$/.test(value)) return BigInt(value);
