@@ -23,7 +23,7 @@ import { createMemoryIo } from "../worker/src/cli/cli-io.ts";
 import { runCli } from "../worker/src/cli/main.ts";
 import { waitFor } from "../worker/src/discovery/discovery-network.fixture.ts";
 import { allowlistLeaf, hashPair } from "../worker/src/mesh/access/allowlist-proof.ts";
-import { ACCESS_HEADER, encodeAccessToken, signAccessToken } from "../worker/src/mesh/access/request-token.ts";
+import { ACCESS_HEADER, ALLOWLIST_PROOF_HEADER, encodeAccessToken, signAccessToken } from "../worker/src/mesh/access/request-token.ts";
 import type { UsageRecord } from "../worker/src/mesh/access/usage-ledger.ts";
 
 const NODES = 4;
@@ -156,7 +156,9 @@ describe("access to paid and private services", () => {
   it("private service allow-listed by Merkle root: the member with its proof gets 200, without it 403", async () => {
     // A three-member tree built as OpenZeppelin's StandardMerkleTree does; the chain must agree with our proof.
     const member = devAccount(MEMBER).address.toLowerCase() as Address;
-    const others = ["0x00000000000000000000000000000000000000a1", "0x00000000000000000000000000000000000000a2"] as const;
+    // The third member is node 0's own address: the account its gateway signs tokens with.
+    const gatewayConsumer = net.nodes[0]!.identity.address.toLowerCase() as Address;
+    const others = ["0x00000000000000000000000000000000000000a1", gatewayConsumer] as const;
     const [l0, l1, l2] = [allowlistLeaf(member), allowlistLeaf(others[0]), allowlistLeaf(others[1])];
     const root = hashPair(hashPair(l0, l1), l2);
     const proof = [l1, l2];
@@ -175,6 +177,18 @@ describe("access to paid and private services", () => {
     const without = createMemoryIo();
     expect(await runCli(args, without)).toBe(1);
     expect(without.err()).toContain(`service ${priv.id} answered 403`);
+
+    // Through a gateway that signs for itself: its client hands it the proof of the gateway's own account.
+    const gatewayProof = [hashPair(l0, l1)];
+    expect(await consumer.public.readContract({ ...registry, functionName: "isAllowed", args: [priv.id, gatewayConsumer, gatewayProof] })).toBe(true);
+    const viaGateway = await call(priv.id, { [ALLOWLIST_PROOF_HEADER]: gatewayProof.join(",") });
+    expect(viaGateway).toMatchObject({ status: 200, body: "hi" });
+    const noProof = await call(priv.id);
+    expect(noProof.status).toBe(403);
+    expect(noProof.json!.reason).toMatch(/^not-allowed: /);
+    const malformed = await call(priv.id, { [ALLOWLIST_PROOF_HEADER]: "0x1234" });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json!.reason).toContain(ALLOWLIST_PROOF_HEADER);
   });
 
   it("refuses a replayed token, an expired one and one for another service with 401", async () => {

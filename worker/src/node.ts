@@ -526,7 +526,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
       // Public free services (per this node's chain view) go without a token; anything else, including a
       // service the view does not know yet, gets one signed by the consumer key for the chosen provider
       // (v 2: good at that provider only, and the evidence per-call settlement pays it for).
-      signAccess: async (serviceId, peer) => {
+      signAccess: async (serviceId, peer, _signal, proof) => {
         const service = chainView.state.services.get(serviceId);
         if (service !== undefined && service.status === "active" && isOpenService(service)) return undefined;
         const token = await signAccessToken({
@@ -535,6 +535,7 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
           serviceId,
           provider: nodeAddressOfPeerId(peer.toMultihash().bytes),
           expiry: unixSecondsNow() + DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS,
+          proof,
         });
         return encodeAccessToken(token);
       },

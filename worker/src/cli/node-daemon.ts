@@ -19,7 +19,14 @@ import {
 } from "../config.ts";
 import { CliUsageError, GatewayRequestError, NodeStartError, NodeUnreachableError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { ACCESS_HEADER, DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS, encodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, signAccessToken } from "../mesh/access/request-token.ts";
+import {
+  ACCESS_HEADER,
+  DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS,
+  encodeAccessToken,
+  MAX_ALLOWLIST_PROOF_LENGTH,
+  parseAllowlistProofList,
+  signAccessToken,
+} from "../mesh/access/request-token.ts";
 import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
 import { connectChain } from "./chain-connection.ts";
 import type { CliIo } from "./cli-io.ts";
@@ -236,12 +243,9 @@ export async function callCommand(input: CommandInput, io: CliIo): Promise<void>
 
 /** `--proof 0x…,0x…`: the Merkle proof of the key's address in the service's allow-list root. */
 function parseProof(text: string | undefined): Hex[] {
-  if (text === undefined || text === "") return [];
-  const parts = text.split(",").map((p) => p.trim().toLowerCase());
-  if (parts.length > MAX_ALLOWLIST_PROOF_LENGTH || !parts.every((p) => /^0x[0-9a-f]{64}$/.test(p))) {
-    throw new CliUsageError(`--proof wants up to ${MAX_ALLOWLIST_PROOF_LENGTH} comma-separated 32-byte hex values`);
-  }
-  return parts as Hex[];
+  const proof = parseAllowlistProofList(text ?? "");
+  if (proof === undefined) throw new CliUsageError(`--proof wants up to ${MAX_ALLOWLIST_PROOF_LENGTH} comma-separated 32-byte hex values`);
+  return proof;
 }
 
 export const nodeDaemonCommands: readonly CliCommand[] = [

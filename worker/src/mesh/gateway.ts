@@ -19,6 +19,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Libp2p, PeerId } from "@libp2p/interface";
+import type { Hex } from "viem";
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT, type GatewayOptions } from "../config.ts";
 import { GatewayRequestError, HttpFrameError, MeshRequestError, MeshTransportError, type MeshErrorCode } from "../errors.ts";
 import { createSilentLogger, type Logger } from "../log.ts";
@@ -31,7 +32,7 @@ import { DEFAULT_REPLAY_BUFFER_BYTES, ReplayableBody } from "./replayable-body.t
 import { retryBackoffMs, type BackoffOptions } from "./routing/backoff.ts";
 import type { BreakerState } from "./routing/circuit-breaker.ts";
 import { RoutingTable, type RouteCandidate, type RoutingOptions, type ServiceStats } from "./routing/routing-table.ts";
-import { ACCESS_HEADER, decodeAccessToken } from "./access/request-token.ts";
+import { ACCESS_HEADER, ALLOWLIST_PROOF_HEADER, decodeAccessToken, MAX_ALLOWLIST_PROOF_LENGTH, parseAllowlistProofList } from "./access/request-token.ts";
 import { nodeAddressOfPeerId } from "../discovery/provider-eligibility.ts";
 
 /** Every gateway URL starts with this; what follows is `<serviceId>` and the path for the service. */
@@ -139,7 +140,7 @@ export interface GatewayMetrics {
  * or `undefined` when the service needs none (docs/protocol.md §8). Called once per attempt, after the
  * provider is chosen (so a token can name it: v 2 tokens), and only when the client sent no token of its own.
  */
-export type SignAccess = (serviceId: bigint, provider: PeerId, signal: AbortSignal) => Promise<string | undefined>;
+export type SignAccess = (serviceId: bigint, provider: PeerId, signal: AbortSignal, proof: readonly Hex[]) => Promise<string | undefined>;
 
 export interface GatewayInit extends Partial<GatewayOptions> {
   /** @default {@link DEFAULT_REQUEST_TIMEOUT_MS} */
@@ -558,7 +559,13 @@ class HttpGateway implements Gateway {
     state.serviceId = route.serviceId;
     if (this.#status !== "started") return this.#answerError(res, state, "gateway-stopping", "the gateway is shutting down");
 
-    const headers = stripHopByHop(headerPairsFromRaw(req.rawHeaders), ["host"]);
+    // The allow-list proof header is for this gateway's own tokens only: never forwarded.
+    const headers = stripHopByHop(headerPairsFromRaw(req.rawHeaders), ["host", ALLOWLIST_PROOF_HEADER]);
+    const proofValues = req.headers[ALLOWLIST_PROOF_HEADER];
+    const proof = parseAllowlistProofList(Array.isArray(proofValues) ? proofValues.join(",") : (proofValues ?? ""));
+    if (proof === undefined) {
+      return this.#answerError(res, state, "bad-request", `${ALLOWLIST_PROOF_HEADER}: expected up to ${MAX_ALLOWLIST_PROOF_LENGTH} comma-separated 32-byte hex values`);
+    }
     const clientToken = headers.find(([name]) => name === ACCESS_HEADER)?.[1];
     const signs = this.#signAccess !== undefined && clientToken === undefined;
     // A token signed per attempt adds one header and ~600 bytes; a head that then exceeds a limit fails that
@@ -595,7 +602,7 @@ class HttpGateway implements Gateway {
     const headFor: HeadForAttempt = !signs || signAccess === undefined
       ? async () => head
       : async (peer, attemptSignal) => {
-          const token = await signAccess(BigInt(route.serviceId), peer, attemptSignal);
+          const token = await signAccess(BigInt(route.serviceId), peer, attemptSignal, proof);
           if (token === undefined) return head;
           return new EncodedRequestHead({ method: head.head.method, path: route.path, headers: [...headers, [ACCESS_HEADER, token]], serviceId: route.serviceId, deadline });
         };

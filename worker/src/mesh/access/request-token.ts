@@ -56,6 +56,23 @@ export const MAX_ACCESS_HEADER_LENGTH = 4096;
 /** Most Merkle proof elements: 24 levels, 16 M allow-list members; fits {@link MAX_ACCESS_HEADER_LENGTH}. */
 export const MAX_ALLOWLIST_PROOF_LENGTH = 24;
 
+/**
+ * Request header by which a gateway's HTTP client hands it the Merkle proof of the gateway's consumer in a
+ * private service's allow-list root, for the tokens the gateway signs (protocol.md §8.2). Never forwarded.
+ */
+export const ALLOWLIST_PROOF_HEADER = "dsmp-allowlist-proof";
+
+/**
+ * A proof written as comma-separated 32-byte hex values (`--proof`, {@link ALLOWLIST_PROOF_HEADER}), lowercase;
+ * `undefined` when malformed or longer than {@link MAX_ALLOWLIST_PROOF_LENGTH}. Empty text is an empty proof.
+ */
+export function parseAllowlistProofList(text: string): Hex[] | undefined {
+  if (text.trim() === "") return [];
+  const parts = text.split(",").map((p) => p.trim().toLowerCase());
+  if (parts.length > MAX_ALLOWLIST_PROOF_LENGTH || !parts.every((p) => /^0x[0-9a-f]{64}$/.test(p))) return undefined;
+  return parts as Hex[];
+}
+
 /** EIP-712 types of a v 1 token. `chainId` and `registry` are in the domain, not the struct; `proof` is not signed. */
 export const ACCESS_TOKEN_TYPES = {
   AccessToken: [
