@@ -70,6 +70,8 @@ describe("usage errors exit 2 and print usage", () => {
     [["stake", "1", "--bogus"], "dsmp: unknown option --bogus\n", "Usage: dsmp stake"],
     [["stake", "--rpc-url"], "dsmp: --rpc-url needs a value\n", "Usage: dsmp stake"],
     [["stake", "abc"], 'dsmp: <amount>: expected an amount like 100 or 2.5, got "abc"\n', ""],
+    [["stake", "0"], "dsmp: <amount> must be greater than zero\n", ""],
+    [["unbond", "0.000"], "dsmp: <amount> must be greater than zero\n", ""],
     [["unbond", "-5"], "dsmp: unknown option -5\n", "Usage: dsmp unbond"],
     [["node", "register", "--cpu", "1000"], "dsmp: missing --keystore\n", "Usage: dsmp node register --keystore <file>"],
     [["service", "publish", "--name", "x", "--price-per-period", "5"], "dsmp: --price-per-period needs --period (e.g. 30d)\n", ""],

@@ -24,7 +24,7 @@ export interface AmountCommandOptions extends GlobalOptions {
 
 /** `dsmp stake <amount>`: add to the signing account's bonded stake (approving Staking when needed). */
 export async function stakeCommand(options: AmountCommandOptions, io: CliIo): Promise<void> {
-  const text = checkTokenAmount(options.amount, "<amount>");
+  const text = checkTokenAmount(options.amount, "<amount>", { positive: true });
   const client = await connectChain(options, { signs: true, signal: io.signal });
   const amount = parseTokenAmount(text, "<amount>", client.token.decimals);
   const result = await stake(client, { amount, signal: io.signal });
@@ -38,7 +38,7 @@ export async function stakeCommand(options: AmountCommandOptions, io: CliIo): Pr
 
 /** `dsmp unbond <amount>`: move free stake into unbonding; it is withdrawable after the unbonding delay. */
 export async function unbondCommand(options: AmountCommandOptions, io: CliIo): Promise<void> {
-  const text = checkTokenAmount(options.amount, "<amount>");
+  const text = checkTokenAmount(options.amount, "<amount>", { positive: true });
   const client = await connectChain(options, { signs: true, signal: io.signal });
   const amount = parseTokenAmount(text, "<amount>", client.token.decimals);
   const result = await requestUnbond(client, { amount, signal: io.signal });

@@ -22,17 +22,14 @@ export function parseTokenAmount(text: string, what: string, decimals: number): 
 }
 
 /** Check the syntax of an amount before connecting (the decimals are only known after). */
-export function checkTokenAmount(text: string, what: string): string {
-  parseTokenAmount(text, what, 255); // any number of decimals: the token's are checked after connecting
+export function checkTokenAmount(text: string, what: string, options: { positive?: boolean } = {}): string {
+  const amount = parseTokenAmount(text, what, 255); // any number of decimals: the token's are checked after connecting
+  if (options.positive === true && amount === 0n) throw new CliUsageError(`${what} must be greater than zero`);
   return text.trim();
 }
 
 const DURATION_UNITS: Readonly<Record<string, bigint>> = { s: 1n, m: 60n, h: 3_600n, d: 86_400n, w: 604_800n };
 
-/**
- * A duration in seconds: `30d`, `12h`, `1d12h`, `90m`, `45s`, `2w`, or a bare number of seconds.
- * @example parseDuration("1d12h", "--period") // 129_600n
- */
 /** An http:// or https:// URL (the text unchanged), e.g. `--rpc-url`, `--gateway`, `--api`. */
 export function parseHttpUrl(text: string, what: string): string {
   let url: URL | undefined;
@@ -47,6 +44,10 @@ export function parseHttpUrl(text: string, what: string): string {
   return text;
 }
 
+/**
+ * A duration in seconds: `30d`, `12h`, `1d12h`, `90m`, `45s`, `2w`, or a bare number of seconds.
+ * @example parseDuration("1d12h", "--period") // 129_600n
+ */
 export function parseDuration(text: string, what: string): bigint {
   const value = text.trim().toLowerCase();
   if (/^\d+$/.test(value)) return BigInt(value);
