@@ -7,10 +7,10 @@ import type { Address } from "viem";
 import { depositEscrow } from "../chain/actions/deposit-escrow.ts";
 import { getEscrow } from "../chain/actions/get-escrow.ts";
 import { cancelEscrowWithdrawal, requestEscrowWithdrawal, withdrawEscrow } from "../chain/actions/withdraw-escrow.ts";
-import { CliUsageError, NodeUnreachableError } from "../errors.ts";
+import { CliUsageError } from "../errors.ts";
 import type { SettlementRound } from "../mesh/access/usage-settler.ts";
 import { connectChain } from "./chain-connection.ts";
-import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
+import { CONTROL_API_OPTION, controlApiFailure, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -119,7 +119,7 @@ export async function escrowShowCommand(input: CommandInput, io: CliIo): Promise
 export async function usageClaimsCommand(input: CommandInput, io: CliIo): Promise<void> {
   const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/usage/claims`, { signal: io.signal }, "the node's control API");
-  if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
+  if (!res.ok) throw await controlApiFailure(res, api);
   const status = (await res.json()) as { enabled: boolean; autoClaim: boolean; pending: number; held: number };
   if (input.global.json) {
     printJson(io, status);
@@ -141,7 +141,7 @@ export async function usageClaimCommand(input: CommandInput, io: CliIo): Promise
   const api = controlApiUrl(input);
   if (!input.global.json) printLine(io, `asking ${api} to claim its served per-call calls (one transaction per 256 calls)…`);
   const res = await fetchOrExplain(`${api}/v1/usage/claims`, { method: "POST", signal: io.signal }, "the node's control API");
-  if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
+  if (!res.ok) throw await controlApiFailure(res, api);
   const round = (await res.json()) as SettlementRound;
   if (input.global.json) {
     printJson(io, round);

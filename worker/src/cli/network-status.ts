@@ -3,9 +3,8 @@
  * each Xnode up or down (stake-weighted median of the other nodes' probes), its availability, round trip and
  * uptime, the services' reported traffic, and the latest fault log entries. Reads `GET /v1/observability`.
  */
-import { NodeUnreachableError } from "../errors.ts";
 import type { ObservabilityView } from "../observability/observability-service.ts";
-import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
+import { CONTROL_API_OPTION, controlApiFailure, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -20,8 +19,7 @@ const percent = (ratio: number | undefined): string => (ratio === undefined ? "-
 async function networkStatusCommand(input: CommandInput, io: CliIo): Promise<void> {
   const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/observability`, { signal: io.signal }, "the node's control API");
-  if (res.status === 404) throw new NodeUnreachableError(`the node at ${api} does not run Open Observability`, { details: await res.text() });
-  if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
+  if (!res.ok) throw await controlApiFailure(res, api, `the node at ${api} does not run Open Observability`);
   const view = (await res.json()) as ObservabilityView;
   if (input.global.json) {
     printJson(io, view);

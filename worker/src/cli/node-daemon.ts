@@ -29,6 +29,7 @@ import {
 } from "../mesh/access/request-token.ts";
 import { startXnode, type ServedService, type XnodeStatus } from "../node.ts";
 import { connectChain } from "./chain-connection.ts";
+import { controlApiFailure, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { printFields, printJson, printLine } from "./output.ts";
@@ -157,9 +158,9 @@ export async function fetchOrExplain(url: string, init: RequestInit, what: strin
 
 /** `dsmp node status`: the status of a running node, from its control API. */
 export async function nodeStatusCommand(input: CommandInput, io: CliIo): Promise<void> {
-  const api = input.string("api") ?? `http://${DEFAULT_API_HOST}:${DEFAULT_API_PORT}`;
+  const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/status`, { signal: io.signal }, "the node's control API");
-  if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
+  if (!res.ok) throw await controlApiFailure(res, api);
   const status = (await res.json()) as XnodeStatus;
   if (input.global.json) printJson(io, status);
   else printStatus(io, status);

@@ -5,9 +5,9 @@
  * `POST /v1/resource-proofs/<node>/challenge` of the node's control API.
  */
 import { getAddress, isAddress } from "viem";
-import { CliUsageError, NodeUnreachableError } from "../errors.ts";
+import { CliUsageError } from "../errors.ts";
 import type { ChallengeResult, ResourceProofView } from "../resource-proof/resource-proof-service.ts";
-import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
+import { CONTROL_API_OPTION, controlApiFailure, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -21,9 +21,7 @@ const ms = (value: number | undefined): string => (value === undefined ? "-" : `
 const age = (at: number | undefined): string => (at === undefined ? "-" : `${Math.max(0, Math.round((Date.now() - at) / 1000))}s ago`);
 
 async function explainFailure(res: Response, api: string): Promise<never> {
-  const text = await res.text();
-  if (res.status === 404) throw new NodeUnreachableError(`the node at ${api} does not run Proof of Resource, or does not know that node`, { details: text });
-  throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: text });
+  throw await controlApiFailure(res, api, `the node at ${api} does not run Proof of Resource, or does not know that node`);
 }
 
 async function proofsCommand(input: CommandInput, io: CliIo): Promise<void> {

@@ -3,10 +3,9 @@
  * and in total — success rate, requests per second, latency p50/p95/p99, retries and breaker state over the
  * last minute — like `linkerd viz stat`. Reads `GET /v1/services/:id/stats` of a running node.
  */
-import { NodeUnreachableError } from "../errors.ts";
 import type { WindowStats } from "../mesh/routing/latency-window.ts";
 import type { ServiceStats } from "../mesh/routing/routing-table.ts";
-import { CONTROL_API_OPTION, controlApiUrl } from "./control-api.ts";
+import { CONTROL_API_OPTION, controlApiFailure, controlApiUrl } from "./control-api.ts";
 import type { CliIo } from "./cli-io.ts";
 import type { CliCommand, CommandInput } from "./command-spec.ts";
 import { fetchOrExplain } from "./node-daemon.ts";
@@ -45,7 +44,7 @@ export async function serviceStatCommand(input: CommandInput, io: CliIo): Promis
   const serviceId = parseId(input.argument("id"), "<id>");
   const api = controlApiUrl(input);
   const res = await fetchOrExplain(`${api}/v1/services/${serviceId}/stats`, { signal: io.signal }, "the node's control API");
-  if (!res.ok) throw new NodeUnreachableError(`the control API at ${api} answered ${res.status}`, { details: await res.text() });
+  if (!res.ok) throw await controlApiFailure(res, api);
   const stats = (await res.json()) as ServiceStats;
   if (input.global.json) {
     printJson(io, stats);
