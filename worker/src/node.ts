@@ -441,9 +441,9 @@ export async function startXnode(init: XnodeInit): Promise<Xnode> {
         },
       },
       authorize: async ({ serviceId, head }) => {
-        // Several dsmp-access headers are joined as Node joins repeated headers; the result decodes as malformed.
+        // Every dsmp-access value: more than one is token-malformed (protocol.md §8.2).
         const values = head.headers.filter(([name]) => name === ACCESS_HEADER).map(([, value]) => value);
-        const header = values.length === 0 ? undefined : values.join(", ");
+        const header = values.length === 0 ? undefined : values.length === 1 ? values[0]! : values;
         const now = unixSecondsNow();
         const decision = await verifyAccess(
           { serviceId, header },

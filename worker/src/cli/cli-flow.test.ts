@@ -108,9 +108,12 @@ describe("dsmp against a hardhat node", () => {
     const unregistered = await dsmp(["node", "info", "0x000000000000000000000000000000000000dEaD"], undefined);
     expect(unregistered.code).toBe(EXIT_FAILURE);
     expect(unregistered.err).toContain("is not registered");
+    const unregisteredJson = await dsmp(["node", "info", "0x000000000000000000000000000000000000dEaD", "--json"], undefined);
+    expect(unregisteredJson.code).toBe(EXIT_FAILURE);
+    expect(unregisteredJson.out).toBe("");
   });
 
-  it("task submit to a node that is not running says which API it could not reach, before any transaction", async () => {
+  it("task submit to a node that is not running says which API it could not reach", async () => {
     const down = await dsmp(["task", "submit", "--module", "examples/fnv1a.wasm", "--input", "README.md", "--reward", "1", "--node-api", "http://127.0.0.1:1"], OWNER);
     expect(down.code).toBe(EXIT_FAILURE);
     expect(down.err).toContain("cannot reach the node's control API (--node-api) at http://127.0.0.1:1/v1/blobs");

@@ -57,7 +57,8 @@ export function resolveCommandLine(
     rest.splice(rest.indexOf("help"), 1);
     return resolveCommandLine([...rest, "--help"], commands, env);
   }
-  if (loose.values["version"] === true && words.length === 0) return { kind: "help", text: `dsmp ${DSMP_VERSION}\n` };
+  // Wherever it stands: `dsmp node start --version` must not start a node.
+  if (loose.values["version"] === true) return { kind: "help", text: `dsmp ${DSMP_VERSION}\n` };
   const wantsHelp = loose.values["help"] === true;
   const topHelp = commandListHelp([], commands);
 

@@ -55,7 +55,7 @@ describe("dsmp help and --version", () => {
 
   it("--version and -V print the package version", async () => {
     const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    for (const flag of ["--version", "-V"]) expect(await dsmp([flag])).toEqual({ code: EXIT_OK, out: `dsmp ${version}\n`, err: "" });
+    for (const argv of [["--version"], ["-V"], ["node", "start", "--version"]]) expect(await dsmp(argv)).toEqual({ code: EXIT_OK, out: `dsmp ${version}\n`, err: "" });
   });
 });
 

@@ -83,9 +83,13 @@ describe("dsmp node start: a port in use", () => {
     expect(wrapped?.shortMessage).not.toContain("\n");
     expect(wrapped?.shortMessage).toContain(`control API ${config.api.host}:${config.api.port}`);
     expect(wrapped?.cause).toBeInstanceOf(Error);
-    // libp2p's wording, whose message carries every listener's stack.
-    const libp2p = new Error("Some configured addresses failed to be listened on, you may need to remove one or more listen addresses\n    at Server.setupListenHandle (node:net:1)");
-    expect(addressInUseError(libp2p, config)?.shortMessage).toContain(config.p2p.listen[0]!);
+    // libp2p's wording, whose message carries every listener's error and stack: in use, or another failure.
+    const libp2p = (reason: string) =>
+      new Error(`Some configured addresses failed to be listened on, you may need to remove one or more listen addresses\nError: ${reason}\n    at Server.setupListenHandle (node:net:1)`);
+    expect(addressInUseError(libp2p("listen EADDRINUSE: address already in use 0.0.0.0:4660"), config)?.shortMessage).toMatch(/in use .*--listen/);
+    const denied = addressInUseError(libp2p("listen EACCES: permission denied 0.0.0.0:80"), config)?.shortMessage;
+    expect(denied).toMatch(/^libp2p could not listen on .*--verbose shows each listener's error$/);
+    expect(denied).not.toContain("in use");
     expect(addressInUseError(new Error("connect ECONNREFUSED 127.0.0.1:8545"), config)).toBeUndefined();
   });
 });

@@ -99,8 +99,17 @@ export function nodeConfigFlags(input: CommandInput): ConfigLayer {
  */
 export function addressInUseError(error: unknown, config: Pick<DsmpConfig, "p2p" | "api" | "gateway">): NodeStartError | undefined {
   let inUse = false;
+  let listenFailed = false;
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8 && !inUse; e = e.cause, depth++) {
-    inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE" || /EADDRINUSE|address already in use|failed to be listened on/i.test(e.message);
+    inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE" || /EADDRINUSE|address already in use/i.test(e.message);
+    listenFailed ||= /failed to be listened on/i.test(e.message);
+  }
+  if (!inUse && listenFailed) {
+    // Another listen failure (a port below 1024, an address not on this machine, an unsupported multiaddr).
+    return new NodeStartError(
+      `libp2p could not listen on ${config.p2p.listen.join(", ")} — check --listen (or DSMP_P2P_LISTEN); --verbose shows each listener's error`,
+      { cause: error },
+    );
   }
   if (!inUse) return undefined;
   const where = `libp2p ${config.p2p.listen.join(", ")}; control API ${config.api.host}:${config.api.port}; gateway ${config.gateway.host}:${config.gateway.port}`;

@@ -34,6 +34,14 @@ describe("dsmp node keygen", () => {
     expect((await loadKeystore(keystore, { passphrase: "s3cret" })).identity.address).toBe((JSON.parse(io.out()) as { node: string }).node);
   });
 
+  it("an empty passphrase variable is no passphrase: the key is stored in the clear and said to be", async () => {
+    const keystore = join(dir, "empty-pass.json");
+    const io = createMemoryIo();
+    expect(await runCli(["node", "keygen", "--keystore", keystore, "--json"], io, { env: { DSMP_KEYSTORE_PASSPHRASE: "" } })).toBe(EXIT_OK);
+    expect(JSON.parse(io.out())).toMatchObject({ encrypted: false });
+    expect((await loadKeystore(keystore)).identity.address).toBe((JSON.parse(io.out()) as { node: string }).node);
+  });
+
   it("node register without a keystore says how to make one", async () => {
     const missing = join(dir, "nope.json");
     const io = createMemoryIo();

@@ -109,11 +109,11 @@ export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Prom
   const client = await connectChain(options, { signs: false, signal: io.signal });
   const record = await getNode(client, { node });
   const peerId = record.peerId === "0x" ? "" : base58btc.baseEncode(hexToBytes(record.peerId));
+  if (record.status === "none") throw new CliNotFoundError(`node ${node} is not registered (\`dsmp node register\` registers one)`);
   if (options.json) {
     printJson(io, { ...record, peerId, peerIdBytes: record.peerId });
     return;
   }
-  if (record.status === "none") throw new CliNotFoundError(`node ${node} is not registered (\`dsmp node register\` registers one)`);
   const { resources } = record;
   printFields(io, [
     ["node", record.node],
@@ -132,7 +132,7 @@ export async function nodeInfoCommand(options: NodeInfoOptions, io: CliIo): Prom
 /** `dsmp node keygen --keystore <file>`: a new node key (never overwrites one). */
 export async function nodeKeygenCommand(options: { keystore: string; passphrase: string | undefined; json: boolean }, io: CliIo): Promise<void> {
   const identity = await createKeystore(options.keystore, { passphrase: options.passphrase });
-  const result = { keystore: options.keystore, node: identity.address, peerId: identity.peerId.toString(), encrypted: options.passphrase !== undefined };
+  const result = { keystore: options.keystore, node: identity.address, peerId: identity.peerId.toString(), encrypted: options.passphrase !== undefined && options.passphrase !== "" };
   if (options.json) return printJson(io, result);
   printFields(io, [
     ["keystore", result.keystore],

@@ -87,8 +87,13 @@ export function applyServiceFlags(base: ServiceDefinition, flags: ServiceFlags, 
   if (pricing.perPeriod > 0n && pricing.periodSeconds === 0n) throw new CliUsageError("--price-per-period needs --period (e.g. 30d)");
   if (pricing.oneTime > 0n && pricing.oneTimeDuration === 0n) throw new CliUsageError("--one-time-price needs --one-time-duration (e.g. 7d)");
   // A duration for a price of zero would publish a free service that looks priced on the command line.
-  if (flags.period !== undefined && pricing.perPeriod === 0n) throw new CliUsageError("--period sets the length of a paid period: give --price-per-period too");
-  if (flags.oneTimeDuration !== undefined && pricing.oneTime === 0n) throw new CliUsageError("--one-time-duration goes with --one-time-price: give it too");
+  // (A duration of 0 clears one, with its price at 0.)
+  if (flags.period !== undefined && pricing.perPeriod === 0n && pricing.periodSeconds > 0n) {
+    throw new CliUsageError("--period sets the length of a paid period: give --price-per-period too");
+  }
+  if (flags.oneTimeDuration !== undefined && pricing.oneTime === 0n && pricing.oneTimeDuration > 0n) {
+    throw new CliUsageError("--one-time-duration goes with --one-time-price: give it too");
+  }
   const minReplicas = flags.minReplicas === undefined ? base.minReplicas : parseInteger(flags.minReplicas, "--min-replicas", { min: 1, max: UINT16_MAX });
   const maxReplicas =
     flags.maxReplicas === undefined ? Math.max(base.maxReplicas, minReplicas) : parseInteger(flags.maxReplicas, "--max-replicas", { min: 1, max: UINT16_MAX });

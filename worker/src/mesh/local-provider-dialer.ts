@@ -11,11 +11,19 @@
  */
 import type { Connection, Libp2p, PeerId, Stream } from "@libp2p/interface";
 import { streamPair } from "@libp2p/utils";
+import { multiaddr } from "@multiformats/multiaddr";
 import { MESH_PROTOCOL_ID } from "./session-protocol.ts";
 
 /** The provider side that takes a session stream (HttpProvider.handleSession). */
 export interface LocalSessionHandler {
   handleSession(stream: Stream, connection: Connection): void;
+  /** Sessions are taken now (the provider is started and not stopping). */
+  readonly accepting: boolean;
+}
+
+/** The refusal of a session to the node's own provider while it is not started or stopping: a failed dial. */
+export class LocalProviderUnavailableError extends Error {
+  override readonly name = "LocalProviderUnavailableError";
 }
 
 /**
@@ -25,13 +33,24 @@ export interface LocalSessionHandler {
 export function localProviderDialer(libp2p: Pick<Libp2p, "dialProtocol">, self: PeerId, provider: LocalSessionHandler): Pick<Libp2p, "dialProtocol"> {
   // What the provider reads of the connection a session arrived on: who is calling (for logs and metrics).
   const selfConnection = { remotePeer: self, direction: "inbound", status: "open" } as unknown as Connection;
+  // Fixed addresses: streamPair otherwise numbers each pair's mock connections with a process-wide counter
+  // turned into a TCP port, which overflows 65535 after 32 768 pairs.
+  const loopback = multiaddr("/ip4/127.0.0.1/tcp/0");
   return {
     dialProtocol: (async (peer: Parameters<Libp2p["dialProtocol"]>[0], protocols: string | string[], options?: Parameters<Libp2p["dialProtocol"]>[2]) => {
       const wanted = Array.isArray(protocols) ? protocols : [protocols];
       const isSelf = typeof (peer as PeerId).equals === "function" && (peer as PeerId).equals(self);
       if (!isSelf || !wanted.includes(MESH_PROTOCOL_ID)) return libp2p.dialProtocol(peer, protocols, options);
       options?.signal?.throwIfAborted();
-      const [outbound, inbound] = await streamPair({ protocol: MESH_PROTOCOL_ID });
+      // A provider that is not taking sessions would abort this one at once, after the dial "succeeded", and
+      // the pool would dial again without pause: refuse the dial instead, as libp2p does for a protocol
+      // nobody handles.
+      if (!provider.accepting) throw new LocalProviderUnavailableError("this node's provider is not taking sessions (not started, or stopping)");
+      const [outbound, inbound] = await streamPair({
+        protocol: MESH_PROTOCOL_ID,
+        outboundConnection: { remoteAddr: loopback },
+        inboundConnection: { remoteAddr: loopback },
+      });
       provider.handleSession(inbound, selfConnection);
       return outbound;
     }) as Libp2p["dialProtocol"],

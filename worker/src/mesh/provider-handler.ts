@@ -121,6 +121,8 @@ export interface HttpProvider {
   handleStream(stream: Stream, connection: Connection): Promise<void>;
   /** Serve one `/dsmp/mesh/1.0.0` session stream (what the registered handler calls; also a node's own gateway, in memory). */
   handleSession(stream: Stream, connection: Connection): void;
+  /** New requests and sessions are taken (false before `start()` and from `stop()` on). */
+  readonly accepting: boolean;
   /** Streams being served. */
   readonly inFlight: number;
 }

@@ -199,6 +199,17 @@ describe("verifyAccess", () => {
     if (!decision.allow) expect(decision.message.length).toBeGreaterThan(0);
   });
 
+  it("refuses more than one dsmp-access value as token-malformed whatever their size, and reads a single one as the header", async () => {
+    const context: AccessContext = { domain: DOMAIN, provider: SELF, state: chainState(), now: NOW, replay: new ReplayCache(16) };
+    const [a, b] = [(await header({ nonce: nonce(21) }, 2n, 0))!, (await header({ nonce: nonce(22) }, 2n, 0))!];
+    expect(await verifyAccess({ serviceId: 2n, header: [a, "A".repeat(MAX_ACCESS_HEADER_LENGTH)] }, context)).toMatchObject({ allow: false, status: 401, reason: "token-malformed" });
+    expect(await verifyAccess({ serviceId: 2n, header: [a, b] }, context)).toMatchObject({ allow: false, reason: "token-malformed" });
+    expect(await verifyAccess({ serviceId: 2n, header: [] }, context)).toMatchObject({ allow: false, reason: "token-missing" });
+    expect(await verifyAccess({ serviceId: 2n, header: [a] }, context)).toMatchObject({ allow: true });
+    // A public free service looks at no token at all.
+    expect(await verifyAccess({ serviceId: 1n, header: [a, b] }, context)).toMatchObject({ allow: true, basis: "open" });
+  });
+
   it("refuses a replayed token and remembers nonces per consumer", async () => {
     const context: AccessContext = { domain: DOMAIN, provider: SELF, state: chainState(), now: NOW, replay: new ReplayCache(16) };
     const first = await header({ nonce: nonce(7) }, 2n, 0);

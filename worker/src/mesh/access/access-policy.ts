@@ -37,8 +37,8 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 
 export interface AccessRequest {
   serviceId: bigint;
-  /** The `dsmp-access` header value, `undefined` when absent. */
-  header: string | undefined;
+  /** The `dsmp-access` header value, `undefined` when absent; every value when the request repeats it. */
+  header: string | readonly string[] | undefined;
 }
 
 export interface AccessContext {
@@ -111,13 +111,17 @@ export async function verifyAccess(request: AccessRequest, context: AccessContex
   const service = state.services.get(id);
   if (service === undefined) return deny("service-unknown", `service ${id} is not in this provider's chain view`);
   if (service.status === "active" && isOpenService(service)) return { allow: true, basis: "open", token: undefined };
-  if (request.header === undefined || request.header === "") {
+  if (request.header === undefined || request.header === "" || (typeof request.header !== "string" && request.header.length === 0)) {
     return deny("token-missing", `service ${id} is ${service.visibility === "private" ? "private" : "paid"}: send a signed dsmp-access token`);
   }
 
+  if (typeof request.header !== "string") {
+    if (request.header.length !== 1) return deny("token-malformed", `${request.header.length} dsmp-access headers: send exactly one token`);
+  }
+  const header = typeof request.header === "string" ? request.header : request.header[0]!;
   let token: AccessToken;
   try {
-    token = decodeAccessToken(request.header);
+    token = decodeAccessToken(header);
   } catch (error) {
     if (error instanceof AccessDeniedError) return deny(error.reason, error.details ?? error.shortMessage);
     throw error;
