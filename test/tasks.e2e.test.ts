@@ -273,8 +273,16 @@ describe("tasks end to end (real chain, Redis, libp2p)", () => {
     writeFileSync(join(root, "in.bin"), "x");
     for (const c of cases) {
       writeFileSync(join(root, `${c.name}.wasm`), c.wasm);
+      const submit = ["task", "submit", "--module", join(root, `${c.name}.wasm`), "--input", join(root, "in.bin"), "--n", "4", "--q", "3", "--reward", "1", "--no-wait", "--json", ...common];
+      if (c.name === "invalid") {
+        // The CLI refuses it before escrowing anything; a submitter who insists (or calls the contract) gets it run.
+        const refused = createMemoryIo();
+        expect(await runCli(submit, refused)).toBe(2);
+        expect(refused.err()).toContain("cannot run as a task: not a WebAssembly module");
+        submit.push("--no-module-check");
+      }
       const io = createMemoryIo();
-      const code = await runCli(["task", "submit", "--module", join(root, `${c.name}.wasm`), "--input", join(root, "in.bin"), "--n", "4", "--q", "3", "--reward", "1", "--no-wait", "--json", ...common], io);
+      const code = await runCli(submit, io);
       expect(code, JSON.stringify(io.err())).toBe(0);
       const taskId = String(JSON.parse(io.out()).taskId);
       // Every member's job ends with the module's failure reason; nobody commits, so nothing finalizes.

@@ -90,6 +90,8 @@ export interface TaskSubmitOptions extends GlobalOptions {
   deadline: string;
   nodeApi: string;
   wait: boolean;
+  /** Check the module is a task module before anything is sent (default true). */
+  moduleCheck?: boolean;
 }
 
 /** `dsmp task submit`. */
@@ -109,7 +111,7 @@ export async function taskSubmitCommand(options: TaskSubmitOptions, io: CliIo): 
     throw new CliUsageError(`cannot read ${(err as NodeJS.ErrnoException).path ?? "a file"}: ${(err as Error).message}`);
   }
   // Before any reward is escrowed: a module the committee cannot run would only fail the round.
-  const problem = taskModuleProblem(wasm);
+  const problem = options.moduleCheck === false ? undefined : taskModuleProblem(wasm);
   if (problem !== undefined) throw new CliUsageError(`--module ${options.module} cannot run as a task: ${problem} (docs/tasks.md)`);
   const client = await connectChain(options, { signs: true, signal: io.signal });
   const reward = parseTokenAmount(options.reward, "--reward", client.token.decimals);
@@ -314,6 +316,7 @@ export const taskCommands: readonly CliCommand[] = [
       { name: "reveal-window", type: "string", value: "<seconds>", description: "reveal and report phase per round (default 60)" },
       { name: "deadline", type: "string", value: "<seconds>", description: "final deadline from now; a refund can be claimed after it (default 900)" },
       { name: "no-wait", type: "boolean", description: "return once the committee is drawn" },
+      { name: "no-module-check", type: "boolean", description: "submit even a module the committee cannot run (testing how nodes fail it)" },
       nodeApiOption,
     ],
     examples: ["dsmp task submit --module examples/fnv1a.wasm --input README.md --n 4 --q 3 --reward 10", "dsmp task submit --module x.wasm --input in.bin --n 1 --q 1 --reward 1 --json"],
@@ -331,6 +334,7 @@ export const taskCommands: readonly CliCommand[] = [
           deadline: input.string("deadline") ?? "900",
           nodeApi: parseHttpUrl(input.string("node-api") ?? DEFAULT_NODE_API, "--node-api"),
           wait: !input.flag("no-wait"),
+          moduleCheck: !input.flag("no-module-check"),
         },
         io,
       ),
