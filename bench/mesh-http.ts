@@ -419,7 +419,8 @@ async function orchestrate(): Promise<void> {
   const backendPort = String(backend.ready.port);
   const proxy = await start("proxy", "proxy", ["--backend", backendPort]);
   const provider = await start("provider", "provider", ["--backend", backendPort]);
-  const profileDir = mkdtempSync(join(tmpdir(), "dsmp-mesh-prof-"));
+  // Only with --profile (its path is printed and the profile kept for a closer look).
+  const profileDir = args.profile ? mkdtempSync(join(tmpdir(), "dsmp-mesh-prof-")) : "";
   // Extra gateway processes share the first one's port (SO_REUSEPORT): the kernel spreads connections.
   const gatewayCount = Math.max(1, Number(args.gateways));
   const SECTION = gatewayCount > 1 ? `${SECTION_BASE}, ${gatewayCount} gateway processes` : SECTION_BASE;

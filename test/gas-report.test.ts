@@ -3,7 +3,7 @@
  * the real deploy script onto a `hardhat node`, drives each function, and exits non-zero if one was missed.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,9 +16,11 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 describe("scripts/gas-report.ts", () => {
   it("measures every state-changing function of every contract", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "dsmp-gas-")), "gas.md");
+    const dir = mkdtempSync(join(tmpdir(), "dsmp-gas-"));
+    const out = join(dir, "gas.md");
     await run(process.execPath, [join(ROOT, "scripts/gas-report.ts"), "--out", out], { cwd: ROOT });
     const md = readFileSync(out, "utf8");
+    rmSync(dir, { recursive: true, force: true });
     for (const [name, abi] of Object.entries(abis)) {
       const fns = (abi as Abi)
         .filter((x): x is AbiFunction => x.type === "function" && (x.stateMutability === "nonpayable" || x.stateMutability === "payable"))
