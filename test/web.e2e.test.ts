@@ -50,8 +50,10 @@ const WALLET_INIT_SCRIPT = `(() => {
     isDsmpTestWallet: true,
     async request({ method, params }) {
       // A real wallet answers a signature or a transaction only after its user looked at the prompt: let the page
-      // render what it shows while it waits (else an instant answer can batch that state away before it is drawn).
-      if (method === "eth_signTypedData_v4" || method === "eth_sendTransaction") await new Promise((r) => setTimeout(r, 50));
+      // draw what it shows while it waits (else an instant answer can batch that state away before it is drawn).
+      if (method === "eth_signTypedData_v4" || method === "eth_sendTransaction") {
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); // two frames: the state was drawn
+      }
       const answer = JSON.parse(await window.__dsmpWallet(method, JSON.stringify(params ?? [])));
       if (answer.error) throw Object.assign(new Error(answer.error.message), answer.error);
       return answer.result;
