@@ -142,6 +142,9 @@ export async function nodeKeygenCommand(options: { keystore: string; passphrase:
   ]);
 }
 
+/** `--passphrase-env <name>`: the variable a keystore passphrase is read from (never the passphrase itself). */
+const passphraseEnvOption = (description: string) => ({ name: "passphrase-env", type: "string", value: "<name>", description }) as const;
+
 export const nodeRegisterCommands: readonly CliCommand[] = [
   {
     path: ["node", "keygen"],
@@ -150,12 +153,7 @@ export const nodeRegisterCommands: readonly CliCommand[] = [
       "Generate a secp256k1 node key and write it to a new keystore file (mode 0600), encrypted when the passphrase variable is set.\nPrints the node address (what `dsmp node register` registers) and its libp2p PeerId. `dsmp node start` creates <data-dir>/node-key.json the same way on first start.",
     options: [
       { name: "keystore", type: "string", value: "<file>", description: "keystore file to create", required: true },
-      {
-        name: "passphrase-env",
-        type: "string",
-        value: "<name>",
-        description: `environment variable holding a passphrase to encrypt the key with (default ${DEFAULT_PASSPHRASE_ENV}; unset: not encrypted)`,
-      },
+      passphraseEnvOption(`environment variable holding a passphrase to encrypt the key with (default ${DEFAULT_PASSPHRASE_ENV}; unset: not encrypted)`),
     ],
     examples: ["dsmp node keygen --keystore ~/.dsmp/node-key.json"],
     run: (input, io) =>
@@ -168,12 +166,7 @@ export const nodeRegisterCommands: readonly CliCommand[] = [
       "Register an Xnode under the signing account (its operator). The node key in the keystore signs an EIP-712 proof of possession;\nthe registry locks the minimum node stake of the operator's free stake as the node's bond (stake first with `dsmp stake`).",
     options: [
       { name: "keystore", type: "string", value: "<file>", description: "keystore file of the node key", required: true },
-      {
-        name: "passphrase-env",
-        type: "string",
-        value: "<name>",
-        description: `environment variable holding the keystore passphrase (default ${DEFAULT_PASSPHRASE_ENV})`,
-      },
+      passphraseEnvOption(`environment variable holding the keystore passphrase (default ${DEFAULT_PASSPHRASE_ENV})`),
       { name: "cpu", type: "string", value: "<millicores>", description: "CPU offered, in millicores (1000 = one core)", required: true },
       { name: "memory", type: "string", value: "<MiB>", description: "memory offered, in MiB", required: true },
       { name: "storage", type: "string", value: "<GiB>", description: "storage offered, in GiB (default 0)" },
